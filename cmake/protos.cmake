@@ -1,0 +1,27 @@
+# Compiles proto/ with Debian's protoc into the recship_protos library. The
+# .proto files mirror TensorFlow's package names and field numbers.
+set(RECSHIP_PROTO_DIR ${PROJECT_SOURCE_DIR}/proto)
+set(RECSHIP_PROTO_OUT ${PROJECT_BINARY_DIR}/gen)
+file(GLOB_RECURSE RECSHIP_PROTO_FILES CONFIGURE_DEPENDS ${RECSHIP_PROTO_DIR}/*.proto)
+file(MAKE_DIRECTORY ${RECSHIP_PROTO_OUT})
+
+set(RECSHIP_PROTO_SRCS)
+foreach(proto ${RECSHIP_PROTO_FILES})
+  file(RELATIVE_PATH rel ${RECSHIP_PROTO_DIR} ${proto})
+  string(REGEX REPLACE "\\.proto$" "" stem ${rel})
+  set(cc ${RECSHIP_PROTO_OUT}/${stem}.pb.cc)
+  set(h ${RECSHIP_PROTO_OUT}/${stem}.pb.h)
+  add_custom_command(
+    OUTPUT ${cc} ${h}
+    COMMAND protobuf::protoc --proto_path=${RECSHIP_PROTO_DIR} --cpp_out=${RECSHIP_PROTO_OUT} ${rel}
+    DEPENDS ${proto} protobuf::protoc
+    WORKING_DIRECTORY ${RECSHIP_PROTO_DIR}
+    COMMENT "protoc ${rel}")
+  list(APPEND RECSHIP_PROTO_SRCS ${cc})
+endforeach()
+
+add_library(recship_protos ${RECSHIP_PROTO_SRCS})
+target_include_directories(recship_protos PUBLIC ${RECSHIP_PROTO_OUT})
+target_link_libraries(recship_protos PUBLIC protobuf::libprotobuf)
+# Generated code is not ours to warn about.
+target_compile_options(recship_protos PRIVATE -w)

@@ -1,0 +1,90 @@
+// An n-dimensional array of one DataType, as stored in bundles and protos.
+//
+// Numeric tensors own a 64-byte-aligned, zero-initialised buffer of
+// num_elements() * DataTypeSize(dtype()) bytes; copies share it (copy-on-
+// nothing: mutate only a tensor you made). String tensors hold std::strings.
+#ifndef RECSHIP_FORMAT_TENSOR_H_
+#define RECSHIP_FORMAT_TENSOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recship/format/dtype.h"
+#include "tensorflow/core/framework/tensor.pb.h"
+#include "tensorflow/core/framework/tensor_shape.pb.h"
+
+namespace recship {
+
+using TensorShape = std::vector<int64_t>;
+
+// The product of the dimensions, or an error when a dimension is negative or
+// the product overflows int64.
+absl::StatusOr<int64_t> NumElements(const TensorShape& shape);
+
+// "[2, 3]", "[]" for a scalar.
+std::string ShapeToString(const TensorShape& shape);
+
+// Converts a fully known TensorShapeProto; unknown dimensions are an error.
+absl::StatusOr<TensorShape> ShapeFromProto(const tensorflow::TensorShapeProto& proto);
+tensorflow::TensorShapeProto ShapeToProto(const TensorShape& shape);
+
+class Tensor {
+ public:
+  // An empty float scalar-less tensor (dtype DT_INVALID).
+  Tensor() = default;
+
+  // Allocates a zeroed tensor. Fails for a bad shape or an unstorable dtype.
+  static absl::StatusOr<Tensor> Create(DataType dtype, TensorShape shape);
+
+  template <typename T>
+  static Tensor FromVector(TensorShape shape, const std::vector<T>& values);
+  static Tensor FromStrings(TensorShape shape, std::vector<std::string> values);
+
+  DataType dtype() const { return dtype_; }
+  const TensorShape& shape() const { return shape_; }
+  int64_t num_elements() const { return num_elements_; }
+  // Bytes of a numeric tensor's buffer; 0 for strings.
+  size_t byte_size() const { return byte_size_; }
+
+  std::byte* data() { return buffer_.get(); }
+  const std::byte* data() const { return buffer_.get(); }
+
+  template <typename T>
+  std::span<T> flat() {
+    return {reinterpret_cast<T*>(buffer_.get()), static_cast<size_t>(num_elements_)};
+  }
+  template <typename T>
+  std::span<const T> flat() const {
+    return {reinterpret_cast<const T*>(buffer_.get()), static_cast<size_t>(num_elements_)};
+  }
+
+  std::vector<std::string>& strings() { return strings_; }
+  const std::vector<std::string>& strings() const { return strings_; }
+
+  // Same dtype, shape and contents.
+  bool Equals(const Tensor& other) const;
+
+ private:
+  DataType dtype_ = tensorflow::DT_INVALID;
+  TensorShape shape_;
+  int64_t num_elements_ = 0;
+  size_t byte_size_ = 0;
+  std::shared_ptr<std::byte> buffer_;
+  std::vector<std::string> strings_;
+};
+
+template <typename T>
+Tensor Tensor::FromVector(TensorShape shape, const std::vector<T>& values) {
+  Tensor t = Create(DataTypeOf<T>(), std::move(shape)).value();
+  std::copy(values.begin(), values.end(), t.flat<T>().begin());
+  return t;
+}
+
+}  // namespace recship
+
+#endif  // RECSHIP_FORMAT_TENSOR_H_

@@ -1,0 +1,190 @@
+#include "sstable.h"
+
+#include <snappy.h>
+
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "leveldb/env.h"
+#include "leveldb/options.h"
+#include "leveldb/table_builder.h"
+#include "recship/core/crc32c.h"
+#include "recship/core/status_macros.h"
+
+namespace recship::sstable {
+namespace {
+
+constexpr uint64_t kTableMagicNumber = 0xdb4775248b80fb57ull;
+constexpr size_t kFooterSize = 48;
+constexpr size_t kBlockTrailerSize = 5;  // type byte + fixed32 masked crc.
+constexpr char kNoCompression = 0;
+constexpr char kSnappyCompression = 1;
+// Bundle index blocks are kilobytes; this only stops a corrupt snappy header
+// from asking for an absurd buffer.
+constexpr size_t kMaxUncompressedBlock = size_t{256} << 20;
+
+uint32_t DecodeFixed32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+uint64_t DecodeFixed64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Reads a varint of at most `max_bits` from the front of `in`.
+bool GetVarint(absl::string_view* in, int max_bits, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < max_bits && !in->empty(); shift += 7) {
+    uint8_t byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+struct BlockHandle {
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+class TableReader {
+ public:
+  explicit TableReader(const RandomAccessFile& file) : file_(file) {}
+
+  absl::Status Run(const std::function<absl::Status(absl::string_view, absl::string_view)>& visit) {
+    if (file_.size() < kFooterSize) return Corrupt("too short to be a table index");
+    char footer[kFooterSize];
+    RETURN_IF_ERROR(file_.Read(file_.size() - kFooterSize, kFooterSize, footer));
+    if (DecodeFixed64(footer + kFooterSize - 8) != kTableMagicNumber) {
+      return Corrupt("bad magic number (not a LevelDB-format table)");
+    }
+    absl::string_view handles(footer, kFooterSize - 8);
+    BlockHandle metaindex, index;
+    if (!DecodeHandle(&handles, &metaindex) || !DecodeHandle(&handles, &index)) {
+      return Corrupt("bad block handle in footer");
+    }
+    std::string index_block;
+    RETURN_IF_ERROR(ReadBlock(index, "index block", &index_block));
+    return ForEachInBlock(index_block, "index block",
+                          [&](absl::string_view, absl::string_view value) -> absl::Status {
+                            BlockHandle handle;
+                            if (!DecodeHandle(&value, &handle)) {
+                              return Corrupt("bad data block handle in index block");
+                            }
+                            std::string data_block;
+                            RETURN_IF_ERROR(ReadBlock(handle, "data block", &data_block));
+                            return ForEachInBlock(data_block, "data block", visit);
+                          });
+  }
+
+ private:
+  absl::Status Corrupt(absl::string_view what) const {
+    return absl::DataLossError(absl::StrCat(file_.name(), ": corrupt table: ", what));
+  }
+
+  static bool DecodeHandle(absl::string_view* in, BlockHandle* handle) {
+    return GetVarint(in, 64, &handle->offset) && GetVarint(in, 64, &handle->size);
+  }
+
+  absl::Status ReadBlock(const BlockHandle& handle, absl::string_view what, std::string* out) {
+    uint64_t limit = file_.size() - kFooterSize;
+    if (handle.offset > limit || handle.size > limit - handle.offset ||
+        kBlockTrailerSize > limit - handle.offset - handle.size) {
+      return Corrupt(absl::StrCat(what, " handle (offset ", handle.offset, ", size ", handle.size,
+                                  ") points outside the file"));
+    }
+    std::string raw(handle.size + kBlockTrailerSize, '\0');
+    RETURN_IF_ERROR(file_.Read(handle.offset, raw.size(), raw.data()));
+    const char* trailer = raw.data() + handle.size;
+    uint32_t expected = crc32c::Unmask(DecodeFixed32(trailer + 1));
+    if (crc32c::Value(raw.data(), handle.size + 1) != expected) {
+      return Corrupt(absl::StrCat(what, " at offset ", handle.offset, " fails its checksum"));
+    }
+    if (trailer[0] == kNoCompression) {
+      raw.resize(handle.size);
+      *out = std::move(raw);
+      return absl::OkStatus();
+    }
+    if (trailer[0] != kSnappyCompression) {
+      return Corrupt(
+          absl::StrCat(what, " has unknown compression type ", static_cast<int>(trailer[0])));
+    }
+    size_t length = 0;
+    if (!snappy::GetUncompressedLength(raw.data(), handle.size, &length) ||
+        length > kMaxUncompressedBlock) {
+      return Corrupt(absl::StrCat(what, " has a bad snappy header"));
+    }
+    out->resize(length);
+    if (!snappy::RawUncompress(raw.data(), handle.size, out->data())) {
+      return Corrupt(absl::StrCat(what, " does not decompress"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ForEachInBlock(
+      absl::string_view block, absl::string_view what,
+      const std::function<absl::Status(absl::string_view, absl::string_view)>& visit) const {
+    if (block.size() < 4) return Corrupt(absl::StrCat(what, " too short"));
+    uint64_t num_restarts = DecodeFixed32(block.data() + block.size() - 4);
+    if (num_restarts > (block.size() - 4) / 4) {
+      return Corrupt(absl::StrCat(what, " has a bad restart count"));
+    }
+    absl::string_view entries = block.substr(0, block.size() - 4 - 4 * num_restarts);
+    std::string key;
+    while (!entries.empty()) {
+      uint64_t shared, non_shared, value_length;
+      if (!GetVarint(&entries, 35, &shared) || !GetVarint(&entries, 35, &non_shared) ||
+          !GetVarint(&entries, 35, &value_length) || shared > key.size() ||
+          non_shared > entries.size() || value_length > entries.size() - non_shared) {
+        return Corrupt(absl::StrCat("bad entry in ", what));
+      }
+      key.resize(shared);
+      key.append(entries.data(), non_shared);
+      absl::string_view value = entries.substr(non_shared, value_length);
+      entries.remove_prefix(non_shared + value_length);
+      RETURN_IF_ERROR(visit(key, value));
+    }
+    return absl::OkStatus();
+  }
+
+  const RandomAccessFile& file_;
+};
+
+absl::Status FromLevelDb(const leveldb::Status& s, const std::string& path) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("writing ", path, ": ", s.ToString()));
+}
+
+}  // namespace
+
+absl::Status ForEachEntry(
+    const RandomAccessFile& file,
+    const std::function<absl::Status(absl::string_view key, absl::string_view value)>& visit) {
+  return TableReader(file).Run(visit);
+}
+
+absl::Status WriteTable(const std::string& path,
+                        const std::vector<std::pair<std::string, std::string>>& entries) {
+  leveldb::WritableFile* raw_file = nullptr;
+  RETURN_IF_ERROR(FromLevelDb(leveldb::Env::Default()->NewWritableFile(path, &raw_file), path));
+  std::unique_ptr<leveldb::WritableFile> file(raw_file);
+  leveldb::Options options;
+  options.compression = leveldb::kNoCompression;
+  options.filter_policy = nullptr;
+  leveldb::TableBuilder builder(options, file.get());
+  for (const auto& [key, value] : entries) builder.Add(key, value);
+  RETURN_IF_ERROR(FromLevelDb(builder.Finish(), path));
+  RETURN_IF_ERROR(FromLevelDb(file->Sync(), path));
+  return FromLevelDb(file->Close(), path);
+}
+
+}  // namespace recship::sstable

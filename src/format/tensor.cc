@@ -1,0 +1,100 @@
+#include "recship/format/tensor.h"
+
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "recship/core/status_macros.h"
+
+namespace recship {
+namespace {
+
+constexpr std::align_val_t kAlignment{64};
+
+std::shared_ptr<std::byte> AllocateZeroed(size_t bytes) {
+  auto* p = static_cast<std::byte*>(::operator new(bytes == 0 ? 1 : bytes, kAlignment));
+  std::memset(p, 0, bytes);
+  return std::shared_ptr<std::byte>(p, [](std::byte* q) { ::operator delete(q, kAlignment); });
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> NumElements(const TensorShape& shape) {
+  int64_t n = 1;
+  for (int64_t dim : shape) {
+    if (dim < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shape ", ShapeToString(shape), " has a negative dimension"));
+    }
+    if (dim != 0 && n > std::numeric_limits<int64_t>::max() / dim) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shape ", ShapeToString(shape), " has too many elements"));
+    }
+    n *= dim;
+  }
+  return n;
+}
+
+std::string ShapeToString(const TensorShape& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+absl::StatusOr<TensorShape> ShapeFromProto(const tensorflow::TensorShapeProto& proto) {
+  if (proto.unknown_rank()) return absl::InvalidArgumentError("shape has unknown rank");
+  TensorShape shape;
+  shape.reserve(proto.dim_size());
+  for (const auto& dim : proto.dim()) {
+    if (dim.size() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("shape has dimension ", dim.size()));
+    }
+    shape.push_back(dim.size());
+  }
+  RETURN_IF_ERROR(NumElements(shape).status());
+  return shape;
+}
+
+tensorflow::TensorShapeProto ShapeToProto(const TensorShape& shape) {
+  tensorflow::TensorShapeProto proto;
+  for (int64_t dim : shape) proto.add_dim()->set_size(dim);
+  return proto;
+}
+
+absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape) {
+  if (!IsStorableDataType(dtype)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot hold a tensor of dtype ", DataTypeName(dtype)));
+  }
+  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.num_elements_ = n;
+  if (dtype == tensorflow::DT_STRING) {
+    t.strings_.resize(static_cast<size_t>(n));
+    return t;
+  }
+  size_t element_size = DataTypeSize(dtype);
+  if (static_cast<uint64_t>(n) > std::numeric_limits<size_t>::max() / element_size) {
+    return absl::InvalidArgumentError("tensor too large");
+  }
+  t.byte_size_ = static_cast<size_t>(n) * element_size;
+  t.buffer_ = AllocateZeroed(t.byte_size_);
+  return t;
+}
+
+Tensor Tensor::FromStrings(TensorShape shape, std::vector<std::string> values) {
+  Tensor t = Create(tensorflow::DT_STRING, std::move(shape)).value();
+  t.strings_ = std::move(values);
+  return t;
+}
+
+bool Tensor::Equals(const Tensor& other) const {
+  if (dtype_ != other.dtype_ || shape_ != other.shape_) return false;
+  if (dtype_ == tensorflow::DT_STRING) return strings_ == other.strings_;
+  return byte_size_ == other.byte_size_ &&
+         (byte_size_ == 0 || std::memcmp(data(), other.data(), byte_size_) == 0);
+}
+
+}  // namespace recship

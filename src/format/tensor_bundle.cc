@@ -1,0 +1,511 @@
+#include "recship/format/tensor_bundle.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "recship/core/crc32c.h"
+#include "recship/core/status_macros.h"
+#include "sstable.h"
+#include "tensorflow/core/protobuf/tensor_bundle.pb.h"
+
+namespace recship {
+namespace {
+
+constexpr int kMaxShards = 1 << 20;
+constexpr uint64_t kVerifyChunk = 4 << 20;
+
+void PutVarint64(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint64(absl::string_view* in, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    uint8_t byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+// TensorFlow folds each string length into the crc as a 4-byte integer, or as
+// 8 bytes when it does not fit (tensor_bundle.cc, WriteStringTensor).
+uint32_t ExtendWithLength(uint32_t crc, uint64_t length) {
+  if (length <= std::numeric_limits<uint32_t>::max()) {
+    uint32_t length32 = static_cast<uint32_t>(length);
+    return crc32c::Extend(crc, &length32, sizeof(length32));
+  }
+  return crc32c::Extend(crc, &length, sizeof(length));
+}
+
+uint64_t ElementsPerRow(const TensorShape& shape) {
+  uint64_t n = 1;
+  for (size_t i = 1; i < shape.size(); ++i) n *= static_cast<uint64_t>(shape[i]);
+  return n;
+}
+
+absl::Status ChecksumMismatch(const BundleEntry& entry, const RandomAccessFile& file) {
+  return absl::DataLossError(absl::StrCat(file.name(), ": tensor '", entry.name,
+                                          "' fails its crc32c check (data corrupt)"));
+}
+
+}  // namespace
+
+std::string BundleIndexPath(absl::string_view prefix) { return absl::StrCat(prefix, ".index"); }
+
+std::string BundleDataPath(absl::string_view prefix, int shard, int num_shards) {
+  return absl::StrFormat("%s.data-%05d-of-%05d", prefix, shard, num_shards);
+}
+
+// ---------------------------------------------------------------- writer
+
+BundleWriter::BundleWriter(std::string prefix, Options options)
+    : prefix_(std::move(prefix)), options_(options) {
+  shards_.resize(static_cast<size_t>(options_.num_shards));
+}
+
+absl::StatusOr<std::unique_ptr<BundleWriter>> BundleWriter::Create(std::string prefix,
+                                                                   Options options) {
+  if (options.num_shards < 1 || options.num_shards > kMaxShards) {
+    return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix,
+                                                   ": num_shards must be in [1, ", kMaxShards,
+                                                   "], not ", options.num_shards));
+  }
+  return std::unique_ptr<BundleWriter>(new BundleWriter(std::move(prefix), options));
+}
+
+BundleWriter::~BundleWriter() {
+  if (finished_) return;
+  for (int i = 0; i < options_.num_shards; ++i) {
+    if (shards_[static_cast<size_t>(i)] != nullptr) {
+      ::unlink(BundleDataPath(prefix_, i, options_.num_shards).c_str());
+    }
+  }
+}
+
+absl::Status BundleWriter::Fail(absl::Status status) {
+  if (status_.ok()) status_ = status;
+  return status;
+}
+
+absl::Status BundleWriter::StartEntry(absl::string_view name, DataType dtype, TensorShape shape,
+                                      int shard) {
+  RETURN_IF_ERROR(status_);
+  if (finished_) return absl::FailedPreconditionError("bundle writer already finished");
+  if (in_tensor_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' is still open"));
+  }
+  if (name.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle ", prefix_, ": a tensor name may not be empty (it holds the header)"));
+  }
+  if (entries_.contains(name)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("bundle ", prefix_, ": tensor '", name, "' added twice"));
+  }
+  if (shard < 0 || shard >= options_.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": tensor '", name,
+                                                   "' names shard ", shard, " of ",
+                                                   options_.num_shards));
+  }
+  if (!IsStorableDataType(dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bundle ", prefix_, ": tensor '", name, "' has unsupported dtype ", DataTypeName(dtype)));
+  }
+  RETURN_IF_ERROR(NumElements(shape).status());
+  auto& file = shards_[static_cast<size_t>(shard)];
+  if (file == nullptr) {
+    auto created = WritableFile::Create(BundleDataPath(prefix_, shard, options_.num_shards));
+    if (!created.ok()) return Fail(created.status());
+    file = std::move(created).value();
+  }
+  current_ = BundleEntry{std::string(name), dtype, std::move(shape), shard, file->size(), 0, 0};
+  current_crc_ = 0;
+  in_tensor_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status BundleWriter::AppendToShard(absl::string_view bytes) {
+  current_crc_ = crc32c::Extend(current_crc_, bytes.data(), bytes.size());
+  current_.size += bytes.size();
+  absl::Status status = shards_[static_cast<size_t>(current_.shard_id)]->Append(bytes);
+  return status.ok() ? status : Fail(status);
+}
+
+absl::Status BundleWriter::BeginTensor(absl::string_view name, DataType dtype, TensorShape shape,
+                                       int shard) {
+  if (dtype == tensorflow::DT_STRING) {
+    return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": string tensor '", name,
+                                                   "' must be added whole with Add"));
+  }
+  RETURN_IF_ERROR(StartEntry(name, dtype, std::move(shape), shard));
+  current_expected_ =
+      static_cast<uint64_t>(NumElements(current_.shape).value()) * DataTypeSize(current_.dtype);
+  return absl::OkStatus();
+}
+
+absl::Status BundleWriter::Append(absl::string_view bytes) {
+  RETURN_IF_ERROR(status_);
+  if (!in_tensor_) return absl::FailedPreconditionError("Append outside BeginTensor/EndTensor");
+  if (bytes.size() > current_expected_ - current_.size) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' of shape ",
+                     ShapeToString(current_.shape), " takes ", current_expected_,
+                     " bytes; more were appended")));
+  }
+  return AppendToShard(bytes);
+}
+
+absl::Status BundleWriter::EndTensor() {
+  RETURN_IF_ERROR(status_);
+  if (!in_tensor_) return absl::FailedPreconditionError("EndTensor without BeginTensor");
+  if (current_.size != current_expected_) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' of shape ",
+                     ShapeToString(current_.shape), " takes ", current_expected_, " bytes; only ",
+                     current_.size, " were appended")));
+  }
+  current_.masked_crc32c = crc32c::Mask(current_crc_);
+  in_tensor_ = false;
+  std::string name = current_.name;
+  entries_.emplace(std::move(name), std::move(current_));
+  return absl::OkStatus();
+}
+
+// Layout (TensorFlow's WriteStringTensor): varint64 length of each string,
+// fixed32 masked crc of the lengths, then the bytes of every string.
+absl::Status BundleWriter::AddStrings(const Tensor& tensor) {
+  std::string lengths;
+  uint32_t length_crc = 0;
+  for (const std::string& s : tensor.strings()) {
+    PutVarint64(&lengths, s.size());
+    length_crc = ExtendWithLength(length_crc, s.size());
+  }
+  // The entry crc covers the length integers, then the stored length crc,
+  // then the string bytes; the lengths' varint bytes themselves are not in it.
+  current_crc_ = length_crc;
+  current_.size = lengths.size();
+  auto& file = shards_[static_cast<size_t>(current_.shard_id)];
+  if (absl::Status s = file->Append(lengths); !s.ok()) return Fail(s);
+  uint32_t masked = crc32c::Mask(length_crc);
+  char masked_bytes[4];
+  std::memcpy(masked_bytes, &masked, 4);
+  RETURN_IF_ERROR(AppendToShard(absl::string_view(masked_bytes, 4)));
+  for (const std::string& s : tensor.strings()) RETURN_IF_ERROR(AppendToShard(s));
+  return absl::OkStatus();
+}
+
+absl::Status BundleWriter::Add(absl::string_view name, const Tensor& tensor, int shard) {
+  RETURN_IF_ERROR(StartEntry(name, tensor.dtype(), tensor.shape(), shard));
+  if (tensor.dtype() == tensorflow::DT_STRING) {
+    RETURN_IF_ERROR(AddStrings(tensor));
+  } else {
+    current_expected_ = tensor.byte_size();
+    RETURN_IF_ERROR(AppendToShard(
+        absl::string_view(reinterpret_cast<const char*>(tensor.data()), tensor.byte_size())));
+  }
+  current_expected_ = current_.size;
+  return EndTensor();
+}
+
+absl::Status BundleWriter::Finish() {
+  RETURN_IF_ERROR(status_);
+  if (finished_) return absl::FailedPreconditionError("bundle writer already finished");
+  if (in_tensor_) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' was never ended")));
+  }
+  for (int i = 0; i < options_.num_shards; ++i) {
+    auto& file = shards_[static_cast<size_t>(i)];
+    if (file == nullptr) {  // Every shard file exists, even an empty one.
+      auto created = WritableFile::Create(BundleDataPath(prefix_, i, options_.num_shards));
+      if (!created.ok()) return Fail(created.status());
+      file = std::move(created).value();
+    }
+    if (absl::Status s = file->Sync(); !s.ok()) return Fail(s);
+    if (absl::Status s = file->Close(); !s.ok()) return Fail(s);
+  }
+  std::vector<std::pair<std::string, std::string>> table;
+  table.reserve(entries_.size() + 1);
+  tensorflow::BundleHeaderProto header;
+  header.set_num_shards(options_.num_shards);
+  header.set_endianness(tensorflow::BundleHeaderProto::LITTLE);
+  header.mutable_version()->set_producer(1);
+  table.emplace_back("", header.SerializeAsString());
+  for (const auto& [name, entry] : entries_) {
+    tensorflow::BundleEntryProto proto;
+    proto.set_dtype(entry.dtype);
+    *proto.mutable_shape() = ShapeToProto(entry.shape);
+    proto.set_shard_id(entry.shard_id);
+    proto.set_offset(static_cast<int64_t>(entry.offset));
+    proto.set_size(static_cast<int64_t>(entry.size));
+    proto.set_crc32c(entry.masked_crc32c);
+    table.emplace_back(name, proto.SerializeAsString());
+  }
+  if (absl::Status s = sstable::WriteTable(BundleIndexPath(prefix_), table); !s.ok()) {
+    return Fail(s);
+  }
+  finished_ = true;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- stream
+
+TensorStream::TensorStream(BundleEntry entry, const RandomAccessFile* file)
+    : entry_(std::move(entry)), file_(file) {
+  row_bytes_ = entry_.shape.empty() ? entry_.size
+                                    : ElementsPerRow(entry_.shape) * DataTypeSize(entry_.dtype);
+}
+
+absl::Status TensorStream::Read(uint64_t n, char* out) {
+  if (n > remaining_bytes()) {
+    return absl::OutOfRangeError(absl::StrCat("tensor '", entry_.name, "': read of ", n,
+                                              " bytes with only ", remaining_bytes(), " left"));
+  }
+  RETURN_IF_ERROR(file_->Read(entry_.offset + position_, n, out));
+  crc_ = crc32c::Extend(crc_, out, n);
+  position_ += n;
+  if (position_ == entry_.size && crc32c::Mask(crc_) != entry_.masked_crc32c) {
+    return ChecksumMismatch(entry_, *file_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TensorStream::ReadRows(int64_t rows, void* out) {
+  if (rows < 0 ||
+      (row_bytes_ != 0 && static_cast<uint64_t>(rows) > remaining_bytes() / row_bytes_)) {
+    return absl::OutOfRangeError(
+        absl::StrCat("tensor '", entry_.name, "': cannot read ", rows, " more rows"));
+  }
+  return Read(static_cast<uint64_t>(rows) * row_bytes_, static_cast<char*>(out));
+}
+
+// ---------------------------------------------------------------- reader
+
+absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Open(std::string prefix) {
+  ASSIGN_OR_RETURN(auto index, OpenRandomAccessFile(BundleIndexPath(prefix)));
+  return OpenWithIndex(std::move(prefix), *index);
+}
+
+absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::OpenWithIndex(
+    std::string prefix, const RandomAccessFile& index) {
+  std::unique_ptr<BundleReader> reader(new BundleReader(std::move(prefix)));
+  RETURN_IF_ERROR(reader->LoadIndex(index));
+  return reader;
+}
+
+absl::Status BundleReader::LoadIndex(const RandomAccessFile& index) {
+  const std::string& file = index.name();
+  bool have_header = false;
+  RETURN_IF_ERROR(sstable::ForEachEntry(
+      index, [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        if (key.empty()) {
+          tensorflow::BundleHeaderProto header;
+          if (!header.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            return absl::DataLossError(absl::StrCat(file, ": bundle header does not parse"));
+          }
+          if (header.num_shards() < 1 || header.num_shards() > kMaxShards) {
+            return absl::DataLossError(
+                absl::StrCat(file, ": bundle header claims ", header.num_shards(), " shards"));
+          }
+          if (header.endianness() != tensorflow::BundleHeaderProto::LITTLE) {
+            return absl::UnimplementedError(
+                absl::StrCat(file, ": big-endian bundles are not supported"));
+          }
+          num_shards_ = header.num_shards();
+          have_header = true;
+          return absl::OkStatus();
+        }
+        auto bad = [&](absl::string_view what) {
+          return absl::DataLossError(absl::StrCat(file, ": entry for tensor '", key, "' ", what));
+        };
+        tensorflow::BundleEntryProto proto;
+        if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return bad("does not parse");
+        }
+        if (!proto.slices().empty()) {
+          return absl::UnimplementedError(
+              absl::StrCat(file, ": tensor '", key,
+                           "' is partitioned into slices, which recship does not read"));
+        }
+        auto shape = ShapeFromProto(proto.shape());
+        if (!shape.ok()) return bad(shape.status().message());
+        if (proto.offset() < 0 || proto.size() < 0) return bad("has a negative offset or size");
+        BundleEntry entry{std::string(key),
+                          proto.dtype(),
+                          *std::move(shape),
+                          proto.shard_id(),
+                          static_cast<uint64_t>(proto.offset()),
+                          static_cast<uint64_t>(proto.size()),
+                          proto.crc32c()};
+        uint64_t elements = static_cast<uint64_t>(NumElements(entry.shape).value());
+        size_t element_size = DataTypeSize(entry.dtype);
+        if (element_size != 0 && (elements > std::numeric_limits<uint64_t>::max() / element_size ||
+                                  elements * element_size != entry.size)) {
+          return bad(absl::StrCat("claims ", entry.size, " bytes for shape ",
+                                  ShapeToString(entry.shape), " of ", DataTypeName(entry.dtype)));
+        }
+        if (entry.dtype == tensorflow::DT_STRING && (entry.size < 4 || elements > entry.size)) {
+          return bad(absl::StrCat("claims ", entry.size, " bytes for ", elements, " strings"));
+        }
+        entries_.push_back(std::move(entry));
+        return absl::OkStatus();
+      }));
+  if (!have_header) return absl::DataLossError(absl::StrCat(file, ": bundle has no header entry"));
+  for (const BundleEntry& entry : entries_) {
+    if (entry.shard_id < 0 || entry.shard_id >= num_shards_) {
+      return absl::DataLossError(absl::StrCat(file, ": tensor '", entry.name, "' names shard ",
+                                              entry.shard_id, " of ", num_shards_));
+    }
+  }
+  std::sort(entries_.begin(), entries_.end(),
+            [](const BundleEntry& a, const BundleEntry& b) { return a.name < b.name; });
+  absl::MutexLock lock(&mu_);
+  shards_.resize(static_cast<size_t>(num_shards_));
+  return absl::OkStatus();
+}
+
+const BundleEntry* BundleReader::Find(absl::string_view name) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                             [](const BundleEntry& e, absl::string_view n) { return e.name < n; });
+  return (it != entries_.end() && it->name == name) ? &*it : nullptr;
+}
+
+absl::StatusOr<const BundleEntry*> BundleReader::Lookup(absl::string_view name) const {
+  const BundleEntry* entry = Find(name);
+  if (entry == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("tensor '", name, "' not found in checkpoint ", prefix_));
+  }
+  return entry;
+}
+
+absl::StatusOr<const RandomAccessFile*> BundleReader::DataFile(const BundleEntry& entry) const {
+  absl::MutexLock lock(&mu_);
+  auto& shard = shards_[static_cast<size_t>(entry.shard_id)];
+  if (shard == nullptr) {
+    ASSIGN_OR_RETURN(shard,
+                     OpenRandomAccessFile(BundleDataPath(prefix_, entry.shard_id, num_shards_)));
+  }
+  if (entry.offset > shard->size() || entry.size > shard->size() - entry.offset) {
+    return absl::DataLossError(absl::StrCat(shard->name(), ": tensor '", entry.name, "' claims ",
+                                            entry.size, " bytes at offset ", entry.offset,
+                                            " but the file has ", shard->size(), " bytes"));
+  }
+  return shard.get();
+}
+
+absl::StatusOr<const BundleEntry*> BundleReader::LookupNumeric(absl::string_view name) const {
+  ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
+  if (DataTypeSize(entry->dtype) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", prefix_,
+                                                   " has dtype ", DataTypeName(entry->dtype),
+                                                   ", which cannot be streamed by rows"));
+  }
+  return entry;
+}
+
+absl::StatusOr<Tensor> BundleReader::Read(absl::string_view name) const {
+  ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
+  if (!IsStorableDataType(entry->dtype)) {
+    return absl::UnimplementedError(absl::StrCat("tensor '", name, "' in ", prefix_, " has dtype ",
+                                                 DataTypeName(entry->dtype),
+                                                 ", which recship does not read"));
+  }
+  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  ASSIGN_OR_RETURN(Tensor tensor, Tensor::Create(entry->dtype, entry->shape));
+  if (entry->dtype != tensorflow::DT_STRING) {
+    RETURN_IF_ERROR(file->Read(entry->offset, entry->size, reinterpret_cast<char*>(tensor.data())));
+    if (crc32c::Mask(crc32c::Value(tensor.data(), entry->size)) != entry->masked_crc32c) {
+      return ChecksumMismatch(*entry, *file);
+    }
+    return tensor;
+  }
+  std::string raw(entry->size, '\0');
+  RETURN_IF_ERROR(file->Read(entry->offset, raw.size(), raw.data()));
+  absl::string_view in(raw);
+  uint32_t crc = 0;
+  std::vector<uint64_t> lengths(tensor.strings().size());
+  uint64_t total = 0;
+  for (uint64_t& length : lengths) {
+    if (!GetVarint64(&in, &length) || length > raw.size() - total) {
+      return absl::DataLossError(
+          absl::StrCat(file->name(), ": string tensor '", name, "' has a bad length"));
+    }
+    total += length;
+    crc = ExtendWithLength(crc, length);
+  }
+  uint32_t stored_length_crc;
+  if (in.size() < 4 ||
+      (std::memcpy(&stored_length_crc, in.data(), 4), crc32c::Mask(crc) != stored_length_crc)) {
+    return ChecksumMismatch(*entry, *file);
+  }
+  crc = crc32c::Extend(crc, in.data(), 4);
+  in.remove_prefix(4);
+  if (in.size() != total) {
+    return absl::DataLossError(absl::StrCat(file->name(), ": string tensor '", name, "' holds ",
+                                            in.size(), " string bytes, its lengths say ", total));
+  }
+  crc = crc32c::Extend(crc, in.data(), in.size());
+  if (crc32c::Mask(crc) != entry->masked_crc32c) return ChecksumMismatch(*entry, *file);
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    tensor.strings()[i].assign(in.data(), lengths[i]);
+    in.remove_prefix(lengths[i]);
+  }
+  return tensor;
+}
+
+absl::Status BundleReader::Verify(absl::string_view name) const {
+  ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
+  if (entry->dtype == tensorflow::DT_STRING) return Read(name).status();
+  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  std::vector<char> buffer(std::min<uint64_t>(entry->size, kVerifyChunk));
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < entry->size;) {
+    uint64_t n = std::min<uint64_t>(entry->size - done, buffer.size());
+    RETURN_IF_ERROR(file->Read(entry->offset + done, n, buffer.data()));
+    crc = crc32c::Extend(crc, buffer.data(), n);
+    done += n;
+  }
+  if (crc32c::Mask(crc) != entry->masked_crc32c) return ChecksumMismatch(*entry, *file);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TensorStream> BundleReader::OpenStream(absl::string_view name) const {
+  ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
+  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  return TensorStream(*entry, file);
+}
+
+absl::Status BundleReader::ReadRows(absl::string_view name, int64_t first_row, int64_t num_rows,
+                                    void* out) const {
+  ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
+  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  int64_t rows = entry->shape.empty() ? 1 : entry->shape[0];
+  if (first_row < 0 || num_rows < 0 || first_row > rows || num_rows > rows - first_row) {
+    return absl::OutOfRangeError(absl::StrCat("tensor '", name, "' has ", rows,
+                                              " rows; cannot read ", num_rows, " from row ",
+                                              first_row));
+  }
+  uint64_t row_bytes = entry->shape.empty()
+                           ? entry->size
+                           : ElementsPerRow(entry->shape) * DataTypeSize(entry->dtype);
+  return file->Read(entry->offset + static_cast<uint64_t>(first_row) * row_bytes,
+                    static_cast<uint64_t>(num_rows) * row_bytes, static_cast<char*>(out));
+}
+
+}  // namespace recship
