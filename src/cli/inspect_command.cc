@@ -276,8 +276,9 @@ absl::Status RunInspect(const InspectOptions& options) {
   ASSIGN_OR_RETURN(Target target, Resolve(options.path));
   json out;
   if (target.kind == Target::kCheckpoint) {
-    ASSIGN_OR_RETURN(out, DescribeBundle(target.path, options.verify));
-    out.insert(out.begin(), {"kind", "checkpoint"});
+    ASSIGN_OR_RETURN(json bundle, DescribeBundle(target.path, options.verify));
+    out = json{{"kind", "checkpoint"}};
+    out.update(bundle);
   } else {
     ASSIGN_OR_RETURN(out, DescribeSavedModel(target.path, options.verify));
   }

@@ -1,4 +1,5 @@
 // The recship command line: one subcommand per job.
+#include <exception>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -8,6 +9,14 @@ int main(int argc, char** argv) {
   CLI::App app{"recship: ship large recommendation models from training to serving"};
   app.require_subcommand(1);
   recship::cli::AddInspectCommand(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    // Commands report expected failures as Status; this is a bug in recship.
+    std::cerr << "recship: internal error: " << e.what() << "\n";
+    return 2;
+  }
   return 0;
 }
