@@ -3,7 +3,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" > "$root/build.log" 2>&1 || { cat "$root/build.log"; exit 1; }
+mkdir -p "$root/build"
+"$root/scripts/build.sh" > "$root/build/build.log" 2>&1 || { cat "$root/build/build.log"; exit 1; }
 echo "== recship inspect examples/model_dir (a training checkpoint TensorFlow wrote)"
 "$root/build/recship" inspect --verify "$root/examples/model_dir"
 echo

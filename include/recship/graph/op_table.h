@@ -1,0 +1,37 @@
+// The one table of TensorFlow ops that recship's graphs use and its runtime
+// executes (DESIGN.md, "The supported op set"). graph/ refuses to build a node
+// whose op is not here or that lacks an attr listed here; runtime/ refuses to
+// load such a node.
+#ifndef RECSHIP_GRAPH_OP_TABLE_H_
+#define RECSHIP_GRAPH_OP_TABLE_H_
+
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "tensorflow/core/framework/node_def.pb.h"
+
+namespace recship::graph {
+
+struct OpInfo {
+  absl::string_view name;
+  // Attrs every NodeDef of this op carries: those TensorFlow requires (no
+  // default) plus those recship always sets explicitly.
+  std::span<const absl::string_view> attrs;
+  // True for ops with side effects or resources (never folded or pruned).
+  bool stateful;
+};
+
+// nullptr when `op` is not supported.
+const OpInfo* FindOp(absl::string_view op);
+
+// Every supported op, sorted by name.
+std::span<const OpInfo> SupportedOps();
+
+// OK when `node` names a supported op and carries all of its attrs;
+// otherwise an error naming the node and the op or attr.
+absl::Status ValidateNode(const tensorflow::NodeDef& node);
+
+}  // namespace recship::graph
+
+#endif  // RECSHIP_GRAPH_OP_TABLE_H_
