@@ -15,8 +15,7 @@
 #include "recship/format/checkpoint_state.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/tensor_bundle.h"
-#include "recship/format/tfrecord.h"
-#include "tensorflow_serving/apis/prediction_log.pb.h"
+#include "recship/format/warmup.h"
 
 namespace recship::cli {
 namespace {
@@ -137,40 +136,10 @@ json MetaGraphJson(const tensorflow::MetaGraphDef& meta_graph) {
 
 // Counts the warmup records by kind; every record must frame and parse.
 absl::StatusOr<json> DescribeWarmup(const std::string& path) {
-  ASSIGN_OR_RETURN(auto reader, TFRecordReader::Open(path));
-  std::map<std::string, int> kinds;
-  int records = 0;
-  std::string record;
-  for (absl::Status s = reader->Read(&record); !absl::IsOutOfRange(s); s = reader->Read(&record)) {
-    RETURN_IF_ERROR(s);
-    tensorflow::serving::PredictionLog log;
-    if (!log.ParseFromString(record)) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": record ", records, " is not a PredictionLog"));
-    }
-    ++records;
-    switch (log.log_type_case()) {
-      case tensorflow::serving::PredictionLog::kPredictLog:
-        ++kinds["predict"];
-        break;
-      case tensorflow::serving::PredictionLog::kClassifyLog:
-        ++kinds["classify"];
-        break;
-      case tensorflow::serving::PredictionLog::kRegressLog:
-        ++kinds["regress"];
-        break;
-      case tensorflow::serving::PredictionLog::kMultiInferenceLog:
-        ++kinds["multi_inference"];
-        break;
-      case tensorflow::serving::PredictionLog::kSessionRunLog:
-        ++kinds["session_run"];
-        break;
-      default:
-        ++kinds["empty"];
-        break;
-    }
-  }
-  return json{{"records", records}, {"kinds", kinds}, {"over_limit", records > kMaxWarmupRecords}};
+  ASSIGN_OR_RETURN(WarmupSummary summary, ReadWarmupSummary(path));
+  return json{{"records", summary.records},
+              {"kinds", summary.kinds},
+              {"over_limit", summary.records > kMaxWarmupRecords}};
 }
 
 absl::StatusOr<json> DescribeSavedModel(const std::string& dir, bool verify) {

@@ -1,6 +1,8 @@
 #include "recship/core/file.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,6 +244,40 @@ absl::Status CopyFile(const std::string& from, const std::string& to) {
   std::filesystem::copy_file(from, to, std::filesystem::copy_options::none, ec);
   if (ec) return ErrnoToStatus(ec.value(), absl::StrCat("copying ", from, " to ", to));
   return absl::OkStatus();
+}
+
+const char* CloneMethodName(CloneMethod method) {
+  switch (method) {
+    case CloneMethod::kHardLink:
+      return "hard link";
+    case CloneMethod::kReflink:
+      return "reflink";
+    case CloneMethod::kCopy:
+      return "copy";
+  }
+  return "?";
+}
+
+absl::StatusOr<CloneMethod> LinkOrCopyFile(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0) return CloneMethod::kHardLink;
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
+    return ErrnoToStatus(errno, absl::StrCat("linking ", from, " to ", to));
+  }
+  int src = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) return ErrnoToStatus(errno, absl::StrCat("opening ", from));
+  int dst = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (dst < 0) {
+    int err = errno;
+    ::close(src);
+    return ErrnoToStatus(err, absl::StrCat("creating ", to));
+  }
+  bool cloned = ::ioctl(dst, FICLONE, src) == 0;
+  ::close(src);
+  ::close(dst);
+  if (cloned) return CloneMethod::kReflink;
+  ::unlink(to.c_str());
+  RETURN_IF_ERROR(CopyFile(from, to));
+  return CloneMethod::kCopy;
 }
 
 absl::Status SyncDirectory(const std::string& path) {

@@ -72,6 +72,35 @@ std::string BundleDataPath(absl::string_view prefix, int shard, int num_shards) 
 
 // ---------------------------------------------------------------- writer
 
+absl::Status WriteBundleIndex(absl::string_view prefix, int num_shards,
+                              const std::vector<BundleEntry>& entries) {
+  std::vector<std::pair<std::string, std::string>> table;
+  table.reserve(entries.size() + 1);
+  tensorflow::BundleHeaderProto header;
+  header.set_num_shards(num_shards);
+  header.set_endianness(tensorflow::BundleHeaderProto::LITTLE);
+  header.mutable_version()->set_producer(1);
+  table.emplace_back("", header.SerializeAsString());
+  for (const BundleEntry& entry : entries) {
+    tensorflow::BundleEntryProto proto;
+    proto.set_dtype(entry.dtype);
+    *proto.mutable_shape() = ShapeToProto(entry.shape);
+    proto.set_shard_id(entry.shard_id);
+    proto.set_offset(static_cast<int64_t>(entry.offset));
+    proto.set_size(static_cast<int64_t>(entry.size));
+    proto.set_crc32c(entry.masked_crc32c);
+    table.emplace_back(entry.name, proto.SerializeAsString());
+  }
+  std::sort(table.begin(), table.end());
+  for (size_t i = 1; i < table.size(); ++i) {
+    if (table[i].first == table[i - 1].first) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bundle ", prefix, ": tensor '", table[i].first, "' listed twice"));
+    }
+  }
+  return sstable::WriteTable(BundleIndexPath(prefix), table);
+}
+
 BundleWriter::BundleWriter(std::string prefix, Options options)
     : prefix_(std::move(prefix)), options_(options) {
   shards_.resize(static_cast<size_t>(options_.num_shards));
@@ -210,6 +239,12 @@ absl::Status BundleWriter::AddStrings(const Tensor& tensor) {
 }
 
 absl::Status BundleWriter::Add(absl::string_view name, const Tensor& tensor, int shard) {
+  if (tensor.dtype() == tensorflow::DT_STRING &&
+      tensor.strings().size() != static_cast<uint64_t>(tensor.num_elements())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bundle ", prefix_, ": string tensor '", name, "' of shape ",
+                     ShapeToString(tensor.shape()), " holds ", tensor.strings().size(), " strings"));
+  }
   RETURN_IF_ERROR(StartEntry(name, tensor.dtype(), tensor.shape(), shard));
   if (tensor.dtype() == tensorflow::DT_STRING) {
     RETURN_IF_ERROR(AddStrings(tensor));
@@ -239,24 +274,10 @@ absl::Status BundleWriter::Finish() {
     if (absl::Status s = file->Sync(); !s.ok()) return Fail(s);
     if (absl::Status s = file->Close(); !s.ok()) return Fail(s);
   }
-  std::vector<std::pair<std::string, std::string>> table;
-  table.reserve(entries_.size() + 1);
-  tensorflow::BundleHeaderProto header;
-  header.set_num_shards(options_.num_shards);
-  header.set_endianness(tensorflow::BundleHeaderProto::LITTLE);
-  header.mutable_version()->set_producer(1);
-  table.emplace_back("", header.SerializeAsString());
-  for (const auto& [name, entry] : entries_) {
-    tensorflow::BundleEntryProto proto;
-    proto.set_dtype(entry.dtype);
-    *proto.mutable_shape() = ShapeToProto(entry.shape);
-    proto.set_shard_id(entry.shard_id);
-    proto.set_offset(static_cast<int64_t>(entry.offset));
-    proto.set_size(static_cast<int64_t>(entry.size));
-    proto.set_crc32c(entry.masked_crc32c);
-    table.emplace_back(name, proto.SerializeAsString());
-  }
-  if (absl::Status s = sstable::WriteTable(BundleIndexPath(prefix_), table); !s.ok()) {
+  std::vector<BundleEntry> entries;
+  entries.reserve(entries_.size());
+  for (auto& [name, entry] : entries_) entries.push_back(std::move(entry));
+  if (absl::Status s = WriteBundleIndex(prefix_, options_.num_shards, entries); !s.ok()) {
     return Fail(s);
   }
   finished_ = true;

@@ -81,6 +81,14 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // Copies `from` to a new file `to` (kernel-side where the system allows).
 absl::Status CopyFile(const std::string& from, const std::string& to);
 
+// How LinkOrCopyFile shared a file's bytes.
+enum class CloneMethod { kHardLink, kReflink, kCopy };
+const char* CloneMethodName(CloneMethod method);
+
+// Makes `to` hold the bytes of `from` without copying them where the system
+// allows: a hard link, else (across filesystems) a reflink, else a copy.
+absl::StatusOr<CloneMethod> LinkOrCopyFile(const std::string& from, const std::string& to);
+
 // fsyncs a folder, so a rename or create inside it survives a crash.
 absl::Status SyncDirectory(const std::string& path);
 

@@ -37,12 +37,21 @@ struct BundleEntry {
   uint32_t masked_crc32c = 0;
 };
 
+// Writes <prefix>.index listing `entries` (any order; names unique and not
+// empty) over data shards that already exist, for bundles whose data files
+// come from elsewhere (an export sharing a checkpoint's data by hard links).
+absl::Status WriteBundleIndex(absl::string_view prefix, int num_shards,
+                              const std::vector<BundleEntry>& entries);
+
 // Writes a bundle. Tensors are added whole (Add) or streamed in pieces
 // (BeginTensor, Append..., EndTensor), so memory does not grow with tensor
 // size. Each tensor goes to the data shard the caller names. Finish() writes
 // the index last, after the data shards are fsynced, so a bundle whose
 // .index exists is complete. A writer destroyed before Finish removes the data
-// files it created. After any error every later call returns that error.
+// files it created. After an I/O error or a wrong amount of appended data,
+// every later call returns that error; a call rejected for its arguments
+// (duplicate or empty name, bad shard, dtype, shape or string count) changes
+// nothing.
 class BundleWriter {
  public:
   struct Options {

@@ -1,0 +1,32 @@
+// Writes an export's variables/ bundle from a checkpoint: only the named
+// tensors, either streamed (bounded memory, every crc32c checked on the way)
+// or shared: the checkpoint's data shards are hard-linked (else reflinked,
+// else copied) and a new index points into them, so no byte is copied and
+// the export outlives its checkpoint.
+#ifndef RECSHIP_EXPORT_VARIABLES_WRITER_H_
+#define RECSHIP_EXPORT_VARIABLES_WRITER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recship/core/file.h"
+#include "recship/format/tensor_bundle.h"
+
+namespace recship::exporter {
+
+struct VariablesStats {
+  uint64_t tensor_bytes = 0;             // Bytes of the exported tensors.
+  uint64_t copied_bytes = 0;             // Bytes written by copying (0 when all linked).
+  std::optional<CloneMethod> shared_by;  // How data shards were shared, if they were.
+};
+
+absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
+                                              const std::vector<std::string>& names,
+                                              const std::string& prefix, bool shared);
+
+}  // namespace recship::exporter
+
+#endif  // RECSHIP_EXPORT_VARIABLES_WRITER_H_
