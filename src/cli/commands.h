@@ -9,6 +9,8 @@
 namespace recship::cli {
 
 void AddInspectCommand(CLI::App& app);
+void AddSynthCommand(CLI::App& app);
+void AddExportCommand(CLI::App& app);
 
 }  // namespace recship::cli
 

@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{"recship: ship large recommendation models from training to serving"};
   app.require_subcommand(1);
   recship::cli::AddInspectCommand(app);
+  recship::cli::AddSynthCommand(app);
+  recship::cli::AddExportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,12 +28,15 @@ Output Activate(const Scope& s, const Output& x, Activation activation) {
   return x;
 }
 
-// The table's resource, created once per graph and shared by every lookup.
+// The table's resource, created once per graph (found again by its
+// shared_name, the table name) and shared by every lookup.
 Output TableHandle(const Scope& s, const HashTableSpec& table) {
-  std::string node = absl::StrCat(table.name, "/MutableHashTable");
   PartialShape value_shape = PartialShape::Of({table.dim});
-  if (s.graph()->FindNode(node) != nullptr) {
-    return Output{node, 0, tensorflow::DT_RESOURCE, value_shape};
+  for (const tensorflow::NodeDef& node : s.graph()->def().node()) {
+    if (node.op() == "MutableHashTableOfTensorsV2" &&
+        node.attr().at("shared_name").s() == table.name) {
+      return Output{node.name(), 0, tensorflow::DT_RESOURCE, value_shape};
+    }
   }
   Scope root(s.graph());
   return ops::MutableHashTableOfTensors(root.NewSubScope(table.name), tensorflow::DT_INT64,

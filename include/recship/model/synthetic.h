@@ -1,0 +1,33 @@
+// Synthetic training checkpoints for a ModelSpec, for demos, tests and
+// benchmarks (`recship synth`): contract-1 layout with table shards holding
+// keys, values, Adagrad slots, freqs and timestamps, and dense variables
+// drawn so that predictions vary with the inputs. Tables are streamed in
+// chunks, so memory stays bounded whatever the number of ids.
+#ifndef RECSHIP_MODEL_SYNTHETIC_H_
+#define RECSHIP_MODEL_SYNTHETIC_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "recship/model/spec.h"
+
+namespace recship::model {
+
+struct SyntheticOptions {
+  int64_t ids_per_table = 1000;
+  int num_ps = 4;  // Shards of every table.
+  int steps = 2;   // Checkpoints written: steps 1..steps (the last is the newest).
+  uint64_t seed = 1;
+};
+
+// Shard s of a table holds the ids k * num_ps + s for k = 0, 1, ..., with every
+// other one negated (-(k * num_ps) + s, still on shard s by floor-mod), so
+// negative ids and id 0 are always present. Returns the newest prefix.
+absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
+                                                      const std::string& model_dir,
+                                                      const SyntheticOptions& options);
+
+}  // namespace recship::model
+
+#endif  // RECSHIP_MODEL_SYNTHETIC_H_

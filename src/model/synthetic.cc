@@ -1,0 +1,113 @@
+#include "recship/model/synthetic.h"
+
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "recship/core/status_macros.h"
+#include "recship/model/checkpoint.h"
+
+namespace recship::model {
+namespace {
+
+constexpr int64_t kChunkRows = 1 << 16;
+
+// Appends a [rows, cols] tensor produced chunk by chunk by `fill(first_row,
+// rows, out)`.
+template <typename T, typename Fill>
+absl::Status StreamTensor(BundleWriter& bundle, const std::string& name, TensorShape shape,
+                          Fill fill) {
+  RETURN_IF_ERROR(bundle.BeginTensor(name, DataTypeOf<T>(), shape));
+  int64_t rows = shape[0];
+  int64_t cols = shape.size() > 1 ? shape[1] : 1;
+  std::vector<T> buffer;
+  for (int64_t first = 0; first < rows; first += kChunkRows) {
+    int64_t n = std::min(kChunkRows, rows - first);
+    buffer.resize(static_cast<size_t>(n * cols));
+    fill(first, n, buffer.data());
+    RETURN_IF_ERROR(bundle.Append(absl::string_view(reinterpret_cast<const char*>(buffer.data()),
+                                                    buffer.size() * sizeof(T))));
+  }
+  return bundle.EndTensor();
+}
+
+int64_t ShardId(int64_t k, int shard, int num_ps) {
+  return (k % 2 == 0) ? k * num_ps + shard : -(k * num_ps) + shard;
+}
+
+absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
+                        const SyntheticOptions& options, std::mt19937_64& rng) {
+  BundleWriter& bundle = writer.bundle();
+  for (int shard = 0; shard < options.num_ps; ++shard) {
+    int64_t rows = options.ids_per_table / options.num_ps +
+                   (shard < options.ids_per_table % options.num_ps ? 1 : 0);
+    auto name = [&](absl::string_view part) {
+      return TableShardTensorName(table.name, shard, part);
+    };
+    RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("keys"), {rows},
+                                          [&](int64_t first, int64_t n, int64_t* out) {
+                                            for (int64_t i = 0; i < n; ++i) {
+                                              out[i] = ShardId(first + i, shard, options.num_ps);
+                                            }
+                                          }));
+    std::normal_distribution<float> normal(0.0f, 0.5f);
+    RETURN_IF_ERROR(StreamTensor<float>(bundle, name("values"), {rows, table.dim},
+                                        [&](int64_t, int64_t n, float* out) {
+                                          for (int64_t i = 0; i < n * table.dim; ++i) {
+                                            out[i] = normal(rng);
+                                          }
+                                        }));
+    RETURN_IF_ERROR(StreamTensor<float>(
+        bundle, name("slot-adagrad"), {rows, table.dim},
+        [&](int64_t, int64_t n, float* out) { std::fill(out, out + n * table.dim, 0.1f); }));
+    RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("freqs"), {rows},
+                                          [&](int64_t first, int64_t n, int64_t* out) {
+                                            for (int64_t i = 0; i < n; ++i)
+                                              out[i] = 1 + (first + i) % 97;
+                                          }));
+    RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("timestamps"), {rows},
+                                          [&](int64_t first, int64_t n, int64_t* out) {
+                                            for (int64_t i = 0; i < n; ++i) {
+                                              out[i] = 1764000000 + first + i;
+                                            }
+                                          }));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteDense(CheckpointWriter& writer, const ModelSpec& spec, std::mt19937_64& rng) {
+  for (const auto& [name, shape] : spec.DenseVariables()) {
+    Tensor value = Tensor::Create(tensorflow::DT_FLOAT, shape).value();
+    // Glorot-style scale for kernels, small biases: outputs vary with inputs
+    // without saturating the sigmoid.
+    float scale =
+        shape.size() == 2 ? std::sqrt(2.0f / static_cast<float>(shape[0] + shape[1])) : 0.05f;
+    std::normal_distribution<float> normal(0.0f, scale);
+    for (float& v : value.flat<float>()) v = normal(rng);
+    RETURN_IF_ERROR(writer.AddDense(name, value));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
+                                                      const std::string& model_dir,
+                                                      const SyntheticOptions& options) {
+  if (options.ids_per_table < 0 || options.num_ps < 1 || options.steps < 1) {
+    return absl::InvalidArgumentError("synth: ids must be >= 0, num_ps and steps >= 1");
+  }
+  std::string prefix;
+  for (int step = 1; step <= options.steps; ++step) {
+    std::mt19937_64 rng(options.seed * 1000003 + static_cast<uint64_t>(step));
+    ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Create(model_dir, step));
+    RETURN_IF_ERROR(WriteDense(*writer, spec, rng));
+    for (const HashTableSpec& table : spec.tables) {
+      RETURN_IF_ERROR(WriteTable(*writer, table, options, rng));
+    }
+    ASSIGN_OR_RETURN(prefix, writer->Finish());
+  }
+  return prefix;
+}
+
+}  // namespace recship::model
