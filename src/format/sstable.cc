@@ -74,14 +74,23 @@ class TableReader {
     }
     std::string index_block;
     RETURN_IF_ERROR(ReadBlock(index, "index block", &index_block));
+    // Data blocks lie in file order without overlap (as LevelDB writes them),
+    // so the walk reads each byte once: a crafted index cannot list one big
+    // block over and over and make the work quadratic.
+    uint64_t next_block = 0;
     return ForEachInBlock(index_block, "index block",
                           [&](absl::string_view, absl::string_view value) -> absl::Status {
                             BlockHandle handle;
                             if (!DecodeHandle(&value, &handle)) {
                               return Corrupt("bad data block handle in index block");
                             }
+                            if (handle.offset < next_block) {
+                              return Corrupt(absl::StrCat("data block at offset ", handle.offset,
+                                                          " overlaps or precedes the one before"));
+                            }
                             std::string data_block;
                             RETURN_IF_ERROR(ReadBlock(handle, "data block", &data_block));
+                            next_block = handle.offset + handle.size + kBlockTrailerSize;
                             return ForEachInBlock(data_block, "data block", visit);
                           });
   }
