@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -220,7 +221,9 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, uint64_t m
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  std::string temp = absl::StrCat(path, ".tmp-", ::getpid());
+  // Unique per process and call, so concurrent writers never share a temp.
+  static std::atomic<uint64_t> counter{0};
+  std::string temp = absl::StrCat(path, ".tmp-", ::getpid(), "-", counter.fetch_add(1));
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(auto file, WritableFile::Create(temp));
     RETURN_IF_ERROR(file->Append(contents));

@@ -1,5 +1,7 @@
 #include "recship/format/tensor.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -13,8 +15,11 @@ namespace {
 
 constexpr std::align_val_t kAlignment{64};
 
+// nullptr when the memory cannot be had.
 std::shared_ptr<std::byte> AllocateZeroed(size_t bytes) {
-  auto* p = static_cast<std::byte*>(::operator new(bytes == 0 ? 1 : bytes, kAlignment));
+  auto* p =
+      static_cast<std::byte*>(::operator new(bytes == 0 ? 1 : bytes, kAlignment, std::nothrow));
+  if (p == nullptr) return nullptr;
   std::memset(p, 0, bytes);
   return std::shared_ptr<std::byte>(p, [](std::byte* q) { ::operator delete(q, kAlignment); });
 }
@@ -81,11 +86,25 @@ absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape) {
   }
   t.byte_size_ = static_cast<size_t>(n) * element_size;
   t.buffer_ = AllocateZeroed(t.byte_size_);
+  if (t.buffer_ == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", t.byte_size_,
+                                                     " bytes for a tensor of shape ",
+                                                     ShapeToString(t.shape_)));
+  }
   return t;
+}
+
+void internal::CheckElementCount(const Tensor& t, size_t values) {
+  if (static_cast<uint64_t>(t.num_elements()) != values) {
+    std::fprintf(stderr, "recship: Tensor of shape %s given %zu values\n",
+                 ShapeToString(t.shape()).c_str(), values);
+    std::abort();
+  }
 }
 
 Tensor Tensor::FromStrings(TensorShape shape, std::vector<std::string> values) {
   Tensor t = Create(tensorflow::DT_STRING, std::move(shape)).value();
+  internal::CheckElementCount(t, values.size());
   t.strings_ = std::move(values);
   return t;
 }

@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -98,7 +101,19 @@ absl::Status WriteBundleIndex(absl::string_view prefix, int num_shards,
           absl::StrCat("bundle ", prefix, ": tensor '", table[i].first, "' listed twice"));
     }
   }
-  return sstable::WriteTable(BundleIndexPath(prefix), table);
+  // Written aside and renamed, so an .index that exists is always whole.
+  std::string index = BundleIndexPath(prefix);
+  std::string temp = absl::StrCat(index, ".tmp");
+  absl::Status status = sstable::WriteTable(temp, table);
+  if (status.ok() && std::rename(temp.c_str(), index.c_str()) != 0) {
+    status = ErrnoToStatus(errno, absl::StrCat("renaming ", temp, " to ", index));
+  }
+  if (!status.ok()) {
+    std::remove(temp.c_str());
+    return status;
+  }
+  std::string dir = std::filesystem::path(index).parent_path().string();
+  return SyncDirectory(dir.empty() ? "." : dir);
 }
 
 BundleWriter::BundleWriter(std::string prefix, Options options)
@@ -241,9 +256,9 @@ absl::Status BundleWriter::AddStrings(const Tensor& tensor) {
 absl::Status BundleWriter::Add(absl::string_view name, const Tensor& tensor, int shard) {
   if (tensor.dtype() == tensorflow::DT_STRING &&
       tensor.strings().size() != static_cast<uint64_t>(tensor.num_elements())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bundle ", prefix_, ": string tensor '", name, "' of shape ",
-                     ShapeToString(tensor.shape()), " holds ", tensor.strings().size(), " strings"));
+    return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": string tensor '", name,
+                                                   "' of shape ", ShapeToString(tensor.shape()),
+                                                   " holds ", tensor.strings().size(), " strings"));
   }
   RETURN_IF_ERROR(StartEntry(name, tensor.dtype(), tensor.shape(), shard));
   if (tensor.dtype() == tensorflow::DT_STRING) {

@@ -41,6 +41,9 @@ class Tensor {
   // Allocates a zeroed tensor. Fails for a bad shape or an unstorable dtype.
   static absl::StatusOr<Tensor> Create(DataType dtype, TensorShape shape);
 
+  // Tensors of known values, for constants and tests. The number of values
+  // must equal the shape's element count: anything else is a programming
+  // error and aborts.
   template <typename T>
   static Tensor FromVector(TensorShape shape, const std::vector<T>& values);
   static Tensor FromStrings(TensorShape shape, std::vector<std::string> values);
@@ -78,9 +81,15 @@ class Tensor {
   std::vector<std::string> strings_;
 };
 
+namespace internal {
+// Aborts with a message unless `t` has exactly `values` elements.
+void CheckElementCount(const Tensor& t, size_t values);
+}  // namespace internal
+
 template <typename T>
 Tensor Tensor::FromVector(TensorShape shape, const std::vector<T>& values) {
   Tensor t = Create(DataTypeOf<T>(), std::move(shape)).value();
+  internal::CheckElementCount(t, values.size());
   std::copy(values.begin(), values.end(), t.flat<T>().begin());
   return t;
 }
