@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -36,27 +38,67 @@ absl::Status RenameNoReplace(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
+// Opens `dir` and takes a non-blocking exclusive flock on it. Returns the
+// descriptor, -1 with errno EWOULDBLOCK when another process holds it.
+int LockDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+// Holds an flock on the parent folder while a writer checks, clears and
+// claims a staging folder, so two writers never both decide a temp-<name>
+// is a leftover.
+class ParentLock {
+ public:
+  explicit ParentLock(const std::string& parent)
+      : fd_(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~ParentLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
-StagedDirectory::StagedDirectory(std::string staging_path, std::string final_path)
-    : staging_path_(std::move(staging_path)), final_path_(std::move(final_path)), active_(true) {}
+StagedDirectory::StagedDirectory(std::string staging_path, std::string final_path, int lock_fd)
+    : staging_path_(std::move(staging_path)),
+      final_path_(std::move(final_path)),
+      lock_fd_(lock_fd),
+      active_(true) {}
 
 StagedDirectory::StagedDirectory(StagedDirectory&& other) noexcept
     : staging_path_(std::move(other.staging_path_)),
       final_path_(std::move(other.final_path_)),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
       active_(std::exchange(other.active_, false)) {}
 
 StagedDirectory& StagedDirectory::operator=(StagedDirectory&& other) noexcept {
   if (this != &other) {
     Abandon();
+    ReleaseLock();
     staging_path_ = std::move(other.staging_path_);
     final_path_ = std::move(other.final_path_);
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
     active_ = std::exchange(other.active_, false);
   }
   return *this;
 }
 
-StagedDirectory::~StagedDirectory() { Abandon(); }
+StagedDirectory::~StagedDirectory() {
+  Abandon();
+  ReleaseLock();
+}
 
 absl::StatusOr<StagedDirectory> StagedDirectory::Create(const std::string& parent,
                                                         const std::string& name) {
@@ -69,16 +111,29 @@ absl::StatusOr<StagedDirectory> StagedDirectory::Create(const std::string& paren
     return absl::AlreadyExistsError(
         absl::StrCat(final_path, " already exists; recship never overwrites a version"));
   }
+  ParentLock parent_lock(parent);
   if (::mkdir(staging_path.c_str(), 0755) != 0) {
-    if (errno == EEXIST) {
+    if (errno != EEXIST) return ErrnoToStatus(errno, absl::StrCat("creating ", staging_path));
+    int leftover = LockDirectory(staging_path);
+    if (leftover < 0) {
       return absl::AlreadyExistsError(absl::StrCat(
-          staging_path,
-          " already exists: another export of this version is running, or a crashed one left "
-          "it behind (remove it if no export is running)"));
+          staging_path, " is being written by another running export of this version"));
     }
-    return ErrnoToStatus(errno, absl::StrCat("creating ", staging_path));
+    // Its writer died before committing: clear it and start afresh.
+    std::filesystem::remove_all(staging_path, ec);
+    ::close(leftover);
+    if (ec) return absl::InternalError(absl::StrCat("removing ", staging_path, ": ", ec.message()));
+    if (::mkdir(staging_path.c_str(), 0755) != 0) {
+      return ErrnoToStatus(errno, absl::StrCat("creating ", staging_path));
+    }
   }
-  return StagedDirectory(std::move(staging_path), std::move(final_path));
+  int lock_fd = LockDirectory(staging_path);
+  if (lock_fd < 0) {
+    int err = errno;
+    std::filesystem::remove_all(staging_path, ec);
+    return ErrnoToStatus(err, absl::StrCat("locking ", staging_path));
+  }
+  return StagedDirectory(std::move(staging_path), std::move(final_path), lock_fd);
 }
 
 absl::StatusOr<std::string> StagedDirectory::Commit() {
@@ -90,8 +145,14 @@ absl::StatusOr<std::string> StagedDirectory::Commit() {
     return status;
   }
   active_ = false;
+  ReleaseLock();
   RETURN_IF_ERROR(SyncDirectory(std::filesystem::path(final_path_).parent_path().string()));
   return final_path_;
+}
+
+void StagedDirectory::ReleaseLock() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 void StagedDirectory::Abandon() {
@@ -99,6 +160,7 @@ void StagedDirectory::Abandon() {
   active_ = false;
   std::error_code ec;
   std::filesystem::remove_all(staging_path_, ec);
+  ReleaseLock();
 }
 
 }  // namespace recship

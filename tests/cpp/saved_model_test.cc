@@ -122,9 +122,9 @@ TEST(SavedModelWriterTest, ExistingVersionIsNeverOverwritten) {
   EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"7", "8"}));
 }
 
-TEST(SavedModelWriterTest, LeftoverTempFolderAndBadVersion) {
+TEST(SavedModelWriterTest, LiveWritersTempFolderAndBadVersion) {
   TempDir dir;
-  ASSERT_TRUE(fs::create_directory(dir.Join("temp-3")));
+  ASSERT_OK_AND_ASSIGN(SavedModelWriter live, SavedModelWriter::Begin(dir.path(), 3));
   EXPECT_TRUE(IsError(SavedModelWriter::Begin(dir.path(), 3).status(),
                       absl::StatusCode::kAlreadyExists, {dir.Join("temp-3")}));
   EXPECT_TRUE(Exists(dir.Join("temp-3")));

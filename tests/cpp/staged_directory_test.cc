@@ -1,6 +1,7 @@
 // core/staged_directory.h: a folder built under temp-<name> and published
 // whole by Commit. An existing version is never overwritten, a leftover
-// temp-<name> is a clear error, and an uncommitted folder is removed.
+// temp-<name> of a live writer is a clear error (a dead writer's is cleared), and an uncommitted
+// folder is removed.
 #include "recship/core/staged_directory.h"
 
 #include <gtest/gtest.h>
@@ -92,15 +93,30 @@ TEST(StagedDirectoryTest, VersionAppearingBeforeCommitIsNotReplaced) {
   }
 }
 
-TEST(StagedDirectoryTest, LeftoverTempFolderIsAClearError) {
+TEST(StagedDirectoryTest, TempFolderOfALiveWriterIsAClearError) {
   TempDir dir;
-  ASSERT_TRUE(fs::create_directory(dir.Join("temp-3")));
+  auto first = StagedDirectory::Create(dir.path(), "3");
+  ASSERT_TRUE(first.ok()) << first.status();
   WriteBytes(dir.Join("temp-3/partial"), "half");
   absl::Status status = StagedDirectory::Create(dir.path(), "3").status();
-  EXPECT_TRUE(IsError(status, absl::StatusCode::kAlreadyExists, {dir.Join("temp-3"), "remove"}));
-  // The other writer's (or crashed writer's) folder is left as it was.
+  EXPECT_TRUE(IsError(status, absl::StatusCode::kAlreadyExists, {dir.Join("temp-3"), "running"}));
+  // The live writer's folder is left as it was.
   EXPECT_EQ(ReadBytes(dir.Join("temp-3/partial")), "half");
   EXPECT_FALSE(Exists(dir.Join("3")));
+}
+
+TEST(StagedDirectoryTest, TempFolderOfADeadWriterIsClearedAndReused) {
+  TempDir dir;
+  // No process holds its lock: a writer died (say by SIGKILL) before Commit.
+  ASSERT_TRUE(fs::create_directory(dir.Join("temp-3")));
+  WriteBytes(dir.Join("temp-3/partial"), "half");
+  auto staged = StagedDirectory::Create(dir.path(), "3");
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  EXPECT_FALSE(Exists(dir.Join("temp-3/partial")));
+  WriteBytes(dir.Join("temp-3/saved_model.pb"), "whole");
+  ASSERT_TRUE(staged->Commit().ok());
+  EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"3"});
+  EXPECT_EQ(ReadBytes(dir.Join("3/saved_model.pb")), "whole");
 }
 
 TEST(StagedDirectoryTest, DestructionWithoutCommitRemovesTheTempFolder) {

@@ -6,6 +6,11 @@
 // <parent>/<name> is never replaced; a StagedDirectory destroyed without a
 // successful Commit removes its temporary folder. Readers that ignore
 // non-numeric names (TensorFlow Serving) never see the temporary folder.
+//
+// The writer holds an flock on its temporary folder while it lives. A
+// temp-<name> whose lock is free was left by a writer that died (even by
+// SIGKILL); Create removes it and starts afresh. One whose lock is held
+// belongs to a live writer, and Create refuses to touch it.
 #ifndef RECSHIP_CORE_STAGED_DIRECTORY_H_
 #define RECSHIP_CORE_STAGED_DIRECTORY_H_
 
@@ -18,9 +23,8 @@ namespace recship {
 
 class StagedDirectory {
  public:
-  // Fails with AlreadyExists when <parent>/<name> exists, or when
-  // <parent>/temp-<name> exists (another writer is at work, or a crashed one
-  // left it: the message says to remove it). Creates `parent` if needed.
+  // Fails with AlreadyExists when <parent>/<name> exists, or when a live
+  // writer holds <parent>/temp-<name>. Creates `parent` if needed.
   static absl::StatusOr<StagedDirectory> Create(const std::string& parent, const std::string& name);
 
   StagedDirectory(StagedDirectory&& other) noexcept;
@@ -42,10 +46,12 @@ class StagedDirectory {
   void Abandon();
 
  private:
-  StagedDirectory(std::string staging_path, std::string final_path);
+  StagedDirectory(std::string staging_path, std::string final_path, int lock_fd);
+  void ReleaseLock();
 
   std::string staging_path_;
   std::string final_path_;
+  int lock_fd_ = -1;  // An open, flocked descriptor of the staging folder.
   bool active_ = false;
 };
 
