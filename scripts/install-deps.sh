@@ -24,14 +24,16 @@ fi
 if ((with_python)); then
   venv="$root/build/venv"
   req="$root/tests/python/requirements.txt"
+  nodeps="$root/tests/python/requirements-nodeps.txt"
   stamp="$venv/.requirements.sha256"
-  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  want="$(cat "$req" "$nodeps" | sha256sum | cut -d' ' -f1)"
   if [[ ! -x "$venv/bin/python" ]] || [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-    echo "== creating the test venv in build/venv (tensorflow-cpu, numpy, pytest)"
+    echo "== creating the test venv in build/venv (tensorflow-cpu, numpy, pytest, tensorflow-serving-api)"
     mkdir -p "$root/build"
     /usr/bin/python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
     "$venv/bin/pip" install -q -r "$req"
+    "$venv/bin/pip" install -q --no-deps -r "$nodeps"
     echo "$want" > "$stamp"
   fi
 fi

@@ -11,6 +11,7 @@ namespace recship::cli {
 void AddInspectCommand(CLI::App& app);
 void AddSynthCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
+void AddWarmupCommand(CLI::App& app);
 
 }  // namespace recship::cli
 

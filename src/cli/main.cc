@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   recship::cli::AddInspectCommand(app);
   recship::cli::AddSynthCommand(app);
   recship::cli::AddExportCommand(app);
+  recship::cli::AddWarmupCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "nlohmann/json.hpp"
 #include "recship/export/standalone_exporter.h"
+#include "recship/export/warmup_writer.h"
 #include "recship/model/spec.h"
 #include "recship/model/synthetic.h"
 
@@ -77,7 +78,39 @@ void RunExport(const ExportOptions& options) {
   std::cout << out.dump(2) << "\n";
 }
 
+struct WarmupCommandOptions {
+  std::string saved_model;
+  std::string out;
+  exporter::WarmupOptions warmup;
+};
+
+void RunWarmup(const WarmupCommandOptions& options) {
+  absl::Status status = exporter::WriteWarmupFile(options.saved_model, options.out, options.warmup);
+  if (!status.ok()) Fail("warmup", status);
+  std::cout << options.out << "\n";
+}
+
 }  // namespace
+
+void AddWarmupCommand(CLI::App& app) {
+  auto options = std::make_shared<WarmupCommandOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("warmup",
+                         "Write a TensorFlow Serving warmup file (PredictionLog records) for a "
+                         "SavedModel's signature, with generated or given inputs.");
+  cmd->add_option("--saved-model", options->saved_model, "SavedModel version folder")->required();
+  cmd->add_option("--out", options->out, "warmup file to write")->required();
+  cmd->add_option("--count", options->warmup.count, "records to generate (at most 1000)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--batch", options->warmup.batch, "rows per generated request")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--signature", options->warmup.signature, "signature to call");
+  cmd->add_option("--seed", options->warmup.seed, "random seed for generated inputs");
+  cmd->add_option("--inputs", options->warmup.inputs_json,
+                  "JSON list of requests (input name -> nested list) to use instead of "
+                  "generated ones");
+  cmd->callback([options] { RunWarmup(*options); });
+}
 
 void AddSynthCommand(CLI::App& app) {
   auto options = std::make_shared<SynthOptions>();
