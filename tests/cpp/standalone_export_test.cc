@@ -1,0 +1,141 @@
+// CheckpointWriter/Reader (contract 1) and StandaloneExporter with a
+// hand-written model_fn: what the export holds, and that failures name the
+// tensor at fault and leave no version folder.
+#include <gtest/gtest.h>
+
+#include "recship/core/status_macros.h"
+#include "recship/export/standalone_exporter.h"
+#include "recship/format/saved_model.h"
+#include "recship/graph/op_table.h"
+#include "recship/graph/ops.h"
+#include "recship/model/checkpoint.h"
+#include "recship/model/layers.h"
+#include "test_util.h"
+
+namespace recship {
+namespace {
+
+using testing::IsError;
+using testing::ListDir;
+using testing::TempDir;
+namespace ops = graph::ops;
+
+model::CheckpointWriter::TableShard Shard(std::vector<int64_t> keys, int64_t dim) {
+  int64_t n = static_cast<int64_t>(keys.size());
+  std::vector<float> values(static_cast<size_t>(n * dim));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f;
+  model::CheckpointWriter::TableShard shard{Tensor::FromVector<int64_t>({n}, keys),
+                                            Tensor::FromVector<float>({n, dim}, values)};
+  shard.slots["adagrad"] = Tensor::Create(tensorflow::DT_FLOAT, {n, dim}).value();
+  shard.freqs = Tensor::Create(tensorflow::DT_INT64, {n}).value();
+  return shard;
+}
+
+// A model with a dense-matrix embedding, a hash table and a dense layer.
+absl::StatusOr<model::EstimatorSpec> CustomModel(const model::Features& features, model::Mode,
+                                                 const model::RunConfig&) {
+  const graph::Scope& s = features.scope();
+  ASSIGN_OR_RETURN(model::Feature word, features.Get("word"));
+  ASSIGN_OR_RETURN(model::Feature user, features.Get("user"));
+  graph::Output a = model::Embedding(s, word.dense, 10, 3, "words");
+  graph::Output b = model::HashEmbeddingLookup(s, {"users", 3, 2}, user.dense);
+  graph::Output x =
+      ops::ConcatV2(s, std::vector<graph::Output>{a, b}, ops::ScalarConst(s, int32_t{1}, "axis"));
+  model::EstimatorSpec spec;
+  spec.predictions["score"] = model::Dense(s, x, 1, model::Activation::kSigmoid, "out");
+  return spec;
+}
+
+absl::StatusOr<model::ServingInputReceiver> CustomInputs(const graph::Scope& s) {
+  model::ServingInputReceiver receiver{model::Features(s), {}};
+  for (const char* name : {"word", "user"}) {
+    graph::Output ids =
+        ops::Placeholder(s, tensorflow::DT_INT64, graph::PartialShape::Of({-1}), name);
+    receiver.features.Set(name, {ids, {}, {}, {}});
+    receiver.receiver_tensors[name] = ids;
+  }
+  return receiver;
+}
+
+absl::Status WriteCustomCheckpoint(const std::string& dir, int64_t out_rows = 6) {
+  ASSIGN_OR_RETURN(auto writer, model::CheckpointWriter::Create(dir, 5));
+  RETURN_IF_ERROR(
+      writer->AddDense("words/embeddings", Tensor::Create(tensorflow::DT_FLOAT, {10, 3}).value()));
+  RETURN_IF_ERROR(
+      writer->AddDense("out/kernel", Tensor::Create(tensorflow::DT_FLOAT, {out_rows, 1}).value()));
+  RETURN_IF_ERROR(writer->AddDense("out/bias", Tensor::Create(tensorflow::DT_FLOAT, {1}).value()));
+  RETURN_IF_ERROR(writer->AddTableShard("users", 0, Shard({0, 2, -4}, 3)));
+  RETURN_IF_ERROR(writer->AddTableShard("users", 1, Shard({1, -1}, 3)));
+  return writer->Finish().status();
+}
+
+TEST(CheckpointWriterTest, WritesContractOneAndTheStateFile) {
+  TempDir dir;
+  ASSERT_OK(WriteCustomCheckpoint(dir.path()));
+  ASSERT_OK_AND_ASSIGN(auto reader, model::CheckpointReader::Open(dir.Join("model.ckpt-5")));
+  EXPECT_EQ(reader->global_step(), 5);
+  ASSERT_EQ(reader->tables().size(), 1u);
+  EXPECT_EQ(reader->tables().at("users"), (std::vector<int>{0, 1}));
+  EXPECT_NE(reader->bundle().Find("users/shard_0-slot-adagrad"), nullptr);
+  EXPECT_NE(reader->bundle().Find("users/shard_1-freqs"), nullptr);
+  ASSERT_OK_AND_ASSIGN(Tensor keys, reader->bundle().Read("users/shard_1-keys"));
+  EXPECT_EQ(std::vector<int64_t>(keys.flat<int64_t>().begin(), keys.flat<int64_t>().end()),
+            (std::vector<int64_t>{1, -1}));
+}
+
+TEST(CheckpointWriterTest, RejectsKeysAndValuesThatDisagree) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto writer, model::CheckpointWriter::Create(dir.path(), 1));
+  auto shard = Shard({1, 2, 3}, 4);
+  shard.values = Tensor::Create(tensorflow::DT_FLOAT, {2, 4}).value();
+  EXPECT_TRUE(IsError(writer->AddTableShard("t", 0, shard), absl::StatusCode::kInvalidArgument,
+                      {"table t shard 0", "values"}));
+}
+
+TEST(StandaloneExporterTest, ExportsOnlyServingTensorsWithStockOps) {
+  TempDir dir;
+  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
+  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), dir.Join("export"));
+  ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(CustomInputs, {}, 42));
+  EXPECT_EQ(path, dir.Join("export/42"));
+  ASSERT_OK_AND_ASSIGN(auto bundle, BundleReader::Open(path + "/variables/variables"));
+  std::vector<std::string> names;
+  for (const auto& entry : bundle->entries()) names.push_back(entry.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"out/bias", "out/kernel", "users/shard_0-keys",
+                                             "users/shard_0-values", "users/shard_1-keys",
+                                             "users/shard_1-values", "words/embeddings"}));
+  ASSERT_OK_AND_ASSIGN(tensorflow::SavedModel saved_model, ReadSavedModel(path));
+  ASSERT_OK_AND_ASSIGN(const tensorflow::MetaGraphDef* meta_graph,
+                       FindMetaGraph(saved_model, {kServeTag}));
+  EXPECT_EQ(meta_graph->saver_def().restore_op_name(), "save/restore_all");
+  const auto& signature = meta_graph->signature_def().at(kDefaultServingSignatureKey);
+  EXPECT_EQ(signature.method_name(), kPredictMethodName);
+  EXPECT_EQ(signature.inputs().size(), 2u);
+  EXPECT_TRUE(signature.outputs().contains("score"));
+  for (const auto& node : meta_graph->graph_def().node()) {
+    EXPECT_TRUE(graph::ValidateNode(node).ok()) << node.name();
+  }
+}
+
+TEST(StandaloneExporterTest, ShapeMismatchNamesTheTensorAndLeavesNothing) {
+  TempDir dir;
+  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model"), /*out_rows=*/7));
+  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), dir.Join("export"));
+  absl::Status status = exporter.ExportSavedModel(CustomInputs).status();
+  EXPECT_TRUE(IsError(status, absl::StatusCode::kFailedPrecondition, {"out/kernel", "[7, 1]"}));
+  EXPECT_FALSE(testing::Exists(dir.Join("export")) && !ListDir(dir.Join("export")).empty());
+}
+
+TEST(StandaloneExporterTest, MissingTableNamesIt) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto writer, model::CheckpointWriter::Create(dir.Join("model"), 1));
+  ASSERT_OK(
+      writer->AddDense("words/embeddings", Tensor::Create(tensorflow::DT_FLOAT, {10, 3}).value()));
+  ASSERT_OK(writer->Finish().status());
+  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), dir.Join("export"));
+  EXPECT_TRUE(IsError(exporter.ExportSavedModel(CustomInputs).status(), absl::StatusCode::kNotFound,
+                      {"users"}));
+}
+
+}  // namespace
+}  // namespace recship
