@@ -43,13 +43,74 @@ uint64_t LoadLittleEndian64(const uint8_t* p) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
-                                                          size_t n) {
+__attribute__((target("sse4.2"))) uint32_t ExtendHardwareSerial(uint32_t crc, const uint8_t* p,
+                                                                size_t n) {
   uint64_t c = crc;
   for (; n >= 8; n -= 8, p += 8) c = _mm_crc32_u64(c, LoadLittleEndian64(p));
   uint32_t c32 = static_cast<uint32_t>(c);
   for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
   return c32;
+}
+
+// The crc32 instruction has a latency of about three cycles but issues every
+// cycle, so one dependent chain uses a third of it. Large inputs are taken in
+// rounds of three adjacent stripes, each with its own chain, and the chains
+// are joined with ShiftOverStripe: the crc register after kStripe zero bytes,
+// a linear map of the register, tabulated per byte.
+constexpr size_t kStripe = 4096;
+
+struct StripeShift {
+  std::array<std::array<uint32_t, 256>, 4> table;
+
+  uint32_t operator()(uint32_t crc) const {
+    return table[0][crc & 0xff] ^ table[1][(crc >> 8) & 0xff] ^ table[2][(crc >> 16) & 0xff] ^
+           table[3][crc >> 24];
+  }
+};
+
+const StripeShift& ShiftOverStripe() {
+  static const StripeShift* const shift = [] {
+    static constexpr uint8_t kZeros[kStripe] = {};
+    uint32_t basis[32];
+    for (int bit = 0; bit < 32; ++bit) {
+      basis[bit] = ExtendHardwareSerial(uint32_t{1} << bit, kZeros, kStripe);
+    }
+    auto* s = new StripeShift;
+    for (int byte = 0; byte < 4; ++byte) {
+      for (uint32_t v = 0; v < 256; ++v) {
+        uint32_t x = 0;
+        for (int bit = 0; bit < 8; ++bit) {
+          if (v & (1u << bit)) x ^= basis[8 * byte + bit];
+        }
+        s->table[static_cast<size_t>(byte)][v] = x;
+      }
+    }
+    return s;
+  }();
+  return *shift;
+}
+
+__attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
+                                                          size_t n) {
+  if (n >= 3 * kStripe) {
+    const StripeShift& shift = ShiftOverStripe();
+    uint64_t c0 = crc;
+    for (; n >= 3 * kStripe; n -= 3 * kStripe, p += 3 * kStripe) {
+      uint64_t c1 = 0;
+      uint64_t c2 = 0;
+      for (size_t i = 0; i < kStripe; i += 8) {
+        c0 = _mm_crc32_u64(c0, LoadLittleEndian64(p + i));
+        c1 = _mm_crc32_u64(c1, LoadLittleEndian64(p + kStripe + i));
+        c2 = _mm_crc32_u64(c2, LoadLittleEndian64(p + 2 * kStripe + i));
+      }
+      // crc(A B C) = shift(shift(crc(A)) ^ crc0(B)) ^ crc0(C), all in the raw
+      // (uninverted) register.
+      c0 = shift(shift(static_cast<uint32_t>(c0)) ^ static_cast<uint32_t>(c1)) ^
+           static_cast<uint32_t>(c2);
+    }
+    crc = static_cast<uint32_t>(c0);
+  }
+  return ExtendHardwareSerial(crc, p, n);
 }
 
 bool CpuHasCrcInstruction() { return __builtin_cpu_supports("sse4.2"); }

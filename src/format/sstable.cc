@@ -78,6 +78,19 @@ class TableReader {
     // so the walk reads each byte once: a crafted index cannot list one big
     // block over and over and make the work quadratic.
     uint64_t next_block = 0;
+    // A table's keys are unique and in bytewise order; anything else is
+    // corrupt (a repeated tensor name would make lookups ambiguous).
+    std::string last_key;
+    bool first_key = true;
+    auto visit_in_order = [&](absl::string_view key, absl::string_view value) -> absl::Status {
+      if (!first_key && key <= last_key) {
+        return Corrupt(absl::StrCat("key '", key, "' does not come after '", last_key,
+                                    "' (keys out of order or repeated)"));
+      }
+      first_key = false;
+      last_key.assign(key.data(), key.size());
+      return visit(key, value);
+    };
     return ForEachInBlock(index_block, "index block",
                           [&](absl::string_view, absl::string_view value) -> absl::Status {
                             BlockHandle handle;
@@ -91,7 +104,7 @@ class TableReader {
                             std::string data_block;
                             RETURN_IF_ERROR(ReadBlock(handle, "data block", &data_block));
                             next_block = handle.offset + handle.size + kBlockTrailerSize;
-                            return ForEachInBlock(data_block, "data block", visit);
+                            return ForEachInBlock(data_block, "data block", visit_in_order);
                           });
   }
 
@@ -131,6 +144,12 @@ class TableReader {
     if (!snappy::GetUncompressedLength(raw.data(), handle.size, &length) ||
         length > kMaxUncompressedBlock) {
       return Corrupt(absl::StrCat(what, " has a bad snappy header"));
+    }
+    // The header can claim any length: check that the stream really expands
+    // to it (without writing anything) before allocating the buffer, so a
+    // tiny corrupt index cannot make us allocate hundreds of MiB.
+    if (!snappy::IsValidCompressedBuffer(raw.data(), handle.size)) {
+      return Corrupt(absl::StrCat(what, " does not decompress"));
     }
     out->resize(length);
     if (!snappy::RawUncompress(raw.data(), handle.size, out->data())) {
