@@ -7,7 +7,11 @@
 namespace recship::exporter {
 namespace {
 
-constexpr uint64_t kChunkBytes = 8 << 20;
+// Small enough that the kernel's sequential readahead fetches the next chunks
+// while this one is checked and written, so the disk never waits for the copy.
+// With 8 MiB reads, reading and writing took turns: a 1.3 GB cold-cache export
+// took 2.3 s (median) instead of 1.3 s on a 2-core VM with 8 MiB readahead.
+constexpr uint64_t kChunkBytes = 2 << 20;
 
 absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
                                                const std::vector<std::string>& names,

@@ -18,13 +18,16 @@ std::string Absolute(const std::string& dir, const std::string& path) {
   return (fs::path(dir) / path).string();
 }
 
-// The path as stored: relative to `dir` when it lies inside it.
+// The path as stored: relative to `dir` when it lies inside it, else
+// absolute. A relative `path` is relative to the working directory, but a
+// stored relative path is read back relative to `dir`, so it is never kept
+// as given.
 std::string Stored(const std::string& dir, const std::string& path) {
-  fs::path p(path);
-  if (!p.is_absolute()) return path;
   std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  if (ec) return path;
   fs::path rel = fs::relative(p, fs::absolute(dir, ec), ec);
-  if (ec || rel.empty() || *rel.begin() == "..") return path;
+  if (ec || rel.empty() || *rel.begin() == "..") return p.lexically_normal().string();
   return rel.string();
 }
 
