@@ -853,5 +853,17 @@ TEST(BundleInteropTest, ReadsSnappyCompressedIndex) {
   }
 }
 
+TEST(BundleTest, StreamOfAnEmptyTensorChecksItsCrcWhenOpened) {
+  TempDir dir;
+  std::string prefix = dir.Join("b");
+  testing::WriteBytes(BundleDataPath(prefix, 0, 1), "");
+  BundleEntry good{"good", tensorflow::DT_FLOAT, {0, 4}, 0, 0, 0, crc32c::Mask(0)};
+  BundleEntry bad{"bad", tensorflow::DT_FLOAT, {0, 4}, 0, 0, 0, crc32c::Mask(0) ^ 1};
+  ASSERT_OK(WriteBundleIndex(prefix, 1, {good, bad}));
+  ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix));
+  EXPECT_OK(reader->OpenStream("good").status());
+  EXPECT_TRUE(IsError(reader->OpenStream("bad").status(), absl::StatusCode::kDataLoss, {"bad"}));
+}
+
 }  // namespace
 }  // namespace recship
