@@ -9,6 +9,7 @@
 #include "leveldb/env.h"
 #include "leveldb/options.h"
 #include "leveldb/table_builder.h"
+#include "recship/core/coding.h"
 #include "recship/core/crc32c.h"
 #include "recship/core/status_macros.h"
 
@@ -23,33 +24,6 @@ constexpr char kSnappyCompression = 1;
 // Bundle index blocks are kilobytes; this only stops a corrupt snappy header
 // from asking for an absurd buffer.
 constexpr size_t kMaxUncompressedBlock = size_t{256} << 20;
-
-uint32_t DecodeFixed32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-uint64_t DecodeFixed64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// Reads a varint of at most `max_bits` from the front of `in`.
-bool GetVarint(absl::string_view* in, int max_bits, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < max_bits && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 struct BlockHandle {
   uint64_t offset = 0;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "recship/core/coding.h"
 #include "recship/core/crc32c.h"
 #include "recship/core/status_macros.h"
 #include "sstable.h"
@@ -21,28 +22,6 @@ namespace {
 
 constexpr int kMaxShards = 1 << 20;
 constexpr uint64_t kVerifyChunk = 4 << 20;
-
-void PutVarint64(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint64(absl::string_view* in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 // TensorFlow folds each string length into the crc as a 4-byte integer, or as
 // 8 bytes when it does not fit (tensor_bundle.cc, WriteStringTensor).
@@ -478,16 +457,14 @@ absl::StatusOr<Tensor> BundleReader::Read(absl::string_view name) const {
   std::vector<uint64_t> lengths(tensor.strings().size());
   uint64_t total = 0;
   for (uint64_t& length : lengths) {
-    if (!GetVarint64(&in, &length) || length > raw.size() - total) {
+    if (!GetVarint(&in, 64, &length) || length > raw.size() - total) {
       return absl::DataLossError(
           absl::StrCat(file->name(), ": string tensor '", name, "' has a bad length"));
     }
     total += length;
     crc = ExtendWithLength(crc, length);
   }
-  uint32_t stored_length_crc;
-  if (in.size() < 4 ||
-      (std::memcpy(&stored_length_crc, in.data(), 4), crc32c::Mask(crc) != stored_length_crc)) {
+  if (in.size() < 4 || DecodeFixed32(in.data()) != crc32c::Mask(crc)) {
     return ChecksumMismatch(*entry, *file);
   }
   crc = crc32c::Extend(crc, in.data(), 4);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "fuzz_util.h"
+#include "recship/core/coding.h"
 #include "recship/core/crc32c.h"
 #include "recship/core/file.h"
 #include "recship/format/tensor_bundle.h"
@@ -20,23 +21,9 @@ namespace {
 
 using recship::fuzz::EntryFlags;
 
-bool GetVarint64(absl::string_view* in, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
-
 uint64_t TakeVarint(absl::string_view* in) {
   uint64_t v = 0;
-  return GetVarint64(in, &v) ? v : 0;
+  return recship::GetVarint(in, 64, &v) ? v : 0;
 }
 
 // TensorFlow's crc of a string tensor: each length as a 4-byte integer (8 if
@@ -47,7 +34,7 @@ uint32_t StringEntryCrc(std::string* bytes, uint64_t elements, bool fix_length_c
   uint32_t crc = 0;
   for (uint64_t i = 0; i < elements; ++i) {
     uint64_t length;
-    if (!GetVarint64(&in, &length)) return recship::crc32c::Value(*bytes);
+    if (!recship::GetVarint(&in, 64, &length)) return recship::crc32c::Value(*bytes);
     if (length <= std::numeric_limits<uint32_t>::max()) {
       uint32_t length32 = static_cast<uint32_t>(length);
       crc = recship::crc32c::Extend(crc, &length32, sizeof(length32));

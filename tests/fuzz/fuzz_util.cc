@@ -15,6 +15,7 @@
 #include "leveldb/env.h"
 #include "leveldb/options.h"
 #include "leveldb/table_builder.h"
+#include "recship/core/coding.h"
 #include "recship/core/crc32c.h"
 #include "recship/format/tensor.h"
 #include "tensorflow/core/protobuf/tensor_bundle.pb.h"
@@ -162,20 +163,6 @@ std::string BuildTable(const std::vector<std::pair<std::string, std::string>>& e
 }
 
 namespace {
-
-bool GetVarint(absl::string_view* in, int max_bits, uint64_t* value) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < max_bits && !in->empty(); shift += 7) {
-    uint8_t byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 void PutMaskedCrc(std::string* out, size_t at, const char* data, size_t n) {
   uint32_t masked = crc32c::Mask(crc32c::Value(data, n));
