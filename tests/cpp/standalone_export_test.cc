@@ -117,6 +117,25 @@ TEST(StandaloneExporterTest, ExportsOnlyServingTensorsWithStockOps) {
   }
 }
 
+TEST(StandaloneExporterTest, ExportOutputsBecomeSignatures) {
+  TempDir dir;
+  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
+  auto two_heads = [](const model::Features& features, model::Mode mode,
+                      const model::RunConfig& config) -> absl::StatusOr<model::EstimatorSpec> {
+    ASSIGN_OR_RETURN(model::EstimatorSpec spec, CustomModel(features, mode, config));
+    spec.export_outputs["score_only"].outputs["score"] = spec.predictions.at("score");
+    return spec;
+  };
+  exporter::StandaloneExporter exporter(two_heads, dir.Join("model"), dir.Join("export"));
+  ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(CustomInputs, {}, 1));
+  ASSERT_OK_AND_ASSIGN(tensorflow::SavedModel saved_model, ReadSavedModel(path));
+  const auto& signatures = saved_model.meta_graphs(0).signature_def();
+  EXPECT_TRUE(signatures.contains(kDefaultServingSignatureKey));
+  ASSERT_TRUE(signatures.contains("score_only"));
+  EXPECT_EQ(signatures.at("score_only").outputs().at("score").name(),
+            signatures.at(kDefaultServingSignatureKey).outputs().at("score").name());
+}
+
 TEST(StandaloneExporterTest, ShapeMismatchNamesTheTensorAndLeavesNothing) {
   TempDir dir;
   ASSERT_OK(WriteCustomCheckpoint(dir.Join("model"), /*out_rows=*/7));

@@ -145,7 +145,7 @@ class NodeBuilder {
   std::string Finalize();
 
  private:
-  const Scope& scope_;
+  Scope scope_;  // A copy: builders may outlive a temporary scope.
   tensorflow::NodeDef node_;
   bool inputs_valid_ = true;
 };
