@@ -1,5 +1,6 @@
 #include "recship/format/tensor.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,13 +28,17 @@ std::shared_ptr<std::byte> AllocateZeroed(size_t bytes) {
 }  // namespace
 
 absl::StatusOr<int64_t> NumElements(const TensorShape& shape) {
-  int64_t n = 1;
   for (int64_t dim : shape) {
     if (dim < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("shape ", ShapeToString(shape), " has a negative dimension"));
     }
-    if (dim != 0 && n > std::numeric_limits<int64_t>::max() / dim) {
+  }
+  // With a zero dimension there are no elements, whatever the others are.
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  int64_t n = 1;
+  for (int64_t dim : shape) {
+    if (n > std::numeric_limits<int64_t>::max() / dim) {
       return absl::InvalidArgumentError(
           absl::StrCat("shape ", ShapeToString(shape), " has too many elements"));
     }

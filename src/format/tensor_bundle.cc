@@ -484,7 +484,9 @@ absl::StatusOr<Tensor> BundleReader::Read(absl::string_view name) const {
 
 absl::Status BundleReader::Verify(absl::string_view name) const {
   ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
-  if (entry->dtype == tensorflow::DT_STRING) return Read(name).status();
+  if (entry->dtype == tensorflow::DT_STRING || !IsStorableDataType(entry->dtype)) {
+    return Read(name).status();  // Read names an unsupported dtype.
+  }
   ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
   std::vector<char> buffer(std::min<uint64_t>(entry->size, kVerifyChunk));
   uint32_t crc = 0;

@@ -9,17 +9,18 @@ namespace recship {
 namespace {
 
 // Copies typed values into `out`, repeating the last one as TensorFlow does.
+// Always OK; returns a Status so the dtype dispatch stays uniform.
 template <typename To, typename Field>
 absl::Status FillFromField(const Field& field, Tensor* out) {
   auto flat = out->flat<To>();
   if (flat.empty()) return absl::OkStatus();
   if (field.empty()) return absl::OkStatus();  // All zeros.
-  if (static_cast<size_t>(field.size()) > flat.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor proto holds ", field.size(),
-                                                   " values for ", flat.size(), " elements"));
-  }
+  // As TensorFlow's Tensor::FromProto: extra values are ignored.
   size_t i = 0;
-  for (auto v : field) flat[i++] = static_cast<To>(v);
+  for (auto v : field) {
+    if (i == flat.size()) break;
+    flat[i++] = static_cast<To>(v);
+  }
   for (To last = flat[i - 1]; i < flat.size(); ++i) flat[i] = last;
   return absl::OkStatus();
 }

@@ -111,6 +111,14 @@ TEST(TensorProtoTest, TypedFieldsAsTensorFlowReadsThem) {
   EXPECT_TRUE(s.Equals(Tensor::FromStrings({}, {"scalar"})));
 }
 
+TEST(TensorProtoTest, ExtraTypedValuesAreIgnoredAsInTensorFlow) {
+  tensorflow::TensorProto proto = Proto(tensorflow::DT_FLOAT, {2});
+  for (float v : {1.5f, 2.5f, 3.5f}) proto.add_float_val(v);
+  ASSERT_OK_AND_ASSIGN(Tensor t, TensorFromProto(proto));
+  EXPECT_EQ(std::vector<float>(t.flat<float>().begin(), t.flat<float>().end()),
+            (std::vector<float>{1.5f, 2.5f}));
+}
+
 TEST(TensorProtoTest, Refusals) {
   tensorflow::TensorProto short_content = Proto(tensorflow::DT_INT32, {3});
   short_content.set_tensor_content(std::string(11, '\0'));

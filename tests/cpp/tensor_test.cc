@@ -45,6 +45,13 @@ TEST(NumElementsTest, NegativeAndOverflow) {
                       absl::StatusCode::kInvalidArgument));
 }
 
+TEST(NumElementsTest, AZeroDimensionMeansNoElementsWhateverItsPlace) {
+  EXPECT_EQ(NumElements({0, kInt64Max, kInt64Max}).value(), 0);
+  EXPECT_EQ(NumElements({kInt64Max, kInt64Max, 0}).value(), 0);
+  EXPECT_TRUE(
+      IsError(NumElements({kInt64Max, 0, -1}).status(), absl::StatusCode::kInvalidArgument));
+}
+
 TEST(ShapeTest, ToString) {
   EXPECT_EQ(ShapeToString({}), "[]");
   EXPECT_EQ(ShapeToString({7}), "[7]");

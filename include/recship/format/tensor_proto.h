@@ -15,7 +15,7 @@ namespace recship {
 tensorflow::TensorProto TensorToProto(const Tensor& tensor);
 
 // Accepts tensor_content or the typed *_val fields. As in TensorFlow, fewer
-// typed values than elements repeat the last value. A tensor over `max_bytes`
+// typed values than elements repeat the last value, and extra ones are ignored. A tensor over `max_bytes`
 // (element bytes, or total string bytes) is an error before any allocation.
 absl::StatusOr<Tensor> TensorFromProto(const tensorflow::TensorProto& proto,
                                        uint64_t max_bytes = uint64_t{1} << 32);
