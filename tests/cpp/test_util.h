@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "recship/format/tfrecord.h"
 
 namespace recship::testing {
 
@@ -130,6 +131,17 @@ inline std::vector<std::string> ListDir(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// Writes `records` as a TFRecord file at `path`.
+inline absl::Status WriteRecords(const std::string& path, const std::vector<std::string>& records) {
+  auto writer = TFRecordWriter::Create(path);
+  if (!writer.ok()) return writer.status();
+  for (const std::string& r : records) {
+    absl::Status s = (*writer)->Write(r);
+    if (!s.ok()) return s;
+  }
+  return (*writer)->Close();
 }
 
 inline std::string RandomBytes(size_t n, uint32_t seed) {

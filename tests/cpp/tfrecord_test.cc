@@ -25,16 +25,7 @@ using testing::ReadBytes;
 using testing::TempDir;
 using testing::TestDataPath;
 using testing::WriteBytes;
-
-absl::Status WriteRecords(const std::string& path, const std::vector<std::string>& records) {
-  auto writer = TFRecordWriter::Create(path);
-  if (!writer.ok()) return writer.status();
-  for (const std::string& r : records) {
-    absl::Status s = (*writer)->Write(r);
-    if (!s.ok()) return s;
-  }
-  return (*writer)->Close();
-}
+using testing::WriteRecords;
 
 // Reads records until the first non-OK status, which is returned with them.
 std::pair<std::vector<std::string>, absl::Status> ReadAll(std::unique_ptr<TFRecordReader> reader) {

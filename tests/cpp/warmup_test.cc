@@ -21,16 +21,7 @@ using testing::IsError;
 using testing::ReadBytes;
 using testing::TempDir;
 using testing::WriteBytes;
-
-absl::Status WriteRecords(const std::string& path, const std::vector<std::string>& records) {
-  auto writer = TFRecordWriter::Create(path);
-  if (!writer.ok()) return writer.status();
-  for (const std::string& r : records) {
-    absl::Status s = (*writer)->Write(r);
-    if (!s.ok()) return s;
-  }
-  return (*writer)->Close();
-}
+using testing::WriteRecords;
 
 std::string PredictRecord() {
   tensorflow::serving::PredictionLog log;
