@@ -29,19 +29,10 @@ using testing::IsAnyError;
 using testing::IsError;
 using testing::ReadBytes;
 using testing::TempDir;
+using testing::Varint;
 using testing::WriteBytes;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-
-std::string Varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-  return out;
-}
 
 bool GetVarint(absl::string_view* in, uint64_t* v) {
   *v = 0;

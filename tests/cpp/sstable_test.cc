@@ -21,6 +21,7 @@
 #include "leveldb/options.h"
 #include "leveldb/table.h"
 #include "leveldb/table_builder.h"
+#include "leveldb_table_util.h"
 #include "recship/core/crc32c.h"
 #include "recship/core/file.h"
 #include "test_util.h"
@@ -31,7 +32,9 @@ namespace {
 using Entries = std::vector<std::pair<std::string, std::string>>;
 using recship::testing::IsError;
 using recship::testing::ReadBytes;
+using recship::testing::ReadTableWithLevelDb;
 using recship::testing::TempDir;
+using recship::testing::Varint;
 using recship::testing::WriteBytes;
 
 Entries SampleEntries(int n, uint32_t seed) {
@@ -82,29 +85,6 @@ absl::StatusOr<Entries> ReadWithOurs(const std::string& path) {
   return ReadWithOurs(**file);
 }
 
-Entries ReadWithLevelDb(const std::string& path) {
-  Entries out;
-  uint64_t size = 0;
-  leveldb::Env* env = leveldb::Env::Default();
-  EXPECT_TRUE(env->GetFileSize(path, &size).ok());
-  leveldb::RandomAccessFile* raw = nullptr;
-  EXPECT_TRUE(env->NewRandomAccessFile(path, &raw).ok());
-  std::unique_ptr<leveldb::RandomAccessFile> file(raw);
-  leveldb::Table* raw_table = nullptr;
-  leveldb::Status s = leveldb::Table::Open(leveldb::Options(), file.get(), size, &raw_table);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return out;
-  std::unique_ptr<leveldb::Table> table(raw_table);
-  leveldb::ReadOptions read_options;
-  read_options.verify_checksums = true;
-  std::unique_ptr<leveldb::Iterator> it(table->NewIterator(read_options));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    out.emplace_back(it->key().ToString(), it->value().ToString());
-  }
-  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-  return out;
-}
-
 TEST(SstableTest, ReadsWhatLevelDbWrites) {
   TempDir dir;
   const Entries entries = SampleEntries(700, 1);
@@ -131,7 +111,7 @@ TEST(SstableTest, LevelDbReadsWhatWriteTableWrites) {
   const Entries entries = SampleEntries(1200, 2);
   const std::string path = dir.Join("ours");
   ASSERT_OK(WriteTable(path, entries));
-  EXPECT_TRUE(ReadWithLevelDb(path) == entries);
+  EXPECT_TRUE(ReadTableWithLevelDb(path) == entries);
   ASSERT_OK_AND_ASSIGN(Entries ours, ReadWithOurs(path));
   EXPECT_TRUE(ours == entries);
 
@@ -147,7 +127,7 @@ TEST(SstableTest, EmptyTable) {
   ASSERT_OK(WriteTable(path, {}));
   ASSERT_OK_AND_ASSIGN(Entries got, ReadWithOurs(path));
   EXPECT_TRUE(got.empty());
-  EXPECT_TRUE(ReadWithLevelDb(path).empty());
+  EXPECT_TRUE(ReadTableWithLevelDb(path).empty());
 }
 
 TEST(SstableTest, VisitorErrorStopsTheWalk) {
@@ -219,16 +199,6 @@ TEST(SstableTest, DamagedBlockTrailers) {
 
 // ---------------------------------------------------------------- hand-made tables
 
-std::string Varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-  return out;
-}
-
 // A block in LevelDB's format with a restart point at every entry.
 std::string Block(const Entries& entries) {
   std::string out;
@@ -283,7 +253,7 @@ TEST(SstableTest, HandMadeTableReadsInBothReaders) {
   const std::string path = dir.Join("hand");
   WriteBytes(path, MakeTable({Block({{"k1", "v1"}, {"k2", "v2"}}), Block({{"k3", ""}})}, {0, 1}));
   const Entries expected = {{"k1", "v1"}, {"k2", "v2"}, {"k3", ""}};
-  EXPECT_TRUE(ReadWithLevelDb(path) == expected);
+  EXPECT_TRUE(ReadTableWithLevelDb(path) == expected);
   ASSERT_OK_AND_ASSIGN(Entries ours, ReadWithOurs(path));
   EXPECT_TRUE(ours == expected);
 }

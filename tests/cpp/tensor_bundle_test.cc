@@ -26,6 +26,7 @@
 #include "leveldb/options.h"
 #include "leveldb/table.h"
 #include "leveldb/table_builder.h"
+#include "leveldb_table_util.h"
 #include "recship/core/crc32c.h"
 #include "tensorflow/core/protobuf/tensor_bundle.pb.h"
 #include "test_util.h"
@@ -40,6 +41,7 @@ using testing::IsError;
 using testing::ListDir;
 using testing::RandomBytes;
 using testing::ReadBytes;
+using testing::ReadTableWithLevelDb;
 using testing::TempDir;
 using testing::TestDataPath;
 using testing::WriteBytes;
@@ -69,34 +71,6 @@ absl::Status WriteBundle(const std::string& prefix,
     if (!s.ok()) return s;
   }
   return (*writer)->Finish();
-}
-
-// Every key and value of a table, as LevelDB's own reader sees them.
-std::vector<std::pair<std::string, std::string>> ReadTableWithLevelDb(const std::string& path) {
-  std::vector<std::pair<std::string, std::string>> out;
-  leveldb::Env* env = leveldb::Env::Default();
-  uint64_t size = 0;
-  leveldb::Status s = env->GetFileSize(path, &size);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  leveldb::RandomAccessFile* raw_file = nullptr;
-  s = env->NewRandomAccessFile(path, &raw_file);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return out;
-  std::unique_ptr<leveldb::RandomAccessFile> file(raw_file);
-  leveldb::Options options;
-  leveldb::Table* raw_table = nullptr;
-  s = leveldb::Table::Open(options, file.get(), size, &raw_table);
-  EXPECT_TRUE(s.ok()) << path << ": " << s.ToString();
-  if (!s.ok()) return out;
-  std::unique_ptr<leveldb::Table> table(raw_table);
-  leveldb::ReadOptions read_options;
-  read_options.verify_checksums = true;
-  std::unique_ptr<leveldb::Iterator> it(table->NewIterator(read_options));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    out.emplace_back(it->key().ToString(), it->value().ToString());
-  }
-  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-  return out;
 }
 
 // Writes `entries` (sorted) as a LevelDB table with the given compression.

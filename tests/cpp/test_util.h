@@ -133,6 +133,17 @@ inline std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
+// A LEB128 varint, encoded here independently of the code under test.
+inline std::string Varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+
 // Writes `records` as a TFRecord file at `path`.
 inline absl::Status WriteRecords(const std::string& path, const std::vector<std::string>& records) {
   auto writer = TFRecordWriter::Create(path);
