@@ -114,6 +114,17 @@ Tensor Tensor::FromStrings(TensorShape shape, std::vector<std::string> values) {
   return t;
 }
 
+absl::StatusOr<Tensor> Tensor::Reshaped(TensorShape shape) const {
+  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  if (n != num_elements_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot reshape a tensor of shape ", ShapeToString(shape_), " to ", ShapeToString(shape)));
+  }
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
 bool Tensor::Equals(const Tensor& other) const {
   if (dtype_ != other.dtype_ || shape_ != other.shape_) return false;
   if (dtype_ == tensorflow::DT_STRING) return strings_ == other.strings_;

@@ -69,6 +69,10 @@ class Tensor {
   std::vector<std::string>& strings() { return strings_; }
   const std::vector<std::string>& strings() const { return strings_; }
 
+  // The same elements under another shape with as many elements. Numeric
+  // tensors share the buffer (no copy); strings are copied.
+  absl::StatusOr<Tensor> Reshaped(TensorShape shape) const;
+
   // Same dtype, shape and contents.
   bool Equals(const Tensor& other) const;
 

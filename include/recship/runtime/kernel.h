@@ -1,0 +1,134 @@
+// The kernel interface of the runtime: what one node of a graph does when it
+// runs. A kernel is built once per node at load time, reads and checks its
+// attrs then, and is afterwards immutable: Compute may run on many threads at
+// once, each with its own OpKernelContext.
+#ifndef RECSHIP_RUNTIME_KERNEL_H_
+#define RECSHIP_RUNTIME_KERNEL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "recship/format/tensor.h"
+#include "tensorflow/core/framework/node_def.pb.h"
+
+namespace Eigen {
+struct ThreadPoolDevice;
+}  // namespace Eigen
+
+namespace recship::runtime {
+
+class ResourceManager;
+
+// A stateful object a graph refers to through a DT_RESOURCE handle: a
+// variable or a hash table. Implementations are thread-safe.
+class Resource {
+ public:
+  virtual ~Resource() = default;
+  // "variable 'mlp/dense_0/kernel'", for messages.
+  virtual std::string DebugName() const = 0;
+};
+
+// What flows along one edge: a tensor, or a handle to a resource.
+struct Value {
+  Tensor tensor;
+  std::shared_ptr<Resource> resource;
+};
+
+// The node being built, with typed access to its attrs. Errors name the node.
+class OpKernelConstruction {
+ public:
+  explicit OpKernelConstruction(const tensorflow::NodeDef& node) : node_(node) {}
+
+  const tensorflow::NodeDef& node() const { return node_; }
+  // NotFound when the attr is absent and no default is given.
+  absl::StatusOr<DataType> GetType(absl::string_view attr) const;
+  absl::StatusOr<int64_t> GetInt(absl::string_view attr) const;
+  int64_t GetInt(absl::string_view attr, int64_t default_value) const;
+  bool GetBool(absl::string_view attr, bool default_value) const;
+  absl::StatusOr<std::string> GetString(absl::string_view attr) const;
+  std::string GetString(absl::string_view attr, absl::string_view default_value) const;
+  absl::StatusOr<std::vector<int64_t>> GetIntList(absl::string_view attr) const;
+  absl::StatusOr<std::vector<DataType>> GetTypeList(absl::string_view attr) const;
+  absl::StatusOr<TensorShape> GetShape(absl::string_view attr) const;
+  absl::StatusOr<Tensor> GetTensor(absl::string_view attr) const;
+
+  // An InvalidArgument error; the session adds the node's name and op.
+  absl::Status Error(absl::string_view message) const;
+
+ private:
+  const tensorflow::AttrValue* Find(absl::string_view attr) const;
+  absl::Status Missing(absl::string_view attr) const;
+
+  const tensorflow::NodeDef& node_;
+};
+
+// One execution of one node: its inputs, its outputs and what it may use.
+class OpKernelContext {
+ public:
+  OpKernelContext(const tensorflow::NodeDef& node, std::vector<const Value*> inputs,
+                  std::vector<Value>* outputs, ResourceManager* resources,
+                  const Eigen::ThreadPoolDevice* device)
+      : node_(node),
+        inputs_(std::move(inputs)),
+        outputs_(outputs),
+        resources_(resources),
+        device_(device) {}
+
+  const tensorflow::NodeDef& node() const { return node_; }
+  int num_inputs() const { return static_cast<int>(inputs_.size()); }
+  // Input `i`; an empty DT_INVALID tensor when the node has no such input,
+  // so a kernel's dtype check reports a missing input instead of crashing.
+  const Tensor& input(int i) const;
+
+  // The resource behind input `i`, which must be a T.
+  template <typename T>
+  absl::StatusOr<T*> resource_input(int i) const;
+
+  void set_output(int i, Tensor tensor);
+  void set_resource_output(int i, std::shared_ptr<Resource> r);
+  // Allocates output `i` (zeroed) and returns it for filling in.
+  absl::StatusOr<Tensor*> allocate_output(int i, DataType dtype, TensorShape shape);
+
+  ResourceManager* resources() const { return resources_; }
+  // The intra-op thread pool; never null.
+  const Eigen::ThreadPoolDevice& device() const { return *device_; }
+
+  // An InvalidArgument error; the session adds the node's name and op.
+  absl::Status Error(absl::string_view message) const;
+
+ private:
+  const tensorflow::NodeDef& node_;
+  std::vector<const Value*> inputs_;
+  std::vector<Value>* outputs_;
+  ResourceManager* resources_;
+  const Eigen::ThreadPoolDevice* device_;
+};
+
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  virtual absl::Status Compute(OpKernelContext& ctx) const = 0;
+};
+
+// Builds the kernel for `node`: Unimplemented naming the node and op when the
+// op has no kernel, InvalidArgument when its attrs are unusable.
+absl::StatusOr<std::unique_ptr<OpKernel>> CreateKernel(const tensorflow::NodeDef& node);
+
+template <typename T>
+absl::StatusOr<T*> OpKernelContext::resource_input(int i) const {
+  Resource* r = i < num_inputs() ? inputs_[i]->resource.get() : nullptr;
+  T* typed = dynamic_cast<T*>(r);
+  if (typed == nullptr) {
+    return Error(absl::StrCat("input ", i, " is not a handle to the expected kind of resource",
+                              r == nullptr ? "" : absl::StrCat(" (got ", r->DebugName(), ")")));
+  }
+  return typed;
+}
+
+}  // namespace recship::runtime
+
+#endif  // RECSHIP_RUNTIME_KERNEL_H_

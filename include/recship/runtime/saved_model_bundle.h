@@ -1,0 +1,67 @@
+// A SavedModel loaded for serving: its `serve` meta graph, a session over
+// it, and its signatures.
+//
+// Load() does what TensorFlow's loader does: it picks the meta graph by tag
+// set, feeds the asset paths, runs the saver's restore op on
+// <export_dir>/variables/variables and then the init op. Only the nodes the
+// signatures, restore and init need get kernels; an op outside recship's set
+// among them fails the load with the node's name. RunSignature() checks a
+// request's inputs against the signature before anything runs. Thread-safe.
+#ifndef RECSHIP_RUNTIME_SAVED_MODEL_BUNDLE_H_
+#define RECSHIP_RUNTIME_SAVED_MODEL_BUNDLE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recship/runtime/session.h"
+#include "tensorflow/core/protobuf/meta_graph.pb.h"
+
+namespace recship::runtime {
+
+struct LoadOptions {
+  // Not owned; null runs kernels on the calling thread.
+  const ThreadPool* thread_pool = nullptr;
+  std::vector<std::string> tags = {"serve"};
+};
+
+class SavedModelBundle {
+ public:
+  static absl::StatusOr<std::unique_ptr<SavedModelBundle>> Load(const std::string& export_dir,
+                                                                const LoadOptions& options = {});
+
+  const std::string& export_dir() const { return export_dir_; }
+  const tensorflow::MetaGraphDef& meta_graph() const { return meta_graph_; }
+  const Session& session() const { return *session_; }
+
+  // NotFound naming the signature and listing those present.
+  absl::StatusOr<const tensorflow::SignatureDef*> FindSignature(const std::string& name) const;
+
+  // Runs signature `name` on `inputs` (by input key) and returns the outputs
+  // named in `output_filter` (by output key; all when empty). Every input of
+  // the signature must be given, with its dtype and a shape compatible with
+  // the signature's; an error names the input. Errors are InvalidArgument for
+  // a bad request, NotFound for an unknown signature.
+  absl::StatusOr<std::map<std::string, Tensor>> RunSignature(
+      const std::string& name, const std::map<std::string, Tensor>& inputs,
+      const std::vector<std::string>& output_filter = {}) const;
+
+  // Bytes held by the model's tables and variables.
+  size_t ResourceBytes() const;
+
+ private:
+  SavedModelBundle() = default;
+  absl::Status Restore();
+  absl::Status RunInitOp();
+  std::vector<NamedTensor> AssetFeeds() const;
+
+  std::string export_dir_;
+  tensorflow::MetaGraphDef meta_graph_;
+  std::unique_ptr<Session> session_;
+};
+
+}  // namespace recship::runtime
+
+#endif  // RECSHIP_RUNTIME_SAVED_MODEL_BUNDLE_H_
