@@ -12,6 +12,8 @@ void AddInspectCommand(CLI::App& app);
 void AddSynthCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddWarmupCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
+void AddPredictCommand(CLI::App& app);
 
 }  // namespace recship::cli
 

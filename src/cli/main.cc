@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   recship::cli::AddSynthCommand(app);
   recship::cli::AddExportCommand(app);
   recship::cli::AddWarmupCommand(app);
+  recship::cli::AddServeCommand(app);
+  recship::cli::AddPredictCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

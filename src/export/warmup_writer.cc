@@ -10,6 +10,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/tensor_bundle.h"
+#include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/format/tfrecord.h"
 #include "tensorflow_serving/apis/prediction_log.pb.h"
@@ -128,55 +129,6 @@ class RequestGenerator {
   int batch_;
   std::mt19937_64 rng_;
 };
-
-// Flattens a nested JSON list into `values`, recording its shape.
-absl::Status Flatten(const json& value, size_t depth, TensorShape& shape, std::vector<json>& out) {
-  if (!value.is_array()) {
-    if (depth != shape.size() && !(depth == 0 && shape.empty())) {
-      return absl::InvalidArgumentError("ragged nesting");
-    }
-    out.push_back(value);
-    return absl::OkStatus();
-  }
-  if (depth == shape.size()) shape.push_back(static_cast<int64_t>(value.size()));
-  if (shape[depth] != static_cast<int64_t>(value.size())) {
-    return absl::InvalidArgumentError("ragged nesting");
-  }
-  for (const json& v : value) RETURN_IF_ERROR(Flatten(v, depth + 1, shape, out));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Tensor> TensorFromJson(const json& value, DataType dtype) {
-  TensorShape shape;
-  std::vector<json> flat;
-  RETURN_IF_ERROR(Flatten(value, 0, shape, flat));
-  ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
-  for (size_t i = 0; i < flat.size(); ++i) {
-    const json& v = flat[i];
-    bool number = v.is_number();
-    switch (dtype) {
-      case tensorflow::DT_FLOAT:
-        if (!number) return absl::InvalidArgumentError("expected numbers");
-        t.flat<float>()[i] = v.get<float>();
-        break;
-      case tensorflow::DT_INT64:
-        if (!v.is_number_integer()) return absl::InvalidArgumentError("expected integers");
-        t.flat<int64_t>()[i] = v.get<int64_t>();
-        break;
-      case tensorflow::DT_INT32:
-        if (!v.is_number_integer()) return absl::InvalidArgumentError("expected integers");
-        t.flat<int32_t>()[i] = v.get<int32_t>();
-        break;
-      case tensorflow::DT_STRING:
-        if (!v.is_string()) return absl::InvalidArgumentError("expected strings");
-        t.strings()[i] = v.get<std::string>();
-        break;
-      default:
-        return absl::UnimplementedError(absl::StrCat("dtype ", DataTypeName(dtype)));
-    }
-  }
-  return t;
-}
 
 absl::StatusOr<std::vector<Request>> RequestsFromJson(const std::string& path,
                                                       const tensorflow::SignatureDef& signature) {

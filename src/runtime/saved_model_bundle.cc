@@ -137,8 +137,10 @@ absl::StatusOr<const tensorflow::SignatureDef*> SavedModelBundle::FindSignature(
       if (key != kInitOpSignatureKey) names.push_back(key);
     }
     std::sort(names.begin(), names.end());
-    return absl::NotFoundError(absl::StrCat(
-        "no signature '", name, "' in the model (it has: ", absl::StrJoin(names, ", "), ")"));
+    // TensorFlow Serving's code and wording.
+    return absl::FailedPreconditionError(
+        absl::StrCat("Serving signature key \"", name,
+                     "\" not found (the model has: ", absl::StrJoin(names, ", "), ")"));
   }
   return &it->second;
 }

@@ -36,14 +36,15 @@ class SavedModelBundle {
   const tensorflow::MetaGraphDef& meta_graph() const { return meta_graph_; }
   const Session& session() const { return *session_; }
 
-  // NotFound naming the signature and listing those present.
+  // FailedPrecondition (as TensorFlow Serving answers) naming the signature
+  // and listing those present.
   absl::StatusOr<const tensorflow::SignatureDef*> FindSignature(const std::string& name) const;
 
   // Runs signature `name` on `inputs` (by input key) and returns the outputs
   // named in `output_filter` (by output key; all when empty). Every input of
   // the signature must be given, with its dtype and a shape compatible with
   // the signature's; an error names the input. Errors are InvalidArgument for
-  // a bad request, NotFound for an unknown signature.
+  // a bad request, FailedPrecondition for an unknown signature.
   absl::StatusOr<std::map<std::string, Tensor>> RunSignature(
       const std::string& name, const std::map<std::string, Tensor>& inputs,
       const std::vector<std::string>& output_filter = {}) const;

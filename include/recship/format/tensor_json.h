@@ -1,0 +1,23 @@
+// Tensors as JSON: nested lists of numbers (or strings), the form
+// `recship warmup --inputs` and `recship predict` read and print, as
+// TensorFlow Serving's REST API writes tensors in its "row" format.
+#ifndef RECSHIP_FORMAT_TENSOR_JSON_H_
+#define RECSHIP_FORMAT_TENSOR_JSON_H_
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "recship/format/tensor.h"
+
+namespace recship {
+
+// A nested list (or a scalar) of `dtype` values. Ragged nesting or a value
+// of the wrong kind is an InvalidArgument error.
+absl::StatusOr<Tensor> TensorFromJson(const nlohmann::json& value, DataType dtype);
+
+// The nested list of a tensor's values (a plain value for a scalar).
+// Unimplemented for dtypes without a JSON form (half, complex, ...).
+absl::StatusOr<nlohmann::json> TensorToJson(const Tensor& tensor);
+
+}  // namespace recship
+
+#endif  // RECSHIP_FORMAT_TENSOR_JSON_H_

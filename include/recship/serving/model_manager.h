@@ -1,0 +1,80 @@
+// The models a server holds, and their versions' life cycle.
+//
+// Poll() looks at each model's base path, loads the versions its policy
+// asks for that are not loaded yet (replaying the version's warmup file
+// before it is published), publishes them, and only then drops the versions
+// the policy no longer wants: a swap never leaves a model without a version.
+// A version that fails to load is logged and not retried until the server
+// restarts. Requests hold a shared reference, so a version being unloaded
+// finishes the requests it has. Thread-safe; Poll() runs on one thread.
+#ifndef RECSHIP_SERVING_MODEL_MANAGER_H_
+#define RECSHIP_SERVING_MODEL_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "recship/runtime/saved_model_bundle.h"
+#include "recship/serving/predict.h"
+#include "tensorflow_serving/apis/model.pb.h"
+#include "tensorflow_serving/config/model_server_config.pb.h"
+
+namespace recship::serving {
+
+// A loaded version, pinned for as long as the handle lives.
+struct ServableHandle {
+  std::string name;
+  int64_t version = 0;
+  std::shared_ptr<const runtime::SavedModelBundle> model;
+};
+
+class ModelManager {
+ public:
+  struct Options {
+    // Not owned; the intra-op pool of every loaded model.
+    const runtime::ThreadPool* thread_pool = nullptr;
+    // Limits for replaying warmup requests.
+    PredictLimits limits;
+    // Receives one line per load, unload and failure.
+    std::function<void(const std::string&)> log;
+  };
+
+  ModelManager(tensorflow::serving::ModelServerConfig config, Options options);
+
+  // One pass over every model's base path.
+  void Poll();
+
+  // The version a request names: by number, by label, or the latest loaded.
+  // NotFound (TensorFlow Serving's code) for an unknown model or version,
+  // InvalidArgument for an unknown label.
+  absl::StatusOr<ServableHandle> Get(const tensorflow::serving::ModelSpec& spec) const;
+
+  // Configured model names, and whether each has a version to serve.
+  std::map<std::string, bool> ModelsReady() const;
+
+ private:
+  using Versions = std::map<int64_t, std::shared_ptr<const runtime::SavedModelBundle>>;
+  void PollModel(const tensorflow::serving::ModelConfig& model);
+  absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> LoadVersion(
+      const tensorflow::serving::ModelConfig& model, int64_t version);
+  void Log(const std::string& line) const;
+
+  const tensorflow::serving::ModelServerConfig config_;
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Versions> models_ ABSL_GUARDED_BY(mu_);
+  // Versions that failed to load, not retried. Only Poll() touches it.
+  std::set<std::pair<std::string, int64_t>> failed_;
+  std::set<std::string> missing_base_paths_;
+};
+
+}  // namespace recship::serving
+
+#endif  // RECSHIP_SERVING_MODEL_MANAGER_H_

@@ -1,0 +1,36 @@
+// tensorflow.serving.PredictionService over gRPC: Predict and
+// GetModelMetadata answered from a ModelManager. Classify, Regress and
+// MultiInference are left to gRPC's UNIMPLEMENTED. Every failure is a gRPC
+// status with TensorFlow Serving's code and a message naming what is wrong.
+#ifndef RECSHIP_SERVING_PREDICTION_SERVICE_H_
+#define RECSHIP_SERVING_PREDICTION_SERVICE_H_
+
+#include "recship/serving/model_manager.h"
+#include "recship/serving/predict.h"
+#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+
+namespace recship::serving {
+
+class PredictionServiceImpl final : public tensorflow::serving::PredictionService::Service {
+ public:
+  PredictionServiceImpl(const ModelManager* manager, PredictLimits limits)
+      : manager_(manager), limits_(limits) {}
+
+  grpc::Status Predict(grpc::ServerContext* context,
+                       const tensorflow::serving::PredictRequest* request,
+                       tensorflow::serving::PredictResponse* response) override;
+  grpc::Status GetModelMetadata(grpc::ServerContext* context,
+                                const tensorflow::serving::GetModelMetadataRequest* request,
+                                tensorflow::serving::GetModelMetadataResponse* response) override;
+
+ private:
+  const ModelManager* manager_;
+  const PredictLimits limits_;
+};
+
+// The gRPC status carrying `status`'s code and message (the codes agree).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace recship::serving
+
+#endif  // RECSHIP_SERVING_PREDICTION_SERVICE_H_

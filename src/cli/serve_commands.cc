@@ -1,0 +1,252 @@
+// `recship serve` (the model server) and `recship predict` (its client).
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "commands.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
+#include "recship/core/file.h"
+#include "recship/format/tensor_json.h"
+#include "recship/format/tensor_proto.h"
+#include "recship/serving/model_config.h"
+#include "recship/serving/model_server.h"
+#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+
+namespace recship::cli {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void Fail(absl::string_view command, absl::string_view message) {
+  std::cerr << "recship " << command << ": " << message << "\n";
+  throw CLI::RuntimeError(1);
+}
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8500;
+  std::string model_name;
+  std::string model_base_path;
+  std::string model_config_file;
+  double poll_wait_seconds = 1;
+  int intra_op_threads = 0;
+  int64_t max_batch_size = 0;
+  int max_request_mib = 256;
+};
+
+void LogLine(const std::string& line) {
+  std::string now = absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(), absl::LocalTimeZone());
+  std::fprintf(stderr, "%s recship serve: %s\n", now.c_str(), line.c_str());
+}
+
+void RunServe(const ServeOptions& o) {
+  serving::ServerOptions options;
+  options.host = o.host;
+  options.port = o.port;
+  options.poll_wait_seconds = o.poll_wait_seconds;
+  options.intra_op_threads = o.intra_op_threads;
+  options.limits.max_batch_size = o.max_batch_size;
+  options.max_request_bytes = o.max_request_mib << 20;
+  options.log = LogLine;
+  if (!o.model_config_file.empty()) {
+    if (!o.model_name.empty() || !o.model_base_path.empty()) {
+      Fail("serve", "give either --model_config_file or --model_name/--model_base_path");
+    }
+    auto config = serving::ReadModelServerConfig(o.model_config_file);
+    if (!config.ok()) Fail("serve", config.status().message());
+    options.config = *std::move(config);
+  } else {
+    if (o.model_base_path.empty()) {
+      Fail("serve", "give --model_base_path (with --model_name) or --model_config_file");
+    }
+    options.config = serving::SingleModelConfig(o.model_name.empty() ? "default" : o.model_name,
+                                                o.model_base_path);
+  }
+  // SIGTERM and SIGINT are taken by sigwait below, so block them before any
+  // server thread starts (threads inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto server = serving::ModelServer::Start(std::move(options));
+  if (!server.ok()) Fail("serve", server.status().message());
+  int signal = 0;
+  sigwait(&signals, &signal);
+  LogLine(absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ", stopping"));
+  (*server)->Shutdown();
+}
+
+struct PredictOptions {
+  std::string server = "127.0.0.1:8500";
+  std::string model_name;
+  int64_t version = -1;
+  std::string signature = "serving_default";
+  std::vector<std::string> inputs;  // name=JSON
+  std::string inputs_json;
+  std::vector<std::string> outputs;
+  double timeout_seconds = 10;
+};
+
+absl::StatusOr<tensorflow::SignatureDef> FetchSignature(
+    tensorflow::serving::PredictionService::Stub& stub, const PredictOptions& o) {
+  tensorflow::serving::GetModelMetadataRequest request;
+  request.mutable_model_spec()->set_name(o.model_name);
+  if (o.version >= 0) request.mutable_model_spec()->mutable_version()->set_value(o.version);
+  request.add_metadata_field("signature_def");
+  tensorflow::serving::GetModelMetadataResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000)));
+  grpc::Status status = stub.GetModelMetadata(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(
+        static_cast<absl::StatusCode>(status.error_code()),
+        absl::StrCat("GetModelMetadata from ", o.server, ": ", status.error_message()));
+  }
+  tensorflow::serving::SignatureDefMap map;
+  if (!response.metadata().at("signature_def").UnpackTo(&map)) {
+    return absl::InternalError("the server's signature_def metadata does not parse");
+  }
+  auto it = map.signature_def().find(o.signature);
+  if (it == map.signature_def().end()) {
+    return absl::NotFoundError(
+        absl::StrCat("model '", o.model_name, "' has no signature '", o.signature, "'"));
+  }
+  return it->second;
+}
+
+// The request's inputs: --inputs-json first, then each --input name=JSON.
+absl::StatusOr<json> CollectInputs(const PredictOptions& o) {
+  json inputs = json::object();
+  if (!o.inputs_json.empty()) {
+    auto text = ReadFileToString(o.inputs_json, 256 << 20);
+    if (!text.ok()) return text.status();
+    inputs = json::parse(*text, nullptr, false);
+    if (inputs.is_discarded() || !inputs.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(o.inputs_json, ": expected a JSON object from input name to values"));
+    }
+  }
+  for (const std::string& arg : o.inputs) {
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--input '", arg, "' is not name=JSON"));
+    }
+    json value = json::parse(arg.substr(eq + 1), nullptr, false);
+    if (value.is_discarded()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--input ", arg.substr(0, eq), ": the value is not JSON"));
+    }
+    inputs[arg.substr(0, eq)] = value;
+  }
+  return inputs;
+}
+
+void RunPredict(const PredictOptions& o) {
+  auto channel = grpc::CreateChannel(o.server, grpc::InsecureChannelCredentials());
+  auto stub = tensorflow::serving::PredictionService::NewStub(channel);
+  auto signature = FetchSignature(*stub, o);
+  if (!signature.ok()) Fail("predict", signature.status().message());
+  auto inputs = CollectInputs(o);
+  if (!inputs.ok()) Fail("predict", inputs.status().message());
+
+  tensorflow::serving::PredictRequest request;
+  request.mutable_model_spec()->set_name(o.model_name);
+  request.mutable_model_spec()->set_signature_name(o.signature);
+  if (o.version >= 0) request.mutable_model_spec()->mutable_version()->set_value(o.version);
+  for (const auto& [name, value] : inputs->items()) {
+    auto info = signature->inputs().find(name);
+    if (info == signature->inputs().end()) {
+      Fail("predict",
+           absl::StrCat("'", name, "' is not an input of signature '", o.signature, "'"));
+    }
+    auto tensor = TensorFromJson(value, info->second.dtype());
+    if (!tensor.ok())
+      Fail("predict", absl::StrCat("input '", name, "': ", tensor.status().message()));
+    (*request.mutable_inputs())[name] = TensorToProto(*tensor);
+  }
+  for (const std::string& output : o.outputs) request.add_output_filter(output);
+
+  tensorflow::serving::PredictResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000)));
+  grpc::Status status = stub->Predict(&context, request, &response);
+  if (!status.ok()) {
+    Fail("predict",
+         absl::StrCat("Predict failed (", status.error_code(), "): ", status.error_message()));
+  }
+  json out{{"model_spec",
+            {{"name", response.model_spec().name()},
+             {"version", response.model_spec().version().value()},
+             {"signature_name", response.model_spec().signature_name()}}}};
+  out["outputs"] = json::object();
+  for (const auto& [name, proto] : response.outputs()) {
+    auto tensor = TensorFromProto(proto);
+    if (!tensor.ok())
+      Fail("predict", absl::StrCat("output '", name, "': ", tensor.status().message()));
+    auto value = TensorToJson(*tensor);
+    if (!value.ok())
+      Fail("predict", absl::StrCat("output '", name, "': ", value.status().message()));
+    out["outputs"][name] = *value;
+  }
+  std::cout << out.dump(2) << "\n";
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Serve SavedModels over TensorFlow Serving's gRPC API (PredictionService, health "
+      "checking). Flags follow tensorflow_model_server's names.");
+  cmd->add_option("--port", o->port, "gRPC port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--model_name", o->model_name, "name of the one model to serve");
+  cmd->add_option("--model_base_path", o->model_base_path,
+                  "folder of the model's numeric version folders");
+  cmd->add_option("--model_config_file", o->model_config_file,
+                  "ModelServerConfig in text format: several models, version policies");
+  cmd->add_option("--file_system_poll_wait_seconds", o->poll_wait_seconds,
+                  "seconds between looks for new versions (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--tensorflow_intra_op_parallelism", o->intra_op_threads,
+                  "threads one request may use (0: one per core)")
+      ->capture_default_str();
+  cmd->add_option("--max_batch_size", o->max_batch_size,
+                  "largest first dimension an input may have (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--max_request_mib", o->max_request_mib, "largest request accepted, in MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 2047));
+  cmd->callback([o] { RunServe(*o); });
+}
+
+void AddPredictCommand(CLI::App& app) {
+  auto o = std::make_shared<PredictOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "predict",
+      "Call Predict on a TensorFlow Serving-compatible server and print the outputs as JSON. "
+      "Input dtypes come from the model's signature.");
+  cmd->add_option("--server", o->server, "HOST:PORT")->capture_default_str();
+  cmd->add_option("--model-name", o->model_name, "model to call")->required();
+  cmd->add_option("--version", o->version, "version to call (default: the latest)");
+  cmd->add_option("--signature", o->signature, "signature to call")->capture_default_str();
+  cmd->add_option("--input", o->inputs, "an input as name=JSON, e.g. user_id=[1,2]");
+  cmd->add_option("--inputs-json", o->inputs_json,
+                  "JSON file: an object from input name to nested list");
+  cmd->add_option("--output", o->outputs, "outputs to return (default: all)");
+  cmd->add_option("--timeout", o->timeout_seconds, "seconds to wait")->capture_default_str();
+  cmd->callback([o] { RunPredict(*o); });
+}
+
+}  // namespace recship::cli

@@ -1,0 +1,152 @@
+#include "recship/serving/model_manager.h"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include "absl/strings/str_format.h"
+#include "recship/core/status_macros.h"
+#include "recship/serving/model_config.h"
+#include "recship/serving/warmup_replay.h"
+
+namespace recship::serving {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+ModelManager::ModelManager(tensorflow::serving::ModelServerConfig config, Options options)
+    : config_(std::move(config)), options_(std::move(options)) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& model : config_.model_config_list().config()) models_[model.name()];
+}
+
+void ModelManager::Log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+void ModelManager::Poll() {
+  for (const auto& model : config_.model_config_list().config()) PollModel(model);
+}
+
+absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> ModelManager::LoadVersion(
+    const tensorflow::serving::ModelConfig& model, int64_t version) {
+  std::string dir = (std::filesystem::path(model.base_path()) / std::to_string(version)).string();
+  runtime::LoadOptions load_options;
+  load_options.thread_pool = options_.thread_pool;
+  ASSIGN_OR_RETURN(std::unique_ptr<runtime::SavedModelBundle> bundle,
+                   runtime::SavedModelBundle::Load(dir, load_options));
+  ASSIGN_OR_RETURN(int replayed, ReplayWarmup(*bundle, options_.limits));
+  if (replayed > 0)
+    Log(absl::StrFormat("model '%s' version %d: replayed %d warmup requests", model.name(), version,
+                        replayed));
+  return std::shared_ptr<const runtime::SavedModelBundle>(std::move(bundle));
+}
+
+void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
+  absl::StatusOr<std::vector<int64_t>> on_disk = ListVersions(model.base_path());
+  if (!on_disk.ok()) {
+    // Logged once, not on every poll.
+    if (missing_base_paths_.insert(model.name()).second) {
+      Log(absl::StrCat("model '", model.name(), "': ", on_disk.status().message()));
+    }
+    return;
+  }
+  missing_base_paths_.erase(model.name());
+  std::vector<int64_t> wanted = AspiredVersions(model.model_version_policy(), *on_disk);
+  Versions loaded;
+  {
+    absl::MutexLock lock(&mu_);
+    loaded = models_[model.name()];
+  }
+  // Load first ...
+  for (int64_t version : wanted) {
+    if (loaded.contains(version) || failed_.contains({model.name(), version})) continue;
+    auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> bundle =
+        LoadVersion(model, version);
+    if (!bundle.ok()) {
+      failed_.insert({model.name(), version});
+      Log(absl::StrFormat("model '%s' version %d failed to load: %s", model.name(), version,
+                          bundle.status().message()));
+      continue;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      models_[model.name()][version] = *bundle;
+    }
+    Log(absl::StrFormat("model '%s' version %d loaded in %.3f s (%.1f MiB of tables)", model.name(),
+                        version, SecondsSince(start), (*bundle)->ResourceBytes() / 1048576.0));
+  }
+  // ... then unload what the policy no longer wants, but never the last
+  // version standing when nothing newer loaded.
+  std::vector<std::shared_ptr<const runtime::SavedModelBundle>> dropped;
+  std::vector<int64_t> dropped_versions;
+  {
+    absl::MutexLock lock(&mu_);
+    Versions& versions = models_[model.name()];
+    bool any_wanted_loaded = false;
+    for (int64_t v : wanted) any_wanted_loaded |= versions.contains(v);
+    for (auto it = versions.begin(); it != versions.end();) {
+      bool keep =
+          std::find(wanted.begin(), wanted.end(), it->first) != wanted.end() || !any_wanted_loaded;
+      if (keep) {
+        ++it;
+        continue;
+      }
+      dropped.push_back(std::move(it->second));
+      dropped_versions.push_back(it->first);
+      it = versions.erase(it);
+    }
+  }
+  for (size_t i = 0; i < dropped.size(); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    // Requests still running keep their own reference; the memory goes with
+    // the last of them.
+    dropped[i].reset();
+    Log(absl::StrFormat("model '%s' version %d unloaded in %.3f s", model.name(),
+                        dropped_versions[i], SecondsSince(start)));
+  }
+}
+
+absl::StatusOr<ServableHandle> ModelManager::Get(const tensorflow::serving::ModelSpec& spec) const {
+  const tensorflow::serving::ModelConfig* config = nullptr;
+  for (const auto& model : config_.model_config_list().config()) {
+    if (model.name() == spec.name()) config = &model;
+  }
+  if (spec.name().empty()) return absl::InvalidArgumentError("the model spec names no model");
+  std::optional<int64_t> version;
+  if (spec.has_version()) version = spec.version().value();
+  if (!spec.version_label().empty() && config != nullptr) {
+    auto it = config->version_labels().find(spec.version_label());
+    if (it == config->version_labels().end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Unrecognized servable version label: ", spec.version_label()));
+    }
+    version = it->second;
+  }
+  absl::MutexLock lock(&mu_);
+  auto model = models_.find(spec.name());
+  std::string request = version ? absl::StrCat("Specific(", spec.name(), ", ", *version, ")")
+                                : absl::StrCat("Latest(", spec.name(), ")");
+  if (model == models_.end() || model->second.empty()) {
+    return absl::NotFoundError(absl::StrCat("Servable not found for request: ", request));
+  }
+  auto it = version ? model->second.find(*version) : std::prev(model->second.end());
+  if (it == model->second.end()) {
+    return absl::NotFoundError(absl::StrCat("Servable not found for request: ", request));
+  }
+  return ServableHandle{spec.name(), it->first, it->second};
+}
+
+std::map<std::string, bool> ModelManager::ModelsReady() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, bool> ready;
+  for (const auto& [name, versions] : models_) ready[name] = !versions.empty();
+  return ready;
+}
+
+}  // namespace recship::serving

@@ -1,0 +1,59 @@
+#include "recship/serving/prediction_service.h"
+
+#include "recship/format/saved_model.h"
+
+namespace recship::serving {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+namespace {
+
+void SetResponseSpec(const ServableHandle& servable, const std::string& signature,
+                     tensorflow::serving::ModelSpec* spec) {
+  spec->set_name(servable.name);
+  spec->mutable_version()->set_value(servable.version);
+  if (!signature.empty()) spec->set_signature_name(signature);
+}
+
+}  // namespace
+
+grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext*,
+                                            const tensorflow::serving::PredictRequest* request,
+                                            tensorflow::serving::PredictResponse* response) {
+  absl::StatusOr<ServableHandle> servable = manager_->Get(request->model_spec());
+  if (!servable.ok()) return ToGrpcStatus(servable.status());
+  absl::Status ran = RunPredict(*servable->model, *request, limits_, response);
+  if (!ran.ok()) return ToGrpcStatus(ran);
+  std::string signature = request->model_spec().signature_name();
+  SetResponseSpec(*servable, signature.empty() ? kDefaultServingSignatureKey : signature,
+                  response->mutable_model_spec());
+  return grpc::Status::OK;
+}
+
+grpc::Status PredictionServiceImpl::GetModelMetadata(
+    grpc::ServerContext*, const tensorflow::serving::GetModelMetadataRequest* request,
+    tensorflow::serving::GetModelMetadataResponse* response) {
+  if (request->metadata_field_size() == 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "GetModelMetadataRequest must specify at least one metadata_field");
+  }
+  for (const std::string& field : request->metadata_field()) {
+    if (field != "signature_def") {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "Metadata field " + field + " is not supported");
+    }
+  }
+  absl::StatusOr<ServableHandle> servable = manager_->Get(request->model_spec());
+  if (!servable.ok()) return ToGrpcStatus(servable.status());
+  tensorflow::serving::SignatureDefMap signatures;
+  signatures.mutable_signature_def()->insert(servable->model->meta_graph().signature_def().begin(),
+                                             servable->model->meta_graph().signature_def().end());
+  (*response->mutable_metadata())["signature_def"].PackFrom(signatures);
+  SetResponseSpec(*servable, "", response->mutable_model_spec());
+  return grpc::Status::OK;
+}
+
+}  // namespace recship::serving
