@@ -408,7 +408,9 @@ class DynamicPartition : public OpKernel {
     }
     int64_t inner = Product(data.shape(), p_shape.size(), data.shape().size());
     std::vector<Tensor*> outs(num_partitions_);
-    for (int64_t k = 0; k < num_partitions_; ++k) {
+    // Highest output first: allocating output k grows the output list, which
+    // would leave the pointers to lower outputs dangling.
+    for (int64_t k = num_partitions_ - 1; k >= 0; --k) {
       TensorShape shape = {counts[k]};
       shape.insert(shape.end(), data.shape().begin() + p_shape.size(), data.shape().end());
       ASSIGN_OR_RETURN(outs[k], ctx.allocate_output(static_cast<int>(k), data.dtype(), shape));

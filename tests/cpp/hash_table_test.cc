@@ -1,0 +1,422 @@
+// runtime::HashTable on its own: Import, Insert and Find against a
+// std::unordered_map over many random keys, int32 and int64 keys, scalar and
+// vector rows, growth, argument errors and Finds concurrent with Inserts.
+#include "recship/runtime/hash_table.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "recship/format/tensor.h"
+#include "recship/runtime/session.h"
+#include "test_util.h"
+
+namespace recship::runtime {
+namespace {
+
+using ::recship::testing::IsError;
+using ::tensorflow::DT_DOUBLE;
+using ::tensorflow::DT_FLOAT;
+using ::tensorflow::DT_INT32;
+using ::tensorflow::DT_INT64;
+using ::tensorflow::DT_STRING;
+using Code = absl::StatusCode;
+
+constexpr int64_t kMin64 = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+
+std::shared_ptr<HashTable> MakeTable(DataType key_dtype, DataType value_dtype,
+                                     TensorShape value_shape) {
+  HashTable::Options options;
+  options.name = "test_table";
+  options.key_dtype = key_dtype;
+  options.value_dtype = value_dtype;
+  options.value_shape = std::move(value_shape);
+  absl::StatusOr<std::shared_ptr<HashTable>> table = HashTable::Create(options);
+  EXPECT_TRUE(table.ok()) << table.status();
+  return table.ok() ? *table : nullptr;
+}
+
+using Row = std::array<float, 3>;
+using Reference = std::unordered_map<int64_t, Row>;
+
+Row RowFor(int64_t key, uint64_t salt) {
+  std::mt19937 rng(static_cast<uint32_t>(static_cast<uint64_t>(key) * 31 + salt));
+  std::uniform_real_distribution<float> dist(-100, 100);
+  return {dist(rng), dist(rng), dist(rng)};
+}
+
+// Keys (in order) and their rows as [n] and [n, 3] tensors; the reference
+// takes each row in order, so a repeated key ends with its last row.
+std::pair<Tensor, Tensor> MakeRows(const std::vector<int64_t>& keys, uint64_t salt,
+                                   Reference* reference) {
+  std::vector<float> values;
+  for (int64_t key : keys) {
+    Row row = RowFor(key, salt + values.size());
+    values.insert(values.end(), row.begin(), row.end());
+    (*reference)[key] = row;
+  }
+  int64_t n = static_cast<int64_t>(keys.size());
+  return {Tensor::FromVector<int64_t>({n}, keys), Tensor::FromVector<float>({n, 3}, values)};
+}
+
+// Finds `queries` and compares every row with the reference (or `fallback`
+// for keys it lacks). Returns the number of wrong rows.
+int64_t CountWrongRows(const HashTable& table, const std::vector<int64_t>& queries,
+                       const Reference& reference, const Row& fallback,
+                       const Eigen::ThreadPoolDevice* device) {
+  int64_t n = static_cast<int64_t>(queries.size());
+  absl::StatusOr<Tensor> found = table.Find(
+      Tensor::FromVector<int64_t>({n}, queries),
+      Tensor::FromVector<float>({3}, std::vector<float>(fallback.begin(), fallback.end())), device);
+  EXPECT_TRUE(found.ok()) << found.status();
+  if (!found.ok()) return n;
+  EXPECT_EQ(found->shape(), (TensorShape{n, 3}));
+  if (found->shape() != TensorShape{n, 3}) return n;
+  auto rows = found->flat<float>();
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = reference.find(queries[i]);
+    const Row& expected = it == reference.end() ? fallback : it->second;
+    for (int64_t c = 0; c < 3; ++c) {
+      if (rows[i * 3 + c] != expected[c]) {
+        if (wrong < 5) ADD_FAILURE() << "key " << queries[i] << " column " << c;
+        ++wrong;
+        break;
+      }
+    }
+  }
+  return wrong;
+}
+
+// Keys over the whole int64 range, small ones around zero (repeats) and
+// multiples of 1024 (ids sharded by a modulus), plus the extremes.
+std::vector<int64_t> RandomKeys(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> keys = {0, kMin64, kMax64, -1, 1, kMin64 + 1, kMax64 - 1};
+  while (keys.size() < n) {
+    switch (rng() % 3) {
+      case 0:
+        keys.push_back(static_cast<int64_t>(rng()));
+        break;
+      case 1:
+        keys.push_back(static_cast<int64_t>(rng() % 20001) - 10000);
+        break;
+      default:
+        keys.push_back((static_cast<int64_t>(rng() % 200001) - 100000) * 1024);
+        break;
+    }
+  }
+  std::shuffle(keys.begin(), keys.end(), rng);
+  return keys;
+}
+
+TEST(HashTableTest, MatchesUnorderedMapOverRandomInt64Keys) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  ASSERT_NE(table, nullptr);
+  Reference reference;
+  std::vector<int64_t> keys = RandomKeys(100000, 1);
+  auto [import_keys, import_values] = MakeRows(keys, 0, &reference);
+  ASSERT_OK(table->Import(import_keys, import_values));
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  EXPECT_LT(reference.size(), keys.size());  // Some keys repeat; the last row wins.
+
+  // Every key, and as many that were never inserted.
+  std::vector<int64_t> queries = keys;
+  std::mt19937_64 rng(2);
+  while (queries.size() < 2 * keys.size()) {
+    int64_t key = static_cast<int64_t>(rng());
+    if (reference.count(key) == 0) queries.push_back(key);
+  }
+  std::shuffle(queries.begin(), queries.end(), rng);
+  const Row fallback = {-1, -2, -3};
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, fallback, nullptr), 0);
+  ThreadPool pool(2);
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, fallback, &pool.device()), 0);
+
+  // Inserting overwrites half and adds half.
+  std::vector<int64_t> more(keys.begin(), keys.begin() + 25000);
+  std::vector<int64_t> fresh = RandomKeys(25000, 3);
+  more.insert(more.end(), fresh.begin(), fresh.end());
+  std::shuffle(more.begin(), more.end(), rng);
+  auto [insert_keys, insert_values] = MakeRows(more, 1000003, &reference);
+  ASSERT_OK(table->Insert(insert_keys, insert_values));
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  queries.insert(queries.end(), fresh.begin(), fresh.end());
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, fallback, &pool.device()), 0);
+
+  // Import replaces everything.
+  Reference small;
+  auto [small_keys, small_values] = MakeRows({5, kMin64, 5}, 7, &small);
+  ASSERT_OK(table->Import(small_keys, small_values));
+  EXPECT_EQ(table->size(), 2);
+  EXPECT_EQ(CountWrongRows(*table, queries, small, fallback, nullptr), 0);
+  EXPECT_EQ(CountWrongRows(*table, {5, kMin64, kMax64, 0}, small, fallback, nullptr), 0);
+
+  // And an empty import empties the table.
+  Reference none;
+  auto [no_keys, no_values] = MakeRows({}, 0, &none);
+  ASSERT_OK(table->Import(no_keys, no_values));
+  EXPECT_EQ(table->size(), 0);
+  EXPECT_EQ(CountWrongRows(*table, {5, kMin64, 0}, none, fallback, &pool.device()), 0);
+}
+
+TEST(HashTableTest, Int32KeysAndScalarRows) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT32, DT_INT64, {});
+  ASSERT_NE(table, nullptr);
+  std::mt19937 rng(9);
+  std::vector<int32_t> keys = {0, std::numeric_limits<int32_t>::min(),
+                               std::numeric_limits<int32_t>::max(), -1};
+  while (keys.size() < 20000) keys.push_back(static_cast<int32_t>(rng()));
+  std::unordered_map<int32_t, int64_t> reference;
+  std::vector<int64_t> values;
+  for (int32_t key : keys) {
+    int64_t value = int64_t{key} * 3 - 7;
+    values.push_back(value);
+    reference[key] = value;
+  }
+  int64_t n = static_cast<int64_t>(keys.size());
+  ASSERT_OK(table->Insert(Tensor::FromVector<int32_t>({n}, keys),
+                          Tensor::FromVector<int64_t>({n}, values)));
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+
+  std::vector<int32_t> queries = keys;
+  for (int i = 0; i < 1000; ++i) queries.push_back(static_cast<int32_t>(rng()));
+  int64_t q = static_cast<int64_t>(queries.size());
+  ASSERT_OK_AND_ASSIGN(Tensor found,
+                       table->Find(Tensor::FromVector<int32_t>({q}, queries),
+                                   Tensor::FromVector<int64_t>({}, {kMin64}), nullptr));
+  ASSERT_EQ(found.shape(), (TensorShape{q}));
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < q; ++i) {
+    auto it = reference.find(queries[i]);
+    if (found.flat<int64_t>()[i] != (it == reference.end() ? kMin64 : it->second)) ++wrong;
+  }
+  EXPECT_EQ(wrong, 0);
+
+  // int32 key -5 and int64 key -5 are distinct tables' business: the int32
+  // table refuses int64 keys.
+  EXPECT_TRUE(IsError(table
+                          ->Find(Tensor::FromVector<int64_t>({1}, {-5}),
+                                 Tensor::FromVector<int64_t>({}, {0}), nullptr)
+                          .status(),
+                      Code::kInvalidArgument, {"test_table", "int32"}));
+}
+
+TEST(HashTableTest, KeysOfAnyShape) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_DOUBLE, {2});
+  ASSERT_NE(table, nullptr);
+  ASSERT_OK(table->Insert(Tensor::FromVector<int64_t>({2, 1}, {10, 20}),
+                          Tensor::FromVector<double>({2, 1, 2}, {1, 2, 3, 4})));
+  ASSERT_OK_AND_ASSIGN(Tensor found,
+                       table->Find(Tensor::FromVector<int64_t>({2, 2}, {20, 30, 10, 20}),
+                                   Tensor::FromVector<double>({2}, {0, -1}), nullptr));
+  ASSERT_EQ(found.shape(), (TensorShape{2, 2, 2}));
+  std::vector<double> expected = {3, 4, 0, -1, 1, 2, 3, 4};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(found.flat<double>()[i], expected[i]);
+  // A scalar key gives one row; no keys give no rows.
+  ASSERT_OK_AND_ASSIGN(Tensor one, table->Find(Tensor::FromVector<int64_t>({}, {10}),
+                                               Tensor::FromVector<double>({2}, {0, 0}), nullptr));
+  EXPECT_EQ(one.shape(), (TensorShape{2}));
+  EXPECT_EQ(one.flat<double>()[1], 2);
+  ASSERT_OK_AND_ASSIGN(Tensor none, table->Find(Tensor::FromVector<int64_t>({0}, {}),
+                                                Tensor::FromVector<double>({2}, {0, 0}), nullptr));
+  EXPECT_EQ(none.shape(), (TensorShape{0, 2}));
+}
+
+TEST(HashTableTest, GrowsAcrossManySmallInserts) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  ASSERT_NE(table, nullptr);
+  Reference reference;
+  std::vector<int64_t> inserted;
+  size_t bytes_before = table->MemoryBytes();
+  const Row fallback = {0, 0, 0};
+  for (int64_t i = 0; i < 30000; ++i) {
+    // Multiples of a power of two, alternating in sign: hard on a weak hash.
+    int64_t key = (i % 2 == 0 ? 1 : -1) * (i / 2) * 4096;
+    auto [k, v] = MakeRows({key}, static_cast<uint64_t>(i), &reference);
+    ASSERT_OK(table->Insert(k, v));
+    inserted.push_back(key);
+    ASSERT_EQ(table->size(), static_cast<int64_t>(reference.size())) << i;
+    if ((i & (i + 1)) == 0 || i % 7919 == 0) {
+      // At each power of two minus one (just before growing) and now and then.
+      ASSERT_EQ(CountWrongRows(*table, inserted, reference, fallback, nullptr), 0) << i;
+    }
+  }
+  EXPECT_EQ(CountWrongRows(*table, inserted, reference, fallback, nullptr), 0);
+  EXPECT_EQ(CountWrongRows(*table, {1, -1, 4095, kMin64}, reference, fallback, nullptr), 0);
+  EXPECT_GT(table->MemoryBytes(), bytes_before);
+  EXPECT_GE(table->MemoryBytes(), reference.size() * (3 * sizeof(float) + 16));
+}
+
+TEST(HashTableTest, ArgumentErrors) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  ASSERT_NE(table, nullptr);
+  Tensor keys = Tensor::FromVector<int64_t>({2}, {1, 2});
+  Tensor values = Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  ASSERT_OK(table->Insert(keys, values));
+
+  // A default that is not one row.
+  EXPECT_TRUE(IsError(table->Find(keys, Tensor::FromVector<float>({2}, {0, 0}), nullptr).status(),
+                      Code::kInvalidArgument, {"test_table", "default"}));
+  EXPECT_TRUE(IsError(
+      table->Find(keys, Tensor::FromVector<float>({2, 3}, std::vector<float>(6)), nullptr).status(),
+      Code::kInvalidArgument, {"test_table"}));
+  EXPECT_TRUE(
+      IsError(table->Find(keys, Tensor::FromVector<double>({3}, {0, 0, 0}), nullptr).status(),
+              Code::kInvalidArgument, {"test_table"}));
+  EXPECT_TRUE(IsError(table
+                          ->Find(Tensor::FromVector<int32_t>({1}, {1}),
+                                 Tensor::FromVector<float>({3}, {0, 0, 0}), nullptr)
+                          .status(),
+                      Code::kInvalidArgument, {"test_table"}));
+
+  // Values that do not match the keys.
+  EXPECT_TRUE(IsError(table->Insert(keys, Tensor::FromVector<float>({2, 2}, {1, 2, 3, 4})),
+                      Code::kInvalidArgument, {"test_table"}));
+  EXPECT_TRUE(IsError(table->Insert(keys, Tensor::FromVector<float>({3, 3}, std::vector<float>(9))),
+                      Code::kInvalidArgument, {"test_table"}));
+  EXPECT_TRUE(
+      IsError(table->Import(keys, Tensor::FromVector<double>({2, 3}, std::vector<double>(6))),
+              Code::kInvalidArgument, {"test_table"}));
+  EXPECT_TRUE(IsError(table->Insert(Tensor::FromVector<int32_t>({2}, {1, 2}), values),
+                      Code::kInvalidArgument, {"test_table"}));
+  // A refused Import leaves the contents.
+  EXPECT_EQ(table->size(), 2);
+  Reference reference = {{1, {1, 2, 3}}, {2, {4, 5, 6}}};
+  EXPECT_EQ(CountWrongRows(*table, {1, 2, 3}, reference, {0, 0, 0}, nullptr), 0);
+
+  HashTable::Options bad;
+  bad.name = "bad";
+  bad.key_dtype = DT_FLOAT;
+  EXPECT_FALSE(HashTable::Create(bad).ok());
+  bad.key_dtype = DT_STRING;
+  EXPECT_FALSE(HashTable::Create(bad).ok());
+  bad.key_dtype = DT_INT64;
+  bad.value_dtype = DT_STRING;
+  EXPECT_FALSE(HashTable::Create(bad).ok());
+  bad.value_dtype = DT_FLOAT;
+  bad.value_shape = {-1};
+  EXPECT_FALSE(HashTable::Create(bad).ok());
+}
+
+TEST(HashTableTest, ReservedKeysAreRefused) {
+  HashTable::Options options;
+  options.name = "dense";
+  options.value_shape = {1};
+  options.empty_key = kMin64;
+  options.deleted_key = -1;
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<HashTable> table, HashTable::Create(options));
+  EXPECT_EQ(table->DebugName(), "hash table 'dense'");
+  ASSERT_OK(table->Insert(Tensor::FromVector<int64_t>({2}, {0, 7}),
+                          Tensor::FromVector<float>({2, 1}, {0.5f, 7.5f})));
+  for (int64_t reserved : {kMin64, int64_t{-1}}) {
+    EXPECT_TRUE(IsError(table->Insert(Tensor::FromVector<int64_t>({2}, {3, reserved}),
+                                      Tensor::FromVector<float>({2, 1}, {3, 3})),
+                        Code::kInvalidArgument, {"dense", "reserved"}));
+    EXPECT_TRUE(IsError(table->Import(Tensor::FromVector<int64_t>({1}, {reserved}),
+                                      Tensor::FromVector<float>({1, 1}, {3})),
+                        Code::kInvalidArgument, {"dense"}));
+  }
+  EXPECT_EQ(table->size(), 2);
+  // Finding a reserved key is fine: it is simply absent.
+  ASSERT_OK_AND_ASSIGN(Tensor found,
+                       table->Find(Tensor::FromVector<int64_t>({4}, {7, kMin64, -1, 3}),
+                                   Tensor::FromVector<float>({1}, {-9}), nullptr));
+  std::vector<float> expected = {7.5f, -9, -9, -9};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(found.flat<float>()[i], expected[i]);
+}
+
+TEST(HashTableTest, ConcurrentFindsWhileOneThreadInserts) {
+  // Each Insert rewrites every old key's row to the next generation and adds
+  // a batch of new keys, all in one call; a Find sees one whole generation.
+  constexpr int64_t kOld = 1000, kNewPerGeneration = 50, kGenerations = 200;
+  constexpr int64_t kGenerationStep = 1000000;
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_INT64, {4});
+  ASSERT_NE(table, nullptr);
+  auto insert_generation = [&](int64_t gen, bool import) {
+    std::vector<int64_t> keys, values;
+    for (int64_t k = 0; k < kOld; ++k) keys.push_back(k);
+    if (gen > 0) {
+      for (int64_t j = 0; j < kNewPerGeneration; ++j) {
+        keys.push_back(kOld + (gen - 1) * kNewPerGeneration + j);
+      }
+    }
+    for (int64_t key : keys) {
+      int64_t v = key < kOld ? gen * kGenerationStep + key : key;
+      values.insert(values.end(), {v, v, v, v});
+    }
+    int64_t n = static_cast<int64_t>(keys.size());
+    Tensor k = Tensor::FromVector<int64_t>({n}, keys);
+    Tensor v = Tensor::FromVector<int64_t>({n, 4}, values);
+    return import ? table->Import(k, v) : table->Insert(k, v);
+  };
+  ASSERT_OK(insert_generation(0, true));
+
+  std::vector<int64_t> queries;
+  for (int64_t k = 0; k < kOld + kGenerations * kNewPerGeneration; ++k) queries.push_back(k);
+  const int64_t q = static_cast<int64_t>(queries.size());
+  Tensor query = Tensor::FromVector<int64_t>({q}, queries);
+  Tensor fallback = Tensor::FromVector<int64_t>({4}, {-1, -1, -1, -1});
+
+  ThreadPool pool(2);
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> bad_rows{0}, lookups{0}, failed_finds{0};
+  auto reader = [&](bool use_pool) {
+    int64_t last_gen = 0;
+    do {
+      absl::StatusOr<Tensor> found =
+          table->Find(query, fallback, use_pool ? &pool.device() : nullptr);
+      if (!found.ok()) {
+        ++failed_finds;
+        continue;
+      }
+      auto rows = found->flat<int64_t>();
+      int64_t gen = rows[0] / kGenerationStep;
+      if (gen < last_gen) ++bad_rows;
+      last_gen = gen;
+      for (int64_t i = 0; i < q; ++i) {
+        const int64_t* row = rows.data() + i * 4;
+        if (row[1] != row[0] || row[2] != row[0] || row[3] != row[0]) {
+          ++bad_rows;
+          continue;
+        }
+        int64_t expected;
+        if (i < kOld) {
+          expected = gen * kGenerationStep + i;
+        } else {
+          int64_t added_in = (i - kOld) / kNewPerGeneration + 1;
+          expected = added_in <= gen ? i : -1;
+        }
+        if (row[0] != expected) ++bad_rows;
+      }
+      ++lookups;
+    } while (!done.load());
+  };
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) readers.emplace_back(reader, r % 2 == 0);
+  absl::Status write_status;
+  for (int64_t gen = 1; gen <= kGenerations && write_status.ok(); ++gen) {
+    write_status = insert_generation(gen, false);
+  }
+  done = true;
+  for (std::thread& t : readers) t.join();
+  ASSERT_OK(write_status);
+  EXPECT_EQ(bad_rows.load(), 0);
+  EXPECT_EQ(failed_finds.load(), 0);
+  EXPECT_GE(lookups.load(), 4);
+  EXPECT_EQ(table->size(), kOld + kGenerations * kNewPerGeneration);
+}
+
+}  // namespace
+}  // namespace recship::runtime
