@@ -223,7 +223,8 @@ void AddServeCommand(CLI::App& app) {
                   "threads one request may use (0: one per core)")
       ->capture_default_str();
   cmd->add_option("--max_batch_size", o->max_batch_size,
-                  "largest first dimension an input may have (0: no limit)")
+                  "most rows a request may have (0: no limit); a bag "
+                  "(<f>_indices/_values/_dense_shape) counts dense_shape[0] rows")
       ->capture_default_str();
   cmd->add_option("--max_request_mib", o->max_request_mib, "largest request accepted, in MiB")
       ->capture_default_str()

@@ -9,11 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_DIR
-
-SPEC = REPO_DIR / "examples" / "ctr.json"
-NUM_PS = 4
-DIM = 8
+from ctr_model import NUM_PS, SPEC, export, make_batch, numpy_predictions, predict_tf1, predict_tf2
 
 
 @pytest.fixture(scope="module")
@@ -21,72 +17,6 @@ def model_dir(recship, tmp_path_factory):
     out = tmp_path_factory.mktemp("ctr") / "model"
     recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
     return out
-
-
-def read_table(reader, name):
-    table = {}
-    for shard in range(NUM_PS):
-        keys = reader.get_tensor(f"{name}/shard_{shard}-keys")
-        values = reader.get_tensor(f"{name}/shard_{shard}-values")
-        assert np.all(np.mod(keys, NUM_PS) == shard), "synth put an id on the wrong shard"
-        table.update({int(k): v for k, v in zip(keys, values)})
-    return table
-
-
-def make_batch(batch, rng):
-    """Features for `batch` rows: known, unseen, negative and zero ids, empty bags."""
-    known = np.concatenate([np.arange(-20, 21), rng.integers(-4000, 4000, 200)])
-    pick = lambda n: np.where(rng.random(n) < 0.8, rng.choice(known, n),
-                              rng.integers(10**9, 10**10, n)).astype(np.int64)
-    bags = [list(pick(rng.integers(0, 4))) for _ in range(batch)]
-    if batch > 1:
-        bags[1] = []
-        bags[0] = [0, 0, -3]
-    indices = np.array([[r, j] for r, bag in enumerate(bags) for j in range(len(bag))],
-                       np.int64).reshape(-1, 2)
-    return {
-        "user_id": pick(batch),
-        "item_id": pick(batch),
-        "context": rng.standard_normal((batch, 4)).astype(np.float32),
-        "clicked_items_indices": indices,
-        "clicked_items_values": np.array([x for bag in bags for x in bag], np.int64),
-        "clicked_items_dense_shape": np.array([batch, max(map(len, bags))], np.int64),
-    }, bags
-
-
-def numpy_predictions(checkpoint, feed, bags):
-    reader = tf.train.load_checkpoint(str(checkpoint))
-    users, items = read_table(reader, "user_id"), read_table(reader, "item_id")
-    zero = np.zeros(DIM, np.float32)
-    lookup = lambda table, ids: np.stack([table.get(int(i), zero) for i in ids])
-    pooled = np.stack([np.mean([items.get(int(i), zero) for i in bag], 0) if bag else zero
-                       for bag in bags])
-    x = np.concatenate([lookup(users, feed["user_id"]), pooled,
-                        lookup(items, feed["item_id"]), feed["context"]], 1).astype(np.float64)
-    for layer in ["mlp/dense_0", "mlp/dense_1"]:
-        x = np.maximum(x @ reader.get_tensor(f"{layer}/kernel") + reader.get_tensor(f"{layer}/bias"), 0)
-    logits = x @ reader.get_tensor("mlp/logits/kernel") + reader.get_tensor("mlp/logits/bias")
-    return 1 / (1 + np.exp(-logits))
-
-
-def predict_tf2(export, feed):
-    model = tf.saved_model.load(str(export))
-    outputs = model.signatures["serving_default"](**{k: tf.constant(v) for k, v in feed.items()})
-    return outputs["prediction"].numpy()
-
-
-def predict_tf1(export, feed):
-    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
-        meta_graph = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(export))
-        signature = meta_graph.signature_def["serving_default"]
-        assert signature.method_name == "tensorflow/serving/predict"
-        return sess.run(signature.outputs["prediction"].name,
-                        {signature.inputs[k].name: v for k, v in feed.items()})
-
-
-def export(recship, model_dir, base, *flags):
-    return recship.ok("export", "--model", SPEC, "--model-dir", model_dir,
-                      "--export-dir-base", base, "--mode", "standalone", *flags).stdout.strip()
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["copy", "shared"])

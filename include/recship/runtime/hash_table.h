@@ -32,7 +32,7 @@ class HashTable : public Resource {
     std::optional<int64_t> deleted_key;
   };
 
-  // InvalidArgument for key or value dtypes the table cannot hold.
+  // Unimplemented for key or value dtypes the table cannot hold.
   static absl::StatusOr<std::shared_ptr<HashTable>> Create(Options options);
 
   std::string DebugName() const override;

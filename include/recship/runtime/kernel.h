@@ -90,7 +90,9 @@ class OpKernelContext {
 
   void set_output(int i, Tensor tensor);
   void set_resource_output(int i, std::shared_ptr<Resource> r);
-  // Allocates output `i` (zeroed) and returns it for filling in.
+  // Allocates output `i` (zeroed) and returns it for filling in. The pointer
+  // stays valid until an output with a higher index is first set: a kernel
+  // with several outputs allocates the last one first.
   absl::StatusOr<Tensor*> allocate_output(int i, DataType dtype, TensorShape shape);
 
   ResourceManager* resources() const { return resources_; }

@@ -14,7 +14,9 @@
 namespace recship::serving {
 
 struct PredictLimits {
-  // The largest first dimension any input may have; 0 means no limit.
+  // The most rows a request may have; 0 means no limit. Rows are an input's
+  // first dimension, or dense_shape[0] for a SparseTensor fed as
+  // <f>_indices, <f>_values and <f>_dense_shape.
   int64_t max_batch_size = 0;
   // The most bytes one input tensor may decode to.
   uint64_t max_input_bytes = uint64_t{1} << 30;

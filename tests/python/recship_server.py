@@ -1,0 +1,112 @@
+"""Runs `recship serve` as a subprocess and talks to it with TensorFlow
+Serving's official Python client (tensorflow-serving-api over grpcio)."""
+
+import re
+import signal
+import subprocess
+import time
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+
+def predict_request(model, feed, signature=None, version=None, output_filter=()):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    if signature is not None:
+        request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = version
+    for name, value in feed.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    request.output_filter.extend(output_filter)
+    return request
+
+
+def outputs_of(response):
+    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+
+class Server:
+    """One `recship serve --port 0 ...` process; its log is a file."""
+
+    def __init__(self, binary, args, log_path, timeout=60):
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen([str(binary), "serve", "--port", "0", *map(str, args)],
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(r"serving on (\S+:\d+)", self.log())
+            if match:
+                self.address = match.group(1)
+                break
+            if self.process.poll() is not None:
+                raise AssertionError(f"recship serve exited {self.process.returncode}:\n"
+                                     f"{self.log()}")
+            if time.monotonic() > deadline:
+                self.process.kill()
+                raise AssertionError(f"recship serve did not start:\n{self.log()}")
+            time.sleep(0.05)
+        self.channel = grpc.insecure_channel(self.address)
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def predict(self, model, feed, timeout=30, **kwargs):
+        return self.stub.Predict(predict_request(model, feed, **kwargs), timeout=timeout)
+
+    def metadata(self, model, version=None):
+        request = get_model_metadata_pb2.GetModelMetadataRequest()
+        request.model_spec.name = model
+        if version is not None:
+            request.model_spec.version.value = version
+        request.metadata_field.append("signature_def")
+        response = self.stub.GetModelMetadata(request, timeout=30)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        assert response.metadata["signature_def"].Unpack(signatures)
+        return response, signatures
+
+    def raw_call(self, method, payload, timeout=30):
+        """Calls `method` with `payload` bytes as the serialized request."""
+        call = self.channel.unary_unary(method, request_serializer=lambda b: b,
+                                        response_deserializer=lambda b: b)
+        return call(payload, timeout=timeout)
+
+    def health(self, service=""):
+        """SERVING (1), NOT_SERVING (2), or the gRPC error code's name."""
+        encoded = service.encode()
+        request = (b"\x0a" + bytes([len(encoded)]) + encoded) if encoded else b""
+        try:
+            response = self.raw_call("/grpc.health.v1.Health/Check", request)
+        except grpc.RpcError as error:
+            return error.code().name
+        return response[1] if response else 0
+
+    def wait_for_log(self, pattern, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.log()):
+            assert self.process.poll() is None, f"recship serve died:\n{self.log()}"
+            assert time.monotonic() < deadline, f"no '{pattern}' in the log:\n{self.log()}"
+            time.sleep(0.05)
+
+    def stop(self, timeout=30):
+        """SIGTERM, then the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise AssertionError(f"recship serve ignored SIGTERM:\n{self.log()}")
+        self.channel.close()
+        self._log.close()
+        return self.process.returncode
+
+
+def assert_close(got, want):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
