@@ -88,8 +88,18 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
 }
 
 std::vector<NamedTensor> SavedModelBundle::AssetFeeds() const {
+  // asset_file_def, else (older exports) the saved_model_assets collection.
+  std::vector<tensorflow::AssetFileDef> assets(meta_graph_.asset_file_def().begin(),
+                                               meta_graph_.asset_file_def().end());
+  auto collection = meta_graph_.collection_def().find(kAssetsCollection);
+  if (assets.empty() && collection != meta_graph_.collection_def().end()) {
+    for (const auto& any : collection->second.any_list().value()) {
+      tensorflow::AssetFileDef asset;
+      if (any.UnpackTo(&asset)) assets.push_back(std::move(asset));
+    }
+  }
   std::vector<NamedTensor> feeds;
-  for (const auto& asset : meta_graph_.asset_file_def()) {
+  for (const auto& asset : assets) {
     std::string path =
         (std::filesystem::path(export_dir_) / kAssetsDirectory / asset.filename()).string();
     feeds.emplace_back(asset.tensor_info().name(), Tensor::FromStrings({}, {path}));
