@@ -222,6 +222,12 @@ size_t SavedModelBundle::ResourceBytes() const {
   size_t bytes = 0;
   for (const auto& resource : session_->resources().All()) {
     if (auto* table = dynamic_cast<const HashTable*>(resource.get())) bytes += table->MemoryBytes();
+    if (auto* variable = dynamic_cast<const Variable*>(resource.get())) {
+      absl::StatusOr<Tensor> value = variable->Read();
+      if (!value.ok()) continue;  // Never assigned.
+      bytes += value->byte_size();
+      for (const std::string& s : value->strings()) bytes += s.size();
+    }
   }
   return bytes;
 }
