@@ -27,7 +27,8 @@ target_link_libraries(recship_protos PUBLIC protobuf::libprotobuf)
 target_compile_options(recship_protos PRIVATE -w)
 
 # gRPC stubs for the services recship serves and calls, in their own library
-# so that only the serving layer links gRPC.
+# so that only the runtime (TfServingRemotePredict's client) and the serving
+# layer link gRPC.
 find_package(gRPC CONFIG REQUIRED)
 set(RECSHIP_GRPC_PROTOS tensorflow_serving/apis/prediction_service.proto)
 set(RECSHIP_GRPC_SRCS)

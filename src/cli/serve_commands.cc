@@ -15,6 +15,7 @@
 #include "recship/core/file.h"
 #include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
+#include "recship/runtime/remote_predict.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_server.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -39,6 +40,8 @@ struct ServeOptions {
   int intra_op_threads = 0;
   int64_t max_batch_size = 0;
   int max_request_mib = 256;
+  std::string remote_addresses;
+  std::string remote_address_template;
 };
 
 void LogLine(const std::string& line) {
@@ -55,6 +58,14 @@ void RunServe(const ServeOptions& o) {
   options.limits.max_batch_size = o.max_batch_size;
   options.max_request_bytes = o.max_request_mib << 20;
   options.log = LogLine;
+  if (!o.remote_addresses.empty() || !o.remote_address_template.empty()) {
+    auto resolver =
+        runtime::RemoteAddressResolver::Create(o.remote_addresses, o.remote_address_template);
+    if (!resolver.ok()) Fail("serve", resolver.status().message());
+    auto remote = std::make_shared<runtime::RemotePredictOptions>();
+    remote->resolver = *std::move(resolver);
+    options.remote_predict = std::move(remote);
+  }
   if (!o.model_config_file.empty()) {
     if (!o.model_name.empty() || !o.model_base_path.empty()) {
       Fail("serve", "give either --model_config_file or --model_name/--model_base_path");
@@ -229,6 +240,13 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--max_request_mib", o->max_request_mib, "largest request accepted, in MiB")
       ->capture_default_str()
       ->check(CLI::Range(1, 2047));
+  cmd->add_option("--remote_addresses", o->remote_addresses,
+                  "where an entry model's TfServingRemotePredict nodes call each sub-model: "
+                  "KEY=HOST:PORT,... with KEY the part of the called model name after its last "
+                  "':' (ps_0 for 'ctr:ps_0') or the whole name");
+  cmd->add_option("--remote_address_template", o->remote_address_template,
+                  "address of sub-models not in --remote_addresses, e.g. 'ps-{i}.svc:8500': {i} "
+                  "is the number ending the key, {name} the key");
   cmd->callback([o] { RunServe(*o); });
 }
 

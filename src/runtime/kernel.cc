@@ -113,6 +113,11 @@ absl::Status OpKernelContext::Error(absl::string_view message) const {
   return absl::InvalidArgumentError(message);
 }
 
+absl::StatusOr<AsyncWait> OpKernel::StartAsync(OpKernelContext& ctx) const {
+  RETURN_IF_ERROR(Compute(ctx));
+  return AsyncWait([] { return absl::OkStatus(); });
+}
+
 absl::Status CheckInputType(const OpKernelContext& ctx, int i, DataType dtype) {
   if (i >= ctx.num_inputs()) {
     return ctx.Error(absl::StrCat("expects at least ", i + 1, " inputs, got ", ctx.num_inputs()));
@@ -151,6 +156,7 @@ const KernelRegistry& Registry() {
     AddSegmentKernels(*r);
     AddStateKernels(*r);
     AddTableKernels(*r);
+    AddRemotePredictKernels(*r);
     return r;
   }();
   return *registry;

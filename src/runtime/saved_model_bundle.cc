@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
 
   SessionOptions session_options;
   session_options.thread_pool = options.thread_pool;
+  session_options.remote_predict = options.remote_predict;
   for (const auto& [key, signature] : mg.signature_def()) {
     for (const auto& [name, info] : signature.outputs())
       session_options.roots.push_back(info.name());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 
 #define EIGEN_USE_THREADS
 #include "absl/strings/numbers.h"
@@ -77,6 +78,7 @@ struct Session::Plan {
     int node = 0;
     std::vector<Source> inputs;
     std::vector<int> release;  // Steps whose outputs die after this one.
+    std::vector<int> waits;    // Earlier steps it reads or has as control inputs.
   };
   std::vector<Step> steps;
   std::vector<Source> fetches;
@@ -275,8 +277,14 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
     step.node = order[s];
     for (const auto& input : nodes_[order[s]].inputs) {
       step.inputs.push_back(source(input));
-      if (step.inputs.back().step >= 0) last_use[step.inputs.back().step] = static_cast<int>(s);
+      if (step.inputs.back().step >= 0) {
+        last_use[step.inputs.back().step] = static_cast<int>(s);
+        step.waits.push_back(step.inputs.back().step);
+      }
     }
+    for (int c : nodes_[order[s]].control_inputs) step.waits.push_back(step_of[c]);
+    std::sort(step.waits.begin(), step.waits.end());
+    step.waits.erase(std::unique(step.waits.begin(), step.waits.end()), step.waits.end());
     plan->steps.push_back(std::move(step));
   }
   for (const auto& id : fetch_ids) {
@@ -306,9 +314,24 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
     return source.index < static_cast<int>(outputs.size()) ? &outputs[source.index] : nullptr;
   };
 
+  // Async steps started and not yet waited for, with the contexts their
+  // waits write the outputs through. An early return drops the waits
+  // uncalled, which abandons (cancels) their work.
+  std::vector<std::unique_ptr<OpKernelContext>> async_contexts(plan->steps.size());
+  std::vector<AsyncWait> pending(plan->steps.size());
+  auto wait_for = [&](int s) -> absl::Status {
+    if (!pending[s]) return absl::OkStatus();
+    AsyncWait wait = std::move(pending[s]);
+    pending[s] = nullptr;
+    absl::Status status = wait();
+    if (!status.ok()) return NodeError(*nodes_[plan->steps[s].node].def, status);
+    return absl::OkStatus();
+  };
+
   for (size_t s = 0; s < plan->steps.size(); ++s) {
     const Plan::Step& step = plan->steps[s];
     const Node& node = nodes_[step.node];
+    for (int w : step.waits) RETURN_IF_ERROR(wait_for(w));
     std::vector<const Value*> inputs;
     inputs.reserve(step.inputs.size());
     for (size_t i = 0; i < step.inputs.size(); ++i) {
@@ -320,11 +343,24 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
       }
       inputs.push_back(value);
     }
-    OpKernelContext ctx(*node.def, std::move(inputs), &values[s], resources_.get(),
-                        &pool->device());
-    absl::Status status = node.kernel->Compute(ctx);
-    if (!status.ok()) return NodeError(*node.def, status);
+    if (node.kernel->IsAsync()) {
+      async_contexts[s] = std::make_unique<OpKernelContext>(
+          *node.def, std::move(inputs), &values[s], resources_.get(), &pool->device(),
+          options_.remote_predict);
+      absl::StatusOr<AsyncWait> wait = node.kernel->StartAsync(*async_contexts[s]);
+      if (!wait.ok()) return NodeError(*node.def, wait.status());
+      pending[s] = *std::move(wait);
+    } else {
+      OpKernelContext ctx(*node.def, std::move(inputs), &values[s], resources_.get(),
+                          &pool->device(), options_.remote_predict);
+      absl::Status status = node.kernel->Compute(ctx);
+      if (!status.ok()) return NodeError(*node.def, status);
+    }
+    // A released step was read by this one, so it is no longer pending.
     for (int dead : step.release) values[dead].clear();
+  }
+  for (size_t s = 0; s < plan->steps.size(); ++s) {
+    RETURN_IF_ERROR(wait_for(static_cast<int>(s)));
   }
 
   std::vector<Tensor> outputs;

@@ -37,6 +37,7 @@ absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> ModelManager::L
   std::string dir = (std::filesystem::path(model.base_path()) / std::to_string(version)).string();
   runtime::LoadOptions load_options;
   load_options.thread_pool = options_.thread_pool;
+  load_options.remote_predict = options_.remote_predict;
   ASSIGN_OR_RETURN(std::unique_ptr<runtime::SavedModelBundle> bundle,
                    runtime::SavedModelBundle::Load(dir, load_options));
   ASSIGN_OR_RETURN(int replayed, ReplayWarmup(*bundle, options_.limits));

@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   server->pool_ = std::make_unique<runtime::ThreadPool>(threads);
   ModelManager::Options manager_options;
   manager_options.thread_pool = server->pool_.get();
+  manager_options.remote_predict = o.remote_predict.get();
   manager_options.limits = o.limits;
   manager_options.log = o.log;
   server->manager_ = std::make_unique<ModelManager>(o.config, manager_options);

@@ -5,6 +5,7 @@
 #ifndef RECSHIP_RUNTIME_KERNEL_H_
 #define RECSHIP_RUNTIME_KERNEL_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct ThreadPoolDevice;
 namespace recship::runtime {
 
 class ResourceManager;
+struct RemotePredictOptions;
 
 // A stateful object a graph refers to through a DT_RESOURCE handle: a
 // variable or a hash table. Implementations are thread-safe.
@@ -71,12 +73,14 @@ class OpKernelContext {
  public:
   OpKernelContext(const tensorflow::NodeDef& node, std::vector<const Value*> inputs,
                   std::vector<Value>* outputs, ResourceManager* resources,
-                  const Eigen::ThreadPoolDevice* device)
+                  const Eigen::ThreadPoolDevice* device,
+                  const RemotePredictOptions* remote_predict = nullptr)
       : node_(node),
         inputs_(std::move(inputs)),
         outputs_(outputs),
         resources_(resources),
-        device_(device) {}
+        device_(device),
+        remote_predict_(remote_predict) {}
 
   const tensorflow::NodeDef& node() const { return node_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
@@ -98,6 +102,9 @@ class OpKernelContext {
   ResourceManager* resources() const { return resources_; }
   // The intra-op thread pool; never null.
   const Eigen::ThreadPoolDevice& device() const { return *device_; }
+  // Addresses and channels for calls to other model servers; null when the
+  // session was given none.
+  const RemotePredictOptions* remote_predict() const { return remote_predict_; }
 
   // An InvalidArgument error; the session adds the node's name and op.
   absl::Status Error(absl::string_view message) const;
@@ -108,12 +115,26 @@ class OpKernelContext {
   std::vector<Value>* outputs_;
   ResourceManager* resources_;
   const Eigen::ThreadPoolDevice* device_;
+  const RemotePredictOptions* remote_predict_;
 };
+
+// Waits for the work an async kernel started, then sets the node's outputs;
+// returns the work's status. Called at most once.
+using AsyncWait = std::function<absl::Status()>;
 
 class OpKernel {
  public:
   virtual ~OpKernel() = default;
   virtual absl::Status Compute(OpKernelContext& ctx) const = 0;
+
+  // An async kernel (a remote call, say) starts its work in StartAsync and
+  // lets the session run other nodes until one needs its outputs: the
+  // session calls the returned AsyncWait then. The context must stay alive
+  // until that call (or until the AsyncWait is destroyed uncalled, which
+  // abandons the work); its inputs may be read only inside StartAsync.
+  virtual bool IsAsync() const { return false; }
+  // The default runs Compute at once.
+  virtual absl::StatusOr<AsyncWait> StartAsync(OpKernelContext& ctx) const;
 };
 
 // Builds the kernel for `node`: Unimplemented naming the node and op when the

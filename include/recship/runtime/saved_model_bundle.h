@@ -25,6 +25,9 @@ struct LoadOptions {
   // Not owned; null runs kernels on the calling thread.
   const ThreadPool* thread_pool = nullptr;
   std::vector<std::string> tags = {"serve"};
+  // Not owned; must outlive the bundle. Where the model's
+  // TfServingRemotePredict nodes call; null makes them fail.
+  const RemotePredictOptions* remote_predict = nullptr;
 };
 
 class SavedModelBundle {

@@ -4,9 +4,12 @@
 // an op outside the supported set or a bad attr fails the load, naming the
 // node and the op. Run() executes
 // the nodes needed for the fetches and targets, in dependency order, with
-// intra-op parallelism on the shared thread pool. Run() is const and safe to
-// call from many threads at once; execution plans are cached per distinct
-// feed/fetch/target set.
+// intra-op parallelism on the shared thread pool. An async kernel (a remote
+// call) is started when its turn comes and waited for only when a later node
+// consumes one of its outputs (or has it as a control input), or at the end
+// of the run, so independent remote calls are in flight together. Run() is
+// const and safe to call from many threads at once; execution plans are
+// cached per distinct feed/fetch/target set.
 #ifndef RECSHIP_RUNTIME_SESSION_H_
 #define RECSHIP_RUNTIME_SESSION_H_
 
@@ -50,6 +53,9 @@ struct SessionOptions {
   // may use other ops); running anything else is an error. Empty means every
   // node of the graph.
   std::vector<std::string> roots;
+  // Not owned; must outlive the session. Where TfServingRemotePredict nodes
+  // send their calls; null makes such a node fail with FailedPrecondition.
+  const RemotePredictOptions* remote_predict = nullptr;
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;

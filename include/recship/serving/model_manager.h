@@ -40,6 +40,8 @@ class ModelManager {
   struct Options {
     // Not owned; the intra-op pool of every loaded model.
     const runtime::ThreadPool* thread_pool = nullptr;
+    // Not owned; where loaded models' TfServingRemotePredict nodes call.
+    const runtime::RemotePredictOptions* remote_predict = nullptr;
     // Limits for replaying warmup requests.
     PredictLimits limits;
     // Receives one line per load, unload and failure.

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "recship/runtime/remote_predict.h"
 #include "recship/runtime/session.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
@@ -40,6 +41,10 @@ struct ServerOptions {
   // Requests over this many bytes are refused by gRPC (RESOURCE_EXHAUSTED).
   int max_request_bytes = 256 << 20;
   std::function<void(const std::string&)> log;
+  // Where the models' TfServingRemotePredict nodes call (an entry model's
+  // shards); shared so that every version loaded reuses its channels. Null
+  // makes such nodes fail with FailedPrecondition.
+  std::shared_ptr<const runtime::RemotePredictOptions> remote_predict;
 };
 
 class ModelServer {

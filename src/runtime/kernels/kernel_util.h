@@ -25,6 +25,7 @@ void AddMathKernels(KernelRegistry& registry);
 void AddSegmentKernels(KernelRegistry& registry);
 void AddStateKernels(KernelRegistry& registry);
 void AddTableKernels(KernelRegistry& registry);
+void AddRemotePredictKernels(KernelRegistry& registry);
 
 // The factory of a kernel that reads no attrs.
 template <typename K>
