@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #define EIGEN_USE_THREADS
 #include "recship/core/status_macros.h"
@@ -13,6 +15,10 @@ namespace {
 
 // Slots are at most this full, so probe sequences stay short.
 constexpr double kMaxLoadFactor = 0.7;
+
+// Loops over many keys prefetch the slot of the key this many places ahead:
+// a big table's slots are cache misses, and this keeps several in flight.
+constexpr size_t kPrefetchDistance = 16;
 
 // MurmurHash3's 64-bit finalizer: ids are often multiples of a shard count,
 // which an identity hash would pile into a few slots.
@@ -31,6 +37,26 @@ inline int64_t KeyAt(const Tensor& keys, int64_t i) {
 }
 
 }  // namespace
+
+void HashTable::RowBuffer::Reserve(size_t bytes) {
+  if (bytes <= capacity_) return;
+  void* grown = std::realloc(data_, bytes);
+  if (grown == nullptr) throw std::bad_alloc();
+  data_ = static_cast<std::byte*>(grown);
+  capacity_ = bytes;
+}
+
+void HashTable::RowBuffer::Append(const std::byte* src, size_t bytes) {
+  if (size_ + bytes > capacity_) Reserve(std::max(size_ + bytes, capacity_ * 2));
+  if (bytes > 0) std::memcpy(data_ + size_, src, bytes);
+  size_ += bytes;
+}
+
+void HashTable::RowBuffer::Clear() {
+  std::free(data_);
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+}
 
 absl::StatusOr<std::shared_ptr<HashTable>> HashTable::Create(Options options) {
   if (options.key_dtype != tensorflow::DT_INT64 && options.key_dtype != tensorflow::DT_INT32) {
@@ -92,11 +118,30 @@ absl::StatusOr<Tensor> HashTable::Find(const Tensor& keys, const Tensor& default
   std::byte* dst = out.data();
   const std::byte* fallback = default_value.data();
   absl::ReaderMutexLock lock(&mu_);
+  const size_t mask = slots_.empty() ? 0 : slots_.size() - 1;
+  // Block by block: find the rows first, prefetching slots ahead and each
+  // row once found, then copy them, so the cache misses of a block overlap.
   auto lookup = [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t row = FindRow(KeyAt(keys, i));
-      const std::byte* src = row < 0 ? fallback : rows_.data() + row * row_bytes_;
-      std::memcpy(dst + i * row_bytes_, src, row_bytes_);
+    constexpr int64_t kBlock = 64;
+    int64_t rows[kBlock];
+    for (int64_t b = begin; b < end; b += kBlock) {
+      int64_t n = std::min(kBlock, end - b);
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t ahead = b + j + static_cast<int64_t>(kPrefetchDistance);
+        if (ahead < end && !slots_.empty()) {
+          __builtin_prefetch(&slots_[Mix(KeyAt(keys, ahead)) & mask]);
+        }
+        rows[j] = FindRow(KeyAt(keys, b + j));
+        if (rows[j] >= 0 && row_bytes_ > 0) {
+          const std::byte* row = rows_.data() + rows[j] * row_bytes_;
+          __builtin_prefetch(row);
+          __builtin_prefetch(row + row_bytes_ - 1);
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        const std::byte* src = rows[j] < 0 ? fallback : rows_.data() + rows[j] * row_bytes_;
+        std::memcpy(dst + (b + j) * row_bytes_, src, row_bytes_);
+      }
     }
   };
   if (device == nullptr) {
@@ -135,13 +180,18 @@ absl::Status HashTable::CheckKeysAndValues(const Tensor& keys, const Tensor& val
 }
 
 void HashTable::Reserve(int64_t rows) {
-  rows_.reserve(static_cast<size_t>(rows) * row_bytes_);
+  rows_.Reserve(static_cast<size_t>(rows) * row_bytes_);
   size_t wanted =
       std::bit_ceil(static_cast<size_t>(static_cast<double>(rows) / kMaxLoadFactor) + 1);
   if (wanted <= slots_.size()) return;
   std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(wanted, Slot{0, -1}));
   size_t mask = wanted - 1;
-  for (const Slot& slot : old) {
+  for (size_t j = 0; j < old.size(); ++j) {
+    size_t ahead = j + kPrefetchDistance;
+    if (ahead < old.size() && old[ahead].row >= 0) {
+      __builtin_prefetch(&slots_[Mix(old[ahead].key) & mask], 1);
+    }
+    const Slot& slot = old[j];
     if (slot.row < 0) continue;
     size_t i = Mix(slot.key) & mask;
     while (slots_[i].row >= 0) i = (i + 1) & mask;
@@ -155,12 +205,14 @@ void HashTable::InsertRows(const Tensor& keys, const Tensor& values) {
   size_t mask = slots_.size() - 1;
   const std::byte* src = values.data();
   for (int64_t k = 0; k < n; ++k) {
+    int64_t ahead = k + static_cast<int64_t>(kPrefetchDistance);
+    if (ahead < n) __builtin_prefetch(&slots_[Mix(KeyAt(keys, ahead)) & mask], 1);
     int64_t key = KeyAt(keys, k);
     size_t i = Mix(key) & mask;
     while (slots_[i].row >= 0 && slots_[i].key != key) i = (i + 1) & mask;
     if (slots_[i].row < 0) {
       slots_[i] = Slot{key, size_++};
-      rows_.insert(rows_.end(), src + k * row_bytes_, src + (k + 1) * row_bytes_);
+      rows_.Append(src + k * row_bytes_, row_bytes_);
     } else {
       std::memcpy(rows_.data() + slots_[i].row * row_bytes_, src + k * row_bytes_, row_bytes_);
     }
@@ -179,8 +231,7 @@ absl::Status HashTable::Import(const Tensor& keys, const Tensor& values) {
   absl::MutexLock lock(&mu_);
   slots_.clear();
   slots_.shrink_to_fit();
-  rows_.clear();
-  rows_.shrink_to_fit();
+  rows_.Clear();
   size_ = 0;
   InsertRows(keys, values);
   return absl::OkStatus();

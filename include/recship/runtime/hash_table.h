@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,8 +70,32 @@ class HashTable : public Resource {
   const Options options_;
   const size_t row_bytes_;
   mutable absl::Mutex mu_;
+  // Rows one after another. It grows with realloc, which moves a large
+  // block by remapping its pages (mremap) rather than copying and touching
+  // them again, so restoring a table shard by shard costs no copies.
+  class RowBuffer {
+   public:
+    RowBuffer() = default;
+    RowBuffer(const RowBuffer&) = delete;
+    RowBuffer& operator=(const RowBuffer&) = delete;
+    ~RowBuffer() { std::free(data_); }
+    std::byte* data() { return data_; }
+    const std::byte* data() const { return data_; }
+    size_t capacity() const { return capacity_; }
+    // Capacity for `bytes` in all; throws std::bad_alloc when out of memory.
+    void Reserve(size_t bytes);
+    void Append(const std::byte* src, size_t bytes);
+    // Frees the memory.
+    void Clear();
+
+   private:
+    std::byte* data_ = nullptr;
+    size_t size_ = 0;
+    size_t capacity_ = 0;
+  };
+
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);  // Size 0 or a power of two.
-  std::vector<std::byte> rows_ ABSL_GUARDED_BY(mu_);
+  RowBuffer rows_ ABSL_GUARDED_BY(mu_);
   int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
