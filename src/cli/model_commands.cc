@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "commands.h"
 #include "nlohmann/json.hpp"
+#include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
 #include "recship/export/warmup_writer.h"
 #include "recship/model/spec.h"
@@ -36,6 +37,9 @@ struct ExportOptions {
   std::string checkpoint;
   int64_t global_step = -1;
   bool json = false;
+  // Distributed only.
+  std::string model_name;
+  exporter::DistributedExportOptions distributed;
 };
 
 void RunSynth(const SynthOptions& options) {
@@ -46,18 +50,50 @@ void RunSynth(const SynthOptions& options) {
   std::cout << *prefix << "\n";
 }
 
-void RunExport(const ExportOptions& options) {
-  if (options.mode != "standalone") {
-    Fail("export", absl::UnimplementedError(absl::StrCat(
-                       "--mode ", options.mode, " is not available yet (standalone only)")));
+void RunDistributedExport(const ExportOptions& options, const model::ModelSpec& spec,
+                          std::optional<int64_t> step) {
+  exporter::DistributedExportOptions distributed = options.distributed;
+  distributed.model_name = options.model_name.empty() ? spec.name : options.model_name;
+  distributed.shared_embedding = options.shared_embedding;
+  distributed.warmup_file = options.warmup_file;
+  exporter::DistributedExporter exporter(model::MakeModelFn(spec), options.model_dir,
+                                         options.export_dir_base, distributed);
+  auto paths =
+      exporter.ExportSavedModel(model::MakeServingInputReceiverFn(spec), options.checkpoint, step);
+  if (!paths.ok()) Fail("export", paths.status());
+  const exporter::DistributedExportSummary& summary = exporter.last_summary();
+  if (!options.json) {
+    for (const auto& sub : summary.sub_models) std::cout << sub.name << " " << sub.path << "\n";
+    return;
   }
+  json out{{"mode", options.mode},
+           {"paths", *paths},
+           {"checkpoint", summary.checkpoint},
+           {"version", summary.version},
+           {"model_name", distributed.model_name},
+           {"seconds", summary.seconds}};
+  out["sub_models"] = json::array();
+  for (const auto& sub : summary.sub_models) {
+    json entry{{"name", sub.name},
+               {"path", sub.path},
+               {"tensor_bytes", sub.variables.tensor_bytes},
+               {"copied_bytes", sub.variables.copied_bytes}};
+    entry["shared_by"] = nullptr;
+    if (sub.variables.shared_by) entry["shared_by"] = CloneMethodName(*sub.variables.shared_by);
+    out["sub_models"].push_back(entry);
+  }
+  std::cout << out.dump(2) << "\n";
+}
+
+void RunExport(const ExportOptions& options) {
   auto spec = model::LoadModelSpec(options.model);
   if (!spec.ok()) Fail("export", spec.status());
+  std::optional<int64_t> step;
+  if (options.global_step >= 0) step = options.global_step;
+  if (options.mode == "distributed") return RunDistributedExport(options, *spec, step);
   exporter::StandaloneExporter exporter(model::MakeModelFn(*spec), options.model_dir,
                                         options.export_dir_base, options.shared_embedding,
                                         options.warmup_file);
-  std::optional<int64_t> step;
-  if (options.global_step >= 0) step = options.global_step;
   auto path =
       exporter.ExportSavedModel(model::MakeServingInputReceiverFn(*spec), options.checkpoint, step);
   if (!path.ok()) Fail("export", path.status());
@@ -140,7 +176,8 @@ void AddExportCommand(CLI::App& app) {
   cmd->add_option("--export-dir-base", options->export_dir_base,
                   "where version folders are written")
       ->required();
-  cmd->add_option("--mode", options->mode, "standalone (distributed comes later)")
+  cmd->add_option("--mode", options->mode,
+                  "standalone: one SavedModel; distributed: entry/ plus ps_<i>/ per shard")
       ->check(CLI::IsMember({"standalone", "distributed"}));
   cmd->add_flag("--shared-embedding", options->shared_embedding,
                 "share the checkpoint's data files (hard links) instead of copying them");
@@ -151,6 +188,24 @@ void AddExportCommand(CLI::App& app) {
   cmd->add_option("--global-step", options->global_step,
                   "use this number as the version instead of the current time");
   cmd->add_flag("--json", options->json, "print a JSON summary: paths, bytes, seconds");
+  cmd->add_option("--model-name", options->model_name,
+                  "distributed: the name the entry calls its shards by (<name>:ps_<i>); "
+                  "default: the spec's name");
+  cmd->add_flag("--dense-only", options->distributed.dense_only,
+                "distributed: write only entry (refresh the dense network; shards stay)");
+  cmd->add_flag("--allow-gpu", options->distributed.allow_gpu,
+                "distributed: keep GPU device placements (otherwise pinned to CPU)");
+  cmd->add_flag("--clear-entry-devices", options->distributed.clear_entry_devices,
+                "distributed: clear every device field of entry");
+  cmd->add_flag("--with-remote-gpu", options->distributed.with_remote_gpu,
+                "distributed: move the dense network into dense_0 (not supported yet)");
+  cmd->add_option("--include-graphs", options->distributed.include_graphs,
+                  "distributed: write only these sub-models (entry, ps_0, ...), so separate "
+                  "processes can export shards in parallel")
+      ->delimiter(',');
+  cmd->add_flag("--global-step-as-timestamp", options->distributed.global_step_as_timestamp,
+                "distributed: name the version after the checkpoint's global step, so parallel "
+                "exporters agree on it");
   cmd->callback([options] { RunExport(*options); });
 }
 

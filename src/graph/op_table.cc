@@ -31,6 +31,7 @@ constexpr A kPack[] = {"N", "T", "axis"};
 constexpr A kReduce[] = {"T", "Tidx", "keep_dims"};
 constexpr A kGather[] = {"Tparams", "Tindices", "Taxis", "batch_dims"};
 constexpr A kUnique[] = {"T", "out_idx"};
+constexpr A kRange[] = {"Tidx"};
 constexpr A kDynamicPartition[] = {"num_partitions", "T"};
 constexpr A kDynamicStitch[] = {"N", "T"};
 // Segment ids are int32, the default of the newer Tsegmentids attr, which is
@@ -88,6 +89,7 @@ constexpr OpInfo kOps[] = {
     {"Pack", Attrs(kPack), false},
     {"Placeholder", Attrs(kDtypeShape), false},
     {"PlaceholderWithDefault", Attrs(kDtypeShape), false},
+    {"Range", Attrs(kRange), false},
     {"ReadVariableOp", Attrs(kDtype), true},
     {"RealDiv", Attrs(kT), false},
     {"Relu", Attrs(kT), false},

@@ -425,6 +425,20 @@ Output GatherV2(const Scope& s, const Output& params, const Output& indices, con
   return Out(node, 0, params.dtype, PartialShape::Unknown());
 }
 
+Output Range(const Scope& s, const Output& start, const Output& limit, const Output& delta) {
+  if (!Check(s, "Range", start, kIndices) || !CheckSame(s, "Range", start, limit) ||
+      !CheckSame(s, "Range", start, delta)) {
+    return Output{};
+  }
+  std::string node = NodeBuilder(s, "Range")
+                         .Input(start)
+                         .Input(limit)
+                         .Input(delta)
+                         .Attr("Tidx", start.dtype)
+                         .Finalize();
+  return Out(node, 0, start.dtype, PartialShape::Of({-1}));
+}
+
 std::vector<Output> Unique(const Scope& s, const Output& x, DataType out_idx) {
   if (!Check(s, "Unique", x, {})) return {};
   std::string node =
@@ -562,6 +576,46 @@ Output LookupTableSize(const Scope& s, const Output& table) {
   if (!Check(s, "LookupTableSizeV2", table, {DT_RESOURCE})) return Output{};
   std::string node = NodeBuilder(s, "LookupTableSizeV2").Input(table).Finalize();
   return Out(node, 0, DT_INT64, PartialShape::Scalar());
+}
+
+std::vector<Output> TfServingRemotePredict(const Scope& s, const RemotePredictCall& call,
+                                           absl::string_view name) {
+  if (call.inputs.size() != call.input_aliases.size() ||
+      call.outputs.size() != call.output_aliases.size()) {
+    s.UpdateStatus(absl::InvalidArgumentError(absl::StrCat(
+        "TfServingRemotePredict to ", call.model_name, ": one alias per input and output")));
+    return {};
+  }
+  std::vector<DataType> input_types, output_types;
+  for (const Output& input : call.inputs) {
+    if (!Check(s, "TfServingRemotePredict", input, {})) return {};
+    input_types.push_back(input.dtype);
+  }
+  for (const Output& output : call.outputs) output_types.push_back(output.dtype);
+  Scope call_scope = s.NewSubScope(name);
+  Output input_aliases = StringConst(call_scope, call.input_aliases, false, "input_aliases");
+  Output output_aliases = StringConst(call_scope, call.output_aliases, false, "output_aliases");
+  std::string node = NodeBuilder(s, "TfServingRemotePredict", name)
+                         .Input(input_aliases)
+                         .Inputs(call.inputs)
+                         .Input(output_aliases)
+                         .Attr("T", std::span<const DataType>(input_types))
+                         .Attr("target_address", "")
+                         .Attr("model_name", call.model_name)
+                         .Attr("model_version", call.model_version)
+                         .Attr("fail_op_on_rpc_error", true)
+                         .Attr("max_rpc_deadline_millis", call.max_rpc_deadline_millis)
+                         .Attr("signature_name", call.signature_name)
+                         .Attr("output_types", std::span<const DataType>(output_types))
+                         .Finalize();
+  if (node.empty()) return {};
+  std::vector<Output> outputs = {Out(node, 0, DT_INT32, PartialShape::Scalar()),
+                                 Out(node, 1, tensorflow::DT_STRING, PartialShape::Scalar())};
+  for (size_t i = 0; i < call.outputs.size(); ++i) {
+    outputs.push_back(
+        Out(node, static_cast<int>(2 + i), call.outputs[i].dtype, call.outputs[i].shape));
+  }
+  return outputs;
 }
 
 }  // namespace recship::graph::ops

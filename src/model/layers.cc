@@ -100,9 +100,14 @@ Output Embedding(const Scope& s, const Output& ids, int64_t vocab, int64_t dim,
 
 Output HashEmbeddingLookup(const Scope& s, const HashTableSpec& table, const Output& ids) {
   if (IsExportingDistributed()) {
-    s.UpdateStatus(absl::UnimplementedError(absl::StrCat(
-        "table ", table.name, ": distributed export of hash embeddings is not built yet")));
-    return Output{};
+    ExportContext* ctx = GetCurrentExportContext();
+    if (ctx == nullptr) {
+      s.UpdateStatus(absl::FailedPreconditionError(
+          absl::StrCat("table ", table.name, ": a distributed export needs an ExportContext")));
+      return Output{};
+    }
+    // The shards are called once all lookups are known (DistributedLookups).
+    return ctx->lookups().Add(s, table, ids);
   }
   Scope lookup = s.NewSubScope(absl::StrCat(table.name, "_lookup"));
   Output handle = TableHandle(s, table);

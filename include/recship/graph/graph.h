@@ -124,6 +124,8 @@ class Scope {
 class NodeBuilder {
  public:
   NodeBuilder(const Scope& scope, absl::string_view op, absl::string_view name = {});
+  // The node's unique name, reserved from construction on.
+  const std::string& name() const { return node_.name(); }
 
   NodeBuilder& Input(const Output& input);
   NodeBuilder& Inputs(std::span<const Output> inputs);

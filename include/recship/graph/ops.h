@@ -72,6 +72,8 @@ Output Shape(const Scope& s, const Output& input, DataType out_type = tensorflow
 Output Fill(const Scope& s, const Output& dims, const Output& value);
 Output Pack(const Scope& s, std::span<const Output> values, int64_t axis = 0);
 Output GatherV2(const Scope& s, const Output& params, const Output& indices, const Output& axis);
+// [start, start + delta, ...) below limit; scalars of one index type.
+Output Range(const Scope& s, const Output& start, const Output& limit, const Output& delta);
 
 // --- Sparse features.
 // Unique: {y, idx}.
@@ -97,6 +99,22 @@ std::string LookupTableInsert(const Scope& s, const Output& table, const Output&
 Output LookupTableFind(const Scope& s, const Output& table, const Output& keys,
                        const Output& default_value);
 Output LookupTableSize(const Scope& s, const Output& table);
+
+// --- Remote calls (TensorFlow Serving's remote-predict op).
+struct RemotePredictCall {
+  std::string model_name;  // "<model>:ps_<i>"
+  std::string signature_name = "serving_default";
+  int64_t model_version = -1;  // -1: whatever the server serves.
+  int64_t max_rpc_deadline_millis = 30000;
+  std::vector<std::string> input_aliases;
+  std::vector<Output> inputs;
+  std::vector<std::string> output_aliases;
+  std::vector<Output> outputs;  // Only dtype and shape: what the call returns.
+};
+// A TfServingRemotePredict node; returns {status_code, status_error_message,
+// output_0, output_1, ...}.
+std::vector<Output> TfServingRemotePredict(const Scope& s, const RemotePredictCall& call,
+                                           absl::string_view name = "TfServingRemotePredict");
 
 }  // namespace recship::graph::ops
 

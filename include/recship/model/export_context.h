@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "recship/graph/graph.h"
+#include "recship/model/distributed_lookup.h"
 
 namespace recship::model {
 
@@ -45,8 +46,12 @@ class ExportContext {
   void add_signature(const std::string& graph_name, SignatureSpec signature);
   const std::vector<SignatureSpec>& signatures(const std::string& graph_name) const;
 
+  // The hash embedding lookups of a distributed export, built by Finalize.
+  DistributedLookups& lookups() { return lookups_; }
+
  private:
   bool with_remote_gpu_;
+  DistributedLookups lookups_;
   std::map<std::string, std::unique_ptr<graph::Graph>> graphs_;
   std::map<std::string, std::vector<SignatureSpec>> signatures_;
 };

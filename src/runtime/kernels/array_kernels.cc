@@ -1,6 +1,6 @@
 // Graph plumbing and shape ops: Const, Placeholder(WithDefault), Identity,
 // NoOp, Reshape, ExpandDims, Squeeze, Shape, Fill, ConcatV2, Pack, GatherV2,
-// Unique, DynamicPartition and DynamicStitch.
+// Range, Unique, DynamicPartition and DynamicStitch.
 //
 // Data is moved as opaque elements (bytes, or std::strings for DT_STRING),
 // so these kernels work for every dtype a Tensor holds.
@@ -341,6 +341,45 @@ class GatherV2 : public OpKernel {
   }
 };
 
+// Bounds the elements Range allocates from request values.
+constexpr int64_t kMaxRangeElements = int64_t{1} << 31;
+
+class Range : public OpKernel {
+ public:
+  absl::Status Compute(OpKernelContext& ctx) const override {
+    DataType dtype = ctx.input(0).dtype();
+    for (int i = 1; i < 3; ++i) RETURN_IF_ERROR(CheckInputType(ctx, i, dtype));
+    ASSIGN_OR_RETURN(int64_t start, ScalarIndex(ctx, 0, "start"));
+    ASSIGN_OR_RETURN(int64_t limit, ScalarIndex(ctx, 1, "limit"));
+    ASSIGN_OR_RETURN(int64_t delta, ScalarIndex(ctx, 2, "delta"));
+    if (delta == 0) return ctx.Error("delta must not be 0");
+    if ((delta > 0 && start > limit) || (delta < 0 && start < limit)) {
+      return ctx.Error(
+          absl::StrCat("start ", start, " does not reach limit ", limit, " by delta ", delta));
+    }
+    // Computed in unsigned arithmetic: the span may not fit in int64.
+    uint64_t span = delta > 0 ? static_cast<uint64_t>(limit) - static_cast<uint64_t>(start)
+                              : static_cast<uint64_t>(start) - static_cast<uint64_t>(limit);
+    uint64_t step = delta > 0 ? static_cast<uint64_t>(delta) : 0 - static_cast<uint64_t>(delta);
+    uint64_t n = (span + step - 1) / step;
+    if (n > static_cast<uint64_t>(kMaxRangeElements)) {
+      return ctx.Error(absl::StrCat("too many elements: ", n));
+    }
+    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, dtype, {static_cast<int64_t>(n)}));
+    for (uint64_t i = 0; i < n; ++i) {
+      // Wrapping arithmetic: every value lies between start and limit.
+      auto v =
+          static_cast<int64_t>(static_cast<uint64_t>(start) + i * static_cast<uint64_t>(delta));
+      if (dtype == tensorflow::DT_INT32) {
+        out->flat<int32_t>()[i] = static_cast<int32_t>(v);
+      } else {
+        out->flat<int64_t>()[i] = v;
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
 class Unique : public OpKernel {
  public:
   absl::Status Init(const OpKernelConstruction& c) {
@@ -493,6 +532,7 @@ void AddArrayKernels(KernelRegistry& r) {
   r["ConcatV2"] = NoAttrs<ConcatV2>();
   r["Pack"] = WithAttrs<Pack>();
   r["GatherV2"] = WithAttrs<GatherV2>();
+  r["Range"] = NoAttrs<Range>();
   r["Unique"] = WithAttrs<Unique>();
   r["DynamicPartition"] = WithAttrs<DynamicPartition>();
   r["DynamicStitch"] = NoAttrs<DynamicStitch>();

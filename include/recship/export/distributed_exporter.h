@@ -1,0 +1,88 @@
+// DistributedExporter (the seed's saved_model_exporters.DistributedExporter):
+// exports a trained model for distributed serving as an entry model plus one
+// model per parameter-server shard (contract 2 of DESIGN.md):
+//
+//   <export_dir_base>/entry/<v>/   the dense network; calls the shards
+//   <export_dir_base>/ps_<i>/<v>/  shard i of every table
+//
+// All sub-models of one export share <v>. Each version folder is built under
+// temp-<v> and renamed into place; the shards are published before the
+// entry, so an entry version never calls shards that are not there yet. If
+// any sub-model fails before publishing, none is published.
+#ifndef RECSHIP_EXPORT_DISTRIBUTED_EXPORTER_H_
+#define RECSHIP_EXPORT_DISTRIBUTED_EXPORTER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recship/export/variables_writer.h"
+#include "recship/model/estimator.h"
+
+namespace recship::exporter {
+
+inline constexpr char kEntryGraph[] = "entry";
+
+struct DistributedExportOptions {
+  // The name the entry calls the shards by: "<model_name>:ps_<i>". Required.
+  std::string model_name;
+  // Share the checkpoint's data files instead of copying (variables_writer.h).
+  bool shared_embedding = false;
+  // A TensorFlow Serving warmup file, shipped with the entry.
+  std::string warmup_file;
+  // Write only the entry: a cheap refresh of the dense network.
+  bool dense_only = false;
+  // Keep GPU device placements; otherwise they are pinned to CPU.
+  bool allow_gpu = false;
+  // Move the dense network into dense_0 (not supported yet: Unimplemented).
+  bool with_remote_gpu = false;
+  // Clear every device field of the entry graph.
+  bool clear_entry_devices = false;
+  // Write only these sub-models ("entry", "ps_3", ...); empty means all.
+  std::vector<std::string> include_graphs;
+  // Name the version after the global step (given, else the checkpoint's
+  // global_step tensor) rather than the time, so that processes exporting
+  // different sub-models in parallel agree on it.
+  bool global_step_as_timestamp = false;
+};
+
+// What the last export wrote, per sub-model.
+struct DistributedExportSummary {
+  struct SubModel {
+    std::string name;
+    std::string path;
+    VariablesStats variables;
+  };
+  std::string checkpoint;
+  int64_t version = 0;
+  std::vector<SubModel> sub_models;
+  double seconds = 0;
+};
+
+class DistributedExporter {
+ public:
+  DistributedExporter(model::ModelFn model_fn, std::string model_dir, std::string export_dir_base,
+                      DistributedExportOptions options);
+
+  // Returns the paths written, shards first and the entry last. The version
+  // is the global step when global_step_as_timestamp is set (or when one is
+  // given), else the current Unix time.
+  absl::StatusOr<std::vector<std::string>> ExportSavedModel(
+      const model::ServingInputReceiverFn& serving_input_receiver_fn,
+      const std::string& checkpoint_path = {}, std::optional<int64_t> global_step = {});
+
+  const DistributedExportSummary& last_summary() const { return summary_; }
+
+ private:
+  model::ModelFn model_fn_;
+  std::string model_dir_;
+  std::string export_dir_base_;
+  DistributedExportOptions options_;
+  DistributedExportSummary summary_;
+};
+
+}  // namespace recship::exporter
+
+#endif  // RECSHIP_EXPORT_DISTRIBUTED_EXPORTER_H_

@@ -1,0 +1,166 @@
+#include "recship/export/distributed_exporter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "recship/core/status_macros.h"
+#include "recship/export/serving_graph.h"
+#include "recship/model/checkpoint.h"
+#include "recship/model/export_context.h"
+#include "src/export/export_steps.h"
+
+namespace recship::exporter {
+namespace {
+
+constexpr char kCpuDevice[] = "/device:CPU:0";
+
+// The sub-models an export writes, in publishing order (shards, then entry).
+absl::StatusOr<std::vector<std::string>> SelectSubModels(const DistributedExportOptions& options,
+                                                         int num_ps) {
+  std::vector<std::string> all;
+  for (int i = 0; i < num_ps; ++i) all.push_back(model::PsGraphName(i));
+  all.push_back(kEntryGraph);
+  if (options.dense_only) return std::vector<std::string>{kEntryGraph};
+  if (options.include_graphs.empty()) return all;
+  std::set<std::string> wanted(options.include_graphs.begin(), options.include_graphs.end());
+  for (const std::string& name : wanted) {
+    if (std::find(all.begin(), all.end(), name) == all.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("include_graphs names '", name,
+                                                     "', which this model does not have (it has ",
+                                                     absl::StrJoin(all, ", "), ")"));
+    }
+  }
+  std::vector<std::string> selected;
+  for (const std::string& name : all) {
+    if (wanted.contains(name)) selected.push_back(name);
+  }
+  return selected;
+}
+
+// allow_gpu keeps GPU placements, else they move to the CPU;
+// clear_devices empties every device field.
+void ApplyDevicePolicy(tensorflow::GraphDef& graph, bool allow_gpu, bool clear_devices) {
+  for (tensorflow::NodeDef& node : *graph.mutable_node()) {
+    if (clear_devices) {
+      node.clear_device();
+    } else if (!allow_gpu && absl::StrContains(absl::AsciiStrToUpper(node.device()), "GPU")) {
+      node.set_device(kCpuDevice);
+    }
+  }
+}
+
+absl::StatusOr<int64_t> ChooseVersion(const DistributedExportOptions& options,
+                                      std::optional<int64_t> global_step,
+                                      const model::CheckpointReader& checkpoint) {
+  if (global_step) return *global_step;
+  if (!options.global_step_as_timestamp) return static_cast<int64_t>(std::time(nullptr));
+  if (!checkpoint.global_step()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("global_step_as_timestamp: checkpoint ", checkpoint.prefix(),
+                     " has no global_step tensor and no global step was given"));
+  }
+  return *checkpoint.global_step();
+}
+
+// Keeps shard `shard` of every table in a ps sub-model's restore plan.
+absl::Status KeepOneShard(RestorePlan& plan, int shard, const std::string& checkpoint) {
+  for (RestorePlan::Table& table : plan.tables) {
+    if (std::find(table.shards.begin(), table.shards.end(), shard) == table.shards.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("checkpoint ", checkpoint, " has no shard ", shard, " of table ", table.name,
+                       " (", model::TableShardTensorName(table.name, shard, "keys"), ")"));
+    }
+    table.shards = {shard};
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+DistributedExporter::DistributedExporter(model::ModelFn model_fn, std::string model_dir,
+                                         std::string export_dir_base,
+                                         DistributedExportOptions options)
+    : model_fn_(std::move(model_fn)),
+      model_dir_(std::move(model_dir)),
+      export_dir_base_(std::move(export_dir_base)),
+      options_(std::move(options)) {}
+
+absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
+    const model::ServingInputReceiverFn& serving_input_receiver_fn,
+    const std::string& checkpoint_path, std::optional<int64_t> global_step) {
+  auto start = std::chrono::steady_clock::now();
+  if (options_.model_name.empty() || absl::StrContains(options_.model_name, ":")) {
+    return absl::InvalidArgumentError(
+        "a distributed export needs a model name without ':' (the entry calls <name>:ps_<i>)");
+  }
+  if (options_.with_remote_gpu) {
+    return absl::UnimplementedError("with_remote_gpu (dense_0) is not supported yet");
+  }
+  ASSIGN_OR_RETURN(std::string checkpoint, ResolveCheckpoint(model_dir_, checkpoint_path));
+  ASSIGN_OR_RETURN(auto reader, model::CheckpointReader::Open(checkpoint));
+  RETURN_IF_ERROR(CheckWarmupFile(options_.warmup_file));
+
+  // Build the entry graph with model_fn, then the shards' sub-graphs.
+  graph::Graph entry;
+  model::ExportContext context(options_.with_remote_gpu);
+  std::vector<model::SignatureSpec> entry_signatures;
+  {
+    ASSIGN_OR_RETURN(model::ExportModeScope mode,
+                     model::EnterExportMode(model::ExportMode::kDistributed, &context));
+    ASSIGN_OR_RETURN(model::ServingInputReceiver receiver,
+                     serving_input_receiver_fn(graph::Scope(&entry)));
+    ASSIGN_OR_RETURN(model::EstimatorSpec spec,
+                     model_fn_(receiver.features, model::Mode::kPredict, {model_dir_}));
+    RETURN_IF_ERROR(entry.status());
+    ASSIGN_OR_RETURN(entry_signatures, MakeSignatures(receiver, spec));
+  }
+  RETURN_IF_ERROR(context.lookups().Finalize(entry, options_.model_name, context));
+  ASSIGN_OR_RETURN(std::vector<std::string> names,
+                   SelectSubModels(options_, context.lookups().num_ps()));
+  ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
+
+  // Plan every sub-model and claim its version folder before writing any.
+  std::vector<PendingVersion> pending;
+  for (const std::string& name : names) {
+    bool is_entry = name == kEntryGraph;
+    graph::Graph& g = is_entry ? entry : context.sub_graph(name);
+    ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(g.def(), *reader));
+    if (!is_entry) RETURN_IF_ERROR(KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint));
+    PendingVersion v;
+    v.name = name;
+    ASSIGN_OR_RETURN(
+        v.saved_model,
+        MakeSavedModel(g, plan, is_entry ? entry_signatures : context.signatures(name)));
+    ApplyDevicePolicy(*v.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
+                      options_.allow_gpu, is_entry && options_.clear_entry_devices);
+    v.tensor_names = plan.TensorNames();
+    ASSIGN_OR_RETURN(SavedModelWriter writer,
+                     SavedModelWriter::Begin(
+                         (std::filesystem::path(export_dir_base_) / name).string(), version));
+    v.writer = std::make_unique<SavedModelWriter>(std::move(writer));
+    pending.push_back(std::move(v));
+  }
+  for (PendingVersion& v : pending) {
+    RETURN_IF_ERROR(WriteVersion(v, *reader, options_.shared_embedding,
+                                 v.name == kEntryGraph ? options_.warmup_file : ""));
+  }
+  DistributedExportSummary summary{checkpoint, version, {}, 0};
+  std::vector<std::string> paths;
+  for (PendingVersion& v : pending) {
+    ASSIGN_OR_RETURN(std::string path, v.writer->Commit());
+    paths.push_back(path);
+    summary.sub_models.push_back({v.name, path, v.stats});
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary_ = std::move(summary);
+  return paths;
+}
+
+}  // namespace recship::exporter

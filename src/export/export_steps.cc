@@ -1,0 +1,82 @@
+#include "src/export/export_steps.h"
+
+#include "absl/strings/str_cat.h"
+#include "recship/core/status_macros.h"
+#include "recship/format/checkpoint_state.h"
+#include "recship/format/warmup.h"
+
+namespace recship::exporter {
+
+absl::StatusOr<std::string> ResolveCheckpoint(const std::string& model_dir,
+                                              const std::string& checkpoint_path) {
+  if (!checkpoint_path.empty()) return checkpoint_path;
+  auto latest = LatestCheckpoint(model_dir);
+  if (!latest.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("no checkpoint to export in ", model_dir, ": ", latest.status().message()));
+  }
+  return *latest;
+}
+
+absl::Status CheckWarmupFile(const std::string& warmup_file) {
+  if (warmup_file.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(WarmupSummary warmup, ReadWarmupSummary(warmup_file));
+  if (warmup.records > kMaxWarmupRecords) {
+    return absl::InvalidArgumentError(absl::StrCat(warmup_file, " holds ", warmup.records,
+                                                   " records; TensorFlow Serving accepts at most ",
+                                                   kMaxWarmupRecords));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
+    const model::ServingInputReceiver& receiver, const model::EstimatorSpec& spec) {
+  std::vector<model::SignatureSpec> signatures;
+  if (!spec.export_outputs.contains(kDefaultServingSignatureKey)) {
+    signatures.push_back(
+        {kDefaultServingSignatureKey, receiver.receiver_tensors, spec.predictions});
+  }
+  for (const auto& [name, output] : spec.export_outputs) {
+    signatures.push_back({name, receiver.receiver_tensors, output.outputs});
+  }
+  for (const auto& signature : signatures) {
+    if (signature.outputs.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("signature ", signature.name,
+                                                     " has no outputs: the model_fn returned no "
+                                                     "predictions"));
+    }
+    for (const auto& [key, output] : signature.outputs) {
+      if (!output.valid()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("signature ", signature.name, ": output '", key, "' is not a tensor"));
+      }
+    }
+  }
+  return signatures;
+}
+
+absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
+    graph::Graph& graph, const RestorePlan& plan,
+    const std::vector<model::SignatureSpec>& signatures) {
+  ASSIGN_OR_RETURN(tensorflow::SaverDef saver, AddSaverOps(graph, plan));
+  ASSIGN_OR_RETURN(tensorflow::MetaGraphDef meta_graph,
+                   MakeServeMetaGraph(graph, &saver, signatures));
+  tensorflow::SavedModel saved_model;
+  saved_model.set_saved_model_schema_version(1);
+  *saved_model.add_meta_graphs() = std::move(meta_graph);
+  return saved_model;
+}
+
+absl::Status WriteVersion(PendingVersion& version, const model::CheckpointReader& checkpoint,
+                          bool shared_embedding, const std::string& warmup_file) {
+  ASSIGN_OR_RETURN(version.stats,
+                   WriteVariables(checkpoint.bundle(), version.tensor_names,
+                                  version.writer->variables_prefix(), shared_embedding));
+  RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
+  if (!warmup_file.empty()) {
+    RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, warmup_file));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace recship::exporter

@@ -1,0 +1,54 @@
+// Steps both exporters take (private to export/): finding the checkpoint,
+// checking the warmup file, the signatures of a model_fn's graph, and
+// turning one graph into a SavedModel version.
+#ifndef RECSHIP_SRC_EXPORT_EXPORT_STEPS_H_
+#define RECSHIP_SRC_EXPORT_EXPORT_STEPS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recship/export/serving_graph.h"
+#include "recship/export/variables_writer.h"
+#include "recship/format/saved_model.h"
+#include "recship/model/checkpoint.h"
+#include "recship/model/estimator.h"
+
+namespace recship::exporter {
+
+// `checkpoint_path`, else the newest checkpoint of `model_dir`.
+absl::StatusOr<std::string> ResolveCheckpoint(const std::string& model_dir,
+                                              const std::string& checkpoint_path);
+
+// OK when `warmup_file` is empty, or a readable warmup file TensorFlow
+// Serving accepts.
+absl::Status CheckWarmupFile(const std::string& warmup_file);
+
+// serving_default from the predictions unless an export output replaces it,
+// plus every export output; each must have outputs.
+absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
+    const model::ServingInputReceiver& receiver, const model::EstimatorSpec& spec);
+
+// One SavedModel version being written: its serve meta graph and the
+// checkpoint tensors its variables/ holds.
+struct PendingVersion {
+  std::string name;  // "entry", "ps_0", ... or "" for a standalone export.
+  tensorflow::SavedModel saved_model;
+  std::vector<std::string> tensor_names;
+  std::unique_ptr<SavedModelWriter> writer;
+  VariablesStats stats;
+};
+
+// The meta graph of `graph` restoring `plan`, with `signatures`.
+absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(graph::Graph& graph, const RestorePlan& plan,
+                                                      const std::vector<model::SignatureSpec>& signatures);
+
+// Writes variables/, saved_model.pb and the warmup file into the version's
+// staged folder (not yet committed).
+absl::Status WriteVersion(PendingVersion& version, const model::CheckpointReader& checkpoint,
+                          bool shared_embedding, const std::string& warmup_file);
+
+}  // namespace recship::exporter
+
+#endif  // RECSHIP_SRC_EXPORT_EXPORT_STEPS_H_

@@ -1,0 +1,214 @@
+#include "recship/model/distributed_lookup.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "recship/graph/ops.h"
+#include "recship/model/export_context.h"
+
+namespace recship::model {
+
+namespace ops = graph::ops;
+using graph::Output;
+using graph::PartialShape;
+using graph::Scope;
+
+std::string PsGraphName(int shard) { return absl::StrCat("ps_", shard); }
+
+// One table's ids in the entry graph, from request order to shards and back.
+struct DistributedLookups::TableRoute {
+  HashTableSpec table;
+  std::vector<Lookup*> lookups;
+  std::vector<Output> flat_ids;    // Per lookup, as a vector.
+  Output unique_index;             // Position of each id among the unique ids.
+  std::vector<Output> shard_ids;   // Per shard: the unique ids it holds.
+  std::vector<Output> positions;   // Per shard: where those sit among the unique ids.
+  std::vector<Output> shard_rows;  // Per shard: the rows its call returned.
+};
+
+Output DistributedLookups::Add(const Scope& s, const HashTableSpec& table, const Output& ids) {
+  Scope lookup = s.NewSubScope(absl::StrCat(table.name, "_lookup"));
+  graph::NodeBuilder result(lookup, "Identity", "rows");
+  Output out{result.name(), 0, tensorflow::DT_FLOAT, PartialShape::Unknown()};
+  if (ids.shape.rank() >= 0) {
+    out.shape = ids.shape;
+    out.shape.dims.push_back(table.dim);
+  }
+  if (ids.dtype != tensorflow::DT_INT64) {
+    s.UpdateStatus(absl::InvalidArgumentError(
+        absl::StrCat("table ", table.name, ": ids must be int64, not ", DataTypeName(ids.dtype))));
+  }
+  lookups_.push_back(Lookup{table, ids, std::move(result)});
+  return out;
+}
+
+int DistributedLookups::num_ps() const {
+  int n = 0;
+  for (const Lookup& l : lookups_) n = std::max(n, l.table.num_shards);
+  return n;
+}
+
+absl::Status DistributedLookups::CheckTables() const {
+  std::map<std::string, const HashTableSpec*> seen;
+  for (const Lookup& l : lookups_) {
+    if (l.table.num_shards < 1 || l.table.dim < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("table ", l.table.name, " needs a dim and at least one shard"));
+    }
+    auto [it, inserted] = seen.emplace(l.table.name, &l.table);
+    if (!inserted &&
+        (it->second->dim != l.table.dim || it->second->num_shards != l.table.num_shards)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "table ", l.table.name, " is looked up with two different dims or shard counts"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void DistributedLookups::BuildShardGraph(int shard, const std::vector<HashTableSpec>& tables,
+                                         ExportContext& ctx) {
+  graph::Graph& g = ctx.sub_graph(PsGraphName(shard));
+  Scope root(&g);
+  SignatureSpec lookup{kLookupSignature, {}, {}};
+  SignatureSpec assign{kAssignSignature, {}, {}};
+  Scope find = root.NewSubScope(kLookupSignature);
+  Scope update = root.NewSubScope(kAssignSignature);
+  for (const HashTableSpec& table : tables) {
+    if (shard >= table.num_shards) continue;
+    PartialShape row = PartialShape::Of({table.dim});
+    Output handle =
+        ops::MutableHashTableOfTensors(root.NewSubScope(table.name), tensorflow::DT_INT64,
+                                       tensorflow::DT_FLOAT, row, table.name, "MutableHashTable");
+    Output ids = ops::Placeholder(find, tensorflow::DT_INT64, PartialShape::Of({-1}), table.name);
+    Tensor zeros = Tensor::Create(tensorflow::DT_FLOAT, {table.dim}).value();
+    Output rows =
+        ops::LookupTableFind(find.NewSubScope(absl::StrCat(table.name, "_find")), handle, ids,
+                             ops::Const(find, zeros, absl::StrCat(table.name, "_zeros")));
+    rows.shape = PartialShape::Of({-1, table.dim});
+    lookup.inputs[table.name] = ids;
+    lookup.outputs[table.name] = rows;
+
+    Output keys = ops::Placeholder(update, tensorflow::DT_INT64, PartialShape::Of({-1}),
+                                   absl::StrCat(table.name, "_ids"));
+    Output values =
+        ops::Placeholder(update, tensorflow::DT_FLOAT, PartialShape::Of({-1, table.dim}),
+                         absl::StrCat(table.name, "_values"));
+    std::string insert = ops::LookupTableInsert(
+        update.NewSubScope(absl::StrCat(table.name, "_insert")), handle, keys, values);
+    std::vector<std::string> after = {insert};
+    Output size = ops::LookupTableSize(
+        update.NewSubScope(absl::StrCat(table.name, "_size")).WithControlDependencies(after),
+        handle);
+    assign.inputs[absl::StrCat(table.name, "_ids")] = keys;
+    assign.inputs[absl::StrCat(table.name, "_values")] = values;
+    assign.outputs[absl::StrCat(table.name, "_size")] = size;
+  }
+  ctx.add_signature(PsGraphName(shard), std::move(lookup));
+  ctx.add_signature(PsGraphName(shard), std::move(assign));
+}
+
+absl::Status DistributedLookups::Finalize(graph::Graph& entry, const std::string& model_name,
+                                          ExportContext& ctx) {
+  if (absl::Status s = CheckTables(); !s.ok()) return s;
+  // Group the lookups by table, in order of first use.
+  std::vector<TableRoute> routes;
+  for (Lookup& l : lookups_) {
+    auto it = std::find_if(routes.begin(), routes.end(),
+                           [&](const TableRoute& r) { return r.table.name == l.table.name; });
+    if (it == routes.end())
+      it = routes.insert(routes.end(), TableRoute{l.table, {}, {}, {}, {}, {}, {}});
+    it->lookups.push_back(&l);
+  }
+  Scope root = Scope(&entry).NewSubScope("distributed_lookup");
+
+  // Per table: unique ids, routed to their shards.
+  for (TableRoute& route : routes) {
+    Scope s = root.NewSubScope(route.table.name);
+    Output minus_one = ops::Const(s, Tensor::FromVector<int32_t>({1}, {-1}), "flat_shape");
+    for (Lookup* l : route.lookups) {
+      route.flat_ids.push_back(l->ids.shape.rank() == 1 ? l->ids
+                                                        : ops::Reshape(s, l->ids, minus_one));
+    }
+    Output all = route.flat_ids.size() == 1
+                     ? route.flat_ids[0]
+                     : ops::ConcatV2(s, route.flat_ids, ops::ScalarConst(s, int32_t{0}, "axis"));
+    std::vector<Output> unique = ops::Unique(s, all);
+    if (unique.size() != 2) return entry.status();
+    route.unique_index = unique[1];
+    int shards = route.table.num_shards;
+    Output shard_of = ops::Cast(
+        s, ops::FloorMod(s, unique[0], ops::ScalarConst(s, int64_t{shards}, "num_shards")),
+        tensorflow::DT_INT32);
+    Output zero = ops::ScalarConst(s, int32_t{0}, "zero");
+    Output count = ops::GatherV2(s, ops::Shape(s, unique[0]), zero, zero);
+    Output positions = ops::Range(s, zero, count, ops::ScalarConst(s, int32_t{1}, "one"));
+    route.shard_ids = ops::DynamicPartition(s, unique[0], shard_of, shards);
+    route.positions = ops::DynamicPartition(s, positions, shard_of, shards);
+    route.shard_rows.resize(static_cast<size_t>(shards));
+    if (!entry.ok()) return entry.status();
+  }
+
+  // One call per shard, carrying every table's ids for it.
+  for (int shard = 0; shard < num_ps(); ++shard) {
+    ops::RemotePredictCall call;
+    call.model_name = absl::StrCat(model_name, ":", PsGraphName(shard));
+    call.signature_name = kLookupSignature;
+    std::vector<TableRoute*> callers;
+    for (TableRoute& route : routes) {
+      if (shard >= route.table.num_shards) continue;
+      call.input_aliases.push_back(route.table.name);
+      call.inputs.push_back(route.shard_ids[static_cast<size_t>(shard)]);
+      call.output_aliases.push_back(route.table.name);
+      call.outputs.push_back(
+          Output{"", 0, tensorflow::DT_FLOAT, PartialShape::Of({-1, route.table.dim})});
+      callers.push_back(&route);
+    }
+    std::vector<Output> results = ops::TfServingRemotePredict(root, call, PsGraphName(shard));
+    if (results.size() != callers.size() + 2) return entry.status();
+    for (size_t k = 0; k < callers.size(); ++k) {
+      callers[k]->shard_rows[static_cast<size_t>(shard)] = results[2 + k];
+    }
+  }
+
+  // Per table: rows back in request order, then split per lookup.
+  for (TableRoute& route : routes) {
+    Scope s = root.NewSubScope(absl::StrCat(route.table.name, "_rows"));
+    Output zero = ops::ScalarConst(s, int32_t{0}, "zero");
+    Output unique_rows = ops::DynamicStitch(s, route.positions, route.shard_rows);
+    Output rows = ops::GatherV2(s, unique_rows, route.unique_index, zero);
+    std::vector<Output> per_lookup = {rows};
+    if (route.lookups.size() > 1) {
+      std::vector<Output> owner;
+      for (size_t k = 0; k < route.lookups.size(); ++k) {
+        owner.push_back(ops::Fill(s, ops::Shape(s, route.flat_ids[k]),
+                                  ops::ScalarConst(s, static_cast<int32_t>(k), "lookup")));
+      }
+      per_lookup = ops::DynamicPartition(s, rows, ops::ConcatV2(s, owner, zero),
+                                         static_cast<int>(route.lookups.size()));
+    }
+    for (size_t k = 0; k < route.lookups.size() && k < per_lookup.size(); ++k) {
+      Lookup* l = route.lookups[k];
+      Output r = per_lookup[k];
+      if (l->ids.shape.rank() != 1) {
+        Output dim = ops::Const(
+            s, Tensor::FromVector<int32_t>({1}, {static_cast<int32_t>(route.table.dim)}), "dim");
+        std::vector<Output> parts = {ops::Shape(s, l->ids), dim};
+        r = ops::Reshape(s, r, ops::ConcatV2(s, parts, zero));
+      }
+      l->result.Input(r).Attr("T", tensorflow::DT_FLOAT).Finalize();
+    }
+  }
+  if (!entry.ok()) return entry.status();
+
+  std::vector<HashTableSpec> tables;
+  for (const TableRoute& route : routes) tables.push_back(route.table);
+  for (int shard = 0; shard < num_ps(); ++shard) BuildShardGraph(shard, tables, ctx);
+  for (int shard = 0; shard < num_ps(); ++shard) {
+    const graph::Graph& g = ctx.sub_graph(PsGraphName(shard));
+    if (!g.ok()) return g.status();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace recship::model
