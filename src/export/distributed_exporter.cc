@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -18,8 +17,6 @@
 
 namespace recship::exporter {
 namespace {
-
-constexpr char kCpuDevice[] = "/device:CPU:0";
 
 // The sub-models an export writes, in publishing order (shards, then entry).
 absl::StatusOr<std::vector<std::string>> SelectSubModels(const DistributedExportOptions& options,
@@ -42,18 +39,6 @@ absl::StatusOr<std::vector<std::string>> SelectSubModels(const DistributedExport
     if (wanted.contains(name)) selected.push_back(name);
   }
   return selected;
-}
-
-// allow_gpu keeps GPU placements, else they move to the CPU;
-// clear_devices empties every device field.
-void ApplyDevicePolicy(tensorflow::GraphDef& graph, bool allow_gpu, bool clear_devices) {
-  for (tensorflow::NodeDef& node : *graph.mutable_node()) {
-    if (clear_devices) {
-      node.clear_device();
-    } else if (!allow_gpu && absl::StrContains(absl::AsciiStrToUpper(node.device()), "GPU")) {
-      node.set_device(kCpuDevice);
-    }
-  }
 }
 
 absl::StatusOr<int64_t> ChooseVersion(const DistributedExportOptions& options,

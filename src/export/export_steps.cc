@@ -1,11 +1,25 @@
 #include "src/export/export_steps.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/checkpoint_state.h"
 #include "recship/format/warmup.h"
 
 namespace recship::exporter {
+
+constexpr char kCpuDevice[] = "/device:CPU:0";
+
+void ApplyDevicePolicy(tensorflow::GraphDef& graph, bool allow_gpu, bool clear_devices) {
+  for (tensorflow::NodeDef& node : *graph.mutable_node()) {
+    if (clear_devices) {
+      node.clear_device();
+    } else if (!allow_gpu && absl::StrContains(absl::AsciiStrToUpper(node.device()), "GPU")) {
+      node.set_device(kCpuDevice);
+    }
+  }
+}
 
 absl::StatusOr<std::string> ResolveCheckpoint(const std::string& model_dir,
                                               const std::string& checkpoint_path) {

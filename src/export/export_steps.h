@@ -30,6 +30,10 @@ absl::Status CheckWarmupFile(const std::string& warmup_file);
 absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
     const model::ServingInputReceiver& receiver, const model::EstimatorSpec& spec);
 
+// allow_gpu keeps GPU device placements, else they move to the CPU;
+// clear_devices empties every device field.
+void ApplyDevicePolicy(tensorflow::GraphDef& graph, bool allow_gpu, bool clear_devices);
+
 // One SavedModel version being written: its serve meta graph and the
 // checkpoint tensors its variables/ holds.
 struct PendingVersion {
@@ -41,8 +45,9 @@ struct PendingVersion {
 };
 
 // The meta graph of `graph` restoring `plan`, with `signatures`.
-absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(graph::Graph& graph, const RestorePlan& plan,
-                                                      const std::vector<model::SignatureSpec>& signatures);
+absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
+    graph::Graph& graph, const RestorePlan& plan,
+    const std::vector<model::SignatureSpec>& signatures);
 
 // Writes variables/, saved_model.pb and the warmup file into the version's
 // staged folder (not yet committed).

@@ -44,6 +44,9 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(graph.def(), *reader));
   PendingVersion version;
   ASSIGN_OR_RETURN(version.saved_model, MakeSavedModel(graph, plan, signatures));
+  // One machine, which may have no GPU: placements are pinned to the CPU.
+  ApplyDevicePolicy(*version.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
+                    /*allow_gpu=*/false, /*clear_devices=*/false);
   version.tensor_names = plan.TensorNames();
 
   int64_t number = global_step.value_or(static_cast<int64_t>(std::time(nullptr)));

@@ -114,6 +114,10 @@ absl::Status ParseInto(const json& root, ModelSpec& spec) {
   spec.output_activation = *output;
   spec.output_units = mlp.value("output_units", int64_t{1});
   if (spec.output_units <= 0) return FieldError("mlp.output_units", "must be positive");
+  if (mlp.contains("device")) {
+    if (!mlp["device"].is_string()) return FieldError("mlp.device", "must be a string");
+    spec.mlp_device = mlp["device"].get<std::string>();
+  }
   return absl::OkStatus();
 }
 
@@ -211,7 +215,7 @@ ModelFn MakeModelFn(const ModelSpec& spec) {
     Output x = columns.size() == 1
                    ? columns[0]
                    : ops::ConcatV2(input, columns, ops::ScalarConst(input, int32_t{1}, "axis"));
-    graph::Scope mlp = root.NewSubScope("mlp");
+    graph::Scope mlp = root.NewSubScope("mlp").WithDevice(spec.mlp_device);
     for (size_t i = 0; i < spec.hidden_units.size(); ++i) {
       x = Dense(mlp, x, spec.hidden_units[i], spec.hidden_activation, absl::StrCat("dense_", i));
     }

@@ -43,9 +43,12 @@ def make_batch(batch, rng):
     }, bags
 
 
-def numpy_predictions(checkpoint, feed, bags):
+def numpy_predictions(checkpoint, feed, bags, tables=None):
+    """Predictions from the checkpoint's tensors; `tables` overrides rows by table name."""
     reader = tf.train.load_checkpoint(str(checkpoint))
     users, items = read_table(reader, "user_id"), read_table(reader, "item_id")
+    users.update((tables or {}).get("user_id", {}))
+    items.update((tables or {}).get("item_id", {}))
     zero = np.zeros(DIM, np.float32)
     lookup = lambda table, ids: np.stack([table.get(int(i), zero) for i in ids])
     pooled = np.stack([np.mean([items.get(int(i), zero) for i in bag], 0) if bag else zero

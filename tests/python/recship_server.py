@@ -33,10 +33,10 @@ def outputs_of(response):
 class Server:
     """One `recship serve --port 0 ...` process; its log is a file."""
 
-    def __init__(self, binary, args, log_path, timeout=60):
+    def __init__(self, binary, args, log_path, timeout=60, port=0):
         self.log_path = log_path
         self._log = open(log_path, "w")
-        self.process = subprocess.Popen([str(binary), "serve", "--port", "0", *map(str, args)],
+        self.process = subprocess.Popen([str(binary), "serve", "--port", str(port), *map(str, args)],
                                         stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:

@@ -32,6 +32,8 @@ struct ModelSpec {
   Activation hidden_activation = Activation::kRelu;
   Activation output_activation = Activation::kSigmoid;
   int64_t output_units = 1;
+  // Where the MLP's nodes are placed ("/device:GPU:0"); empty: anywhere.
+  std::string mlp_device;
 
   const HashTableSpec* FindTable(const std::string& name) const;
   // Names and shapes of the dense variables, in build order.

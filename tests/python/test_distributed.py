@@ -1,0 +1,257 @@
+"""The distributed layout (entry + ps_<i>), judged by TensorFlow and by
+TensorFlow Serving's Python client: each shard loads in stock TensorFlow and
+looks up its checkpoint rows; entry + 4 shard processes of `recship serve`
+predict what the standalone export and numpy predict; hashtable_assign
+updates live; a dead shard gives UNAVAILABLE; the exporter's options."""
+
+import json
+import socket
+import subprocess
+import time
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from ctr_model import DIM, NUM_PS, SPEC, export, make_batch, numpy_predictions, predict_tf1
+from recship_server import Server, assert_close, outputs_of
+
+MODEL = "ctr"
+TABLES = ["user_id", "item_id"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(recship, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ctr") / "model"
+    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
+    return out
+
+
+def export_distributed(recship, model_dir, base, *flags):
+    """{sub-model: path} from `recship export --mode distributed --json`."""
+    out = recship.ok("export", "--model", SPEC, "--model-dir", model_dir, "--export-dir-base", base,
+                     "--mode", "distributed", "--json", *flags).stdout
+    return {sub["name"]: sub["path"] for sub in json.loads(out)["sub_models"]}
+
+
+def load_graph(path):
+    saved_model = saved_model_pb2.SavedModel()
+    with open(f"{path}/saved_model.pb", "rb") as f:
+        saved_model.ParseFromString(f.read())
+    return saved_model.meta_graphs[0]
+
+
+@pytest.fixture(scope="module")
+def layout(recship, model_dir, tmp_path_factory):
+    base = tmp_path_factory.mktemp("layout") / "export"
+    paths = export_distributed(recship, model_dir, base, "--global-step-as-timestamp")
+    standalone = export(recship, model_dir, tmp_path_factory.mktemp("standalone") / "export",
+                        "--global-step", 2)
+    return base, paths, standalone
+
+
+def test_layout_and_entry_graph(layout):
+    base, paths, _ = layout
+    assert sorted(paths) == ["entry"] + [f"ps_{i}" for i in range(NUM_PS)]
+    assert all(p.endswith("/2") for p in paths.values()), "all sub-models share version 2"
+    entry = load_graph(paths["entry"])
+    ops = [node.op for node in entry.graph_def.node]
+    assert not [op for op in ops if "HashTable" in op], "the entry graph must hold no table"
+    calls = [node for node in entry.graph_def.node if node.op == "TfServingRemotePredict"]
+    assert len(calls) == NUM_PS, "one call per shard carries every table's ids"
+    for node in calls:
+        attr = node.attr
+        shard = int(attr["model_name"].s.decode().rsplit("_", 1)[1])
+        assert attr["model_name"].s == f"{MODEL}:ps_{shard}".encode()
+        assert attr["signature_name"].s == b"lookup"
+        assert attr["model_version"].i == -1 and attr["fail_op_on_rpc_error"].b
+        assert attr["target_address"].s == b"" and attr["max_rpc_deadline_millis"].i > 0
+        assert list(attr["T"].list.type) == [tf.int64.as_datatype_enum] * 2
+        assert list(attr["output_types"].list.type) == [tf.float32.as_datatype_enum] * 2
+        assert len(node.input) == 4  # input aliases, two id tensors, output aliases
+    names = {name for name, _ in tf.train.list_variables(f"{paths['entry']}/variables/variables")}
+    assert names == {f"mlp/{l}/{v}" for l in ["dense_0", "dense_1", "logits"]
+                     for v in ["kernel", "bias"]}
+
+
+@pytest.mark.parametrize("shard", range(NUM_PS))
+def test_each_shard_loads_in_tensorflow_and_looks_up_its_rows(layout, model_dir, shard):
+    _, paths, _ = layout
+    reader = tf.train.load_checkpoint(str(model_dir / "model.ckpt-2"))
+    names = {name for name, _ in tf.train.list_variables(f"{paths[f'ps_{shard}']}/variables/variables")}
+    assert names == {f"{t}/shard_{shard}-{p}" for t in TABLES for p in ["keys", "values"]}
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta_graph = tf.compat.v1.saved_model.loader.load(sess, ["serve"], paths[f"ps_{shard}"])
+        signature = meta_graph.signature_def["lookup"]
+        assert sorted(signature.inputs) == sorted(TABLES)
+        for table in TABLES:
+            keys = reader.get_tensor(f"{table}/shard_{shard}-keys")
+            values = reader.get_tensor(f"{table}/shard_{shard}-values")
+            unseen = np.array([10**12 * NUM_PS + shard, shard - 4 * 10**9], np.int64)
+            other = keys + 1  # ids of the next shard: not here
+            ids = np.concatenate([keys[::7], unseen, other[:5]])
+            feed = {signature.inputs[t].name: (ids if t == table else np.zeros(0, np.int64))
+                    for t in TABLES}
+            got = sess.run(signature.outputs[table].name, feed)
+            want = np.concatenate([values[::7], np.zeros((2 + 5, DIM), np.float32)])
+            np.testing.assert_array_equal(got, want)
+        assert "hashtable_assign" in meta_graph.signature_def
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """Entry + one process per shard, on loopback."""
+
+    def __init__(self, recship, base, log_dir):
+        self.recship, self.base, self.log_dir = recship, base, log_dir
+        self.ports = [free_port() for _ in range(NUM_PS)]
+        self.shards = [self.start_shard(i) for i in range(NUM_PS)]
+        addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(self.ports))
+        self.entry = Server(recship.path, ["--model_name", MODEL, "--model_base_path",
+                                           base / "entry", "--remote_addresses", addresses],
+                            log_dir / "entry.log")
+
+    def start_shard(self, i):
+        server = Server(self.recship.path,
+                        ["--model_name", f"{MODEL}:ps_{i}", "--model_base_path", self.base / f"ps_{i}"],
+                        self.log_dir / f"ps_{i}.log", port=self.ports[i])
+        return server
+
+    def stop(self):
+        codes = [s.stop() for s in [self.entry, *self.shards]]
+        assert codes == [0] * len(codes), [s.log() for s in [self.entry, *self.shards]]
+
+
+@pytest.fixture
+def cluster(recship, layout, tmp_path):
+    c = Cluster(recship, layout[0], tmp_path)
+    yield c
+    c.stop()
+
+
+def test_entry_and_shards_predict_like_standalone_and_numpy(cluster, layout, model_dir):
+    _, _, standalone = layout
+    rng = np.random.default_rng(7)
+    for batch in [1, 1000]:
+        feed, bags = make_batch(batch, rng)
+        got = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
+        assert_close(got, predict_tf1(standalone, feed))
+        assert_close(got, numpy_predictions(model_dir / "model.ckpt-2", feed, bags))
+    # Repeated ids, and only ids of shard 0: shards 1 to 3 get none.
+    feed, bags = make_batch(6, rng)
+    feed["user_id"] = np.array([4, 4, 8, 4, -4, 0], np.int64)
+    feed["item_id"] = np.array([8, 8, 8, 12, 0, 4], np.int64)
+    feed["clicked_items_indices"] = np.array([[0, 0], [0, 1], [3, 0]], np.int64)
+    feed["clicked_items_values"] = np.array([4, 4, 16], np.int64)
+    feed["clicked_items_dense_shape"] = np.array([6, 2], np.int64)
+    bags = [[4, 4], [], [], [16], [], []]
+    got = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
+    assert_close(got, numpy_predictions(model_dir / "model.ckpt-2", feed, bags))
+    assert_close(got, predict_tf1(standalone, feed))
+
+
+def test_hashtable_assign_changes_the_next_predictions(cluster, model_dir):
+    feed, bags = make_batch(8, np.random.default_rng(8))
+    feed["user_id"][:] = 5  # shard 1
+    before = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
+    row = np.linspace(-1, 1, DIM).astype(np.float32)
+    update = {"user_id_ids": np.array([5], np.int64), "user_id_values": row[None, :],
+              "item_id_ids": np.zeros(0, np.int64), "item_id_values": np.zeros((0, DIM), np.float32)}
+    response = cluster.shards[1].predict(f"{MODEL}:ps_1", update, signature="hashtable_assign")
+    assert outputs_of(response)["user_id_size"] > 0
+    after = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
+    assert not np.allclose(before, after)
+    assert_close(after, numpy_predictions(model_dir / "model.ckpt-2", feed, bags,
+                                          tables={"user_id": {5: row}}))
+
+
+def test_a_dead_shard_gives_unavailable_and_recovers(cluster):
+    feed, _ = make_batch(16, np.random.default_rng(16))
+    want = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
+    cluster.shards[2].process.kill()
+    cluster.shards[2].process.wait()
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as error:
+        cluster.entry.predict(MODEL, feed, timeout=60)
+    assert error.value.code() == grpc.StatusCode.UNAVAILABLE, error.value.details()
+    assert "ps_2" in error.value.details()
+    assert time.monotonic() - start < 31
+    assert cluster.entry.process.poll() is None
+    cluster.shards[2].stop()
+    cluster.shards[2] = cluster.start_shard(2)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            got = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
+            break
+        except grpc.RpcError:
+            assert time.monotonic() < deadline, "the entry did not recover"
+            time.sleep(0.2)
+    assert_close(got, want)
+
+
+def test_parallel_shard_exports_agree_on_the_version(recship, model_dir, tmp_path):
+    base = tmp_path / "export"
+    names = ["entry"] + [f"ps_{i}" for i in range(NUM_PS)]
+    procs = [subprocess.Popen([str(recship.path), "export", "--model", SPEC, "--model-dir",
+                               model_dir, "--export-dir-base", base, "--mode", "distributed",
+                               "--include-graphs", name, "--global-step-as-timestamp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in names]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert len(out.strip().splitlines()) == 1, "each process writes one sub-model"
+    assert sorted(p.name for p in base.iterdir()) == sorted(names)
+    for name in names:
+        assert [p.name for p in (base / name).iterdir()] == ["2"]
+
+
+def test_dense_only_writes_only_the_entry(recship, model_dir, tmp_path):
+    base = tmp_path / "export"
+    export_distributed(recship, model_dir, base, "--global-step-as-timestamp")
+    before = {p: sorted(q.name for q in p.iterdir()) for p in base.iterdir()}
+    paths = export_distributed(recship, model_dir, base, "--dense-only", "--checkpoint",
+                               model_dir / "model.ckpt-1", "--global-step-as-timestamp")
+    assert list(paths) == ["entry"] and paths["entry"].endswith("/entry/1")
+    after = {p: sorted(q.name for q in p.iterdir()) for p in base.iterdir()}
+    assert after[base / "entry"] == ["1", "2"]
+    assert all(after[p] == before[p] for p in before if p.name != "entry")
+
+
+def test_device_options(recship, model_dir, tmp_path):
+    spec = tmp_path / "gpu.json"
+    spec.write_text(SPEC.read_text().replace('"mlp": {', '"mlp": {"device": "/device:GPU:0", '))
+
+    def devices(*flags):
+        out = recship.ok("export", "--model", spec, "--model-dir", model_dir, "--export-dir-base",
+                         tmp_path / "e", "--mode", "distributed", "--model-name", MODEL, *flags,
+                         "--dense-only").stdout
+        path = out.split()[-1]
+        return {n.name: n.device for n in load_graph(path).graph_def.node if n.name.startswith("mlp/")}
+
+    pinned = devices("--global-step", 1)
+    assert pinned and set(pinned.values()) == {"/device:CPU:0"}
+    kept = devices("--global-step", 2, "--allow-gpu")
+    assert set(kept.values()) == {"/device:GPU:0"}
+    cleared = devices("--global-step", 3, "--allow-gpu", "--clear-entry-devices")
+    assert set(cleared.values()) == {""}
+
+
+def test_distributed_export_errors(recship, model_dir, tmp_path):
+    base = tmp_path / "export"
+    bad = recship.fails("export", "--model", SPEC, "--model-dir", model_dir, "--export-dir-base",
+                        base, "--mode", "distributed", "--include-graphs", "ps_9")
+    assert "ps_9" in bad.stderr and "ps_3" in bad.stderr
+    export_distributed(recship, model_dir, base, "--global-step", 5)
+    again = recship.fails("export", "--model", SPEC, "--model-dir", model_dir, "--export-dir-base",
+                          base, "--mode", "distributed", "--global-step", 5)
+    assert "already exists" in again.stderr
+    assert sorted(p.name for p in (base / "entry").iterdir()) == ["5"]
