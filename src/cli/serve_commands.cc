@@ -16,6 +16,7 @@
 #include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/runtime/remote_predict.h"
+#include "recship/serving/layout_filter.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_server.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -36,6 +37,8 @@ struct ServeOptions {
   std::string model_name;
   std::string model_base_path;
   std::string model_config_file;
+  std::string layout_base_path;
+  std::vector<std::string> layout_filters;
   double poll_wait_seconds = 1;
   int intra_op_threads = 0;
   int64_t max_batch_size = 0;
@@ -66,7 +69,31 @@ void RunServe(const ServeOptions& o) {
     remote->resolver = *std::move(resolver);
     options.remote_predict = std::move(remote);
   }
-  if (!o.model_config_file.empty()) {
+  if (!o.layout_filters.empty() && o.layout_base_path.empty()) {
+    Fail("serve", "--layout_filter chooses sub-models of --layout_base_path; give that too");
+  }
+  if (!o.layout_base_path.empty()) {
+    if (!o.model_base_path.empty() || !o.model_config_file.empty()) {
+      Fail("serve", "give one of --layout_base_path, --model_base_path or --model_config_file");
+    }
+    if (o.model_name.empty()) {
+      Fail("serve",
+           "--layout_base_path needs --model_name: the name the entry's remote calls use "
+           "(<name>:ps_<i>)");
+    }
+    std::vector<serving::LayoutFilter> filters;
+    for (const std::string& text : o.layout_filters) {
+      auto filter = serving::LayoutFilter::Parse(text);
+      if (!filter.ok()) Fail("serve", filter.status().message());
+      filters.push_back(*std::move(filter));
+    }
+    auto config = serving::LayoutModelServerConfig(o.layout_base_path, o.model_name, filters);
+    if (!config.ok()) Fail("serve", config.status().message());
+    for (const auto& model : config->model_config_list().config()) {
+      LogLine(absl::StrCat("layout: serving ", model.base_path(), " as '", model.name(), "'"));
+    }
+    options.config = *std::move(config);
+  } else if (!o.model_config_file.empty()) {
     if (!o.model_name.empty() || !o.model_base_path.empty()) {
       Fail("serve", "give either --model_config_file or --model_name/--model_base_path");
     }
@@ -75,7 +102,9 @@ void RunServe(const ServeOptions& o) {
     options.config = *std::move(config);
   } else {
     if (o.model_base_path.empty()) {
-      Fail("serve", "give --model_base_path (with --model_name) or --model_config_file");
+      Fail("serve",
+           "give --model_base_path (with --model_name), --model_config_file or "
+           "--layout_base_path (with --model_name)");
     }
     options.config = serving::SingleModelConfig(o.model_name.empty() ? "default" : o.model_name,
                                                 o.model_base_path);
@@ -222,11 +251,22 @@ void AddServeCommand(CLI::App& app) {
       "checking). Flags follow tensorflow_model_server's names.");
   cmd->add_option("--port", o->port, "gRPC port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
-  cmd->add_option("--model_name", o->model_name, "name of the one model to serve");
+  cmd->add_option(
+      "--model_name", o->model_name,
+      "name of the one model to serve; with --layout_base_path, the layout's model name");
   cmd->add_option("--model_base_path", o->model_base_path,
                   "folder of the model's numeric version folders");
   cmd->add_option("--model_config_file", o->model_config_file,
                   "ModelServerConfig in text format: several models, version policies");
+  cmd->add_option("--layout_base_path", o->layout_base_path,
+                  "serve sub-models of a distributed export (its export_dir_base with entry/, "
+                  "ps_<i>/, dense_0/): entry as --model_name, ps_<i> as <model_name>:ps_<i>");
+  cmd->add_option("--layout_filter", o->layout_filters,
+                  "which sub-models of --layout_base_path to serve (repeatable, any may "
+                  "match; default all): PATTERN[; CONDITION], e.g. 'ps_{i}; i % 2 == 0' or "
+                  "entry; CONDITION uses integers, i, %, == != < <= > >=, and/or (&&/||), ()")
+      ->take_all()
+      ->expected(1);
   cmd->add_option("--file_system_poll_wait_seconds", o->poll_wait_seconds,
                   "seconds between looks for new versions (0: never)")
       ->capture_default_str();
