@@ -197,8 +197,9 @@ void AddExportCommand(CLI::App& app) {
                 "distributed: keep GPU device placements (otherwise pinned to CPU)");
   cmd->add_flag("--clear-entry-devices", options->distributed.clear_entry_devices,
                 "distributed: clear every device field of entry");
-  cmd->add_flag("--with-remote-gpu", options->distributed.with_remote_gpu,
-                "distributed: move the dense network into dense_0 (not supported yet)");
+  cmd->add_flag(
+      "--with-remote-gpu", options->distributed.with_remote_gpu,
+      "distributed: move the dense network into dense_0 (frozen, on GPU), called by entry");
   cmd->add_option("--include-graphs", options->distributed.include_graphs,
                   "distributed: write only these sub-models (entry, ps_0, ...), so separate "
                   "processes can export shards in parallel")

@@ -14,6 +14,7 @@
 #include "recship/model/checkpoint.h"
 #include "recship/model/export_context.h"
 #include "src/export/export_steps.h"
+#include "src/export/remote_dense.h"
 
 namespace recship::exporter {
 namespace {
@@ -23,8 +24,12 @@ absl::StatusOr<std::vector<std::string>> SelectSubModels(const DistributedExport
                                                          int num_ps) {
   std::vector<std::string> all;
   for (int i = 0; i < num_ps; ++i) all.push_back(model::PsGraphName(i));
+  if (options.with_remote_gpu) all.push_back(kDenseGraph);
   all.push_back(kEntryGraph);
-  if (options.dense_only) return std::vector<std::string>{kEntryGraph};
+  if (options.dense_only) {
+    if (options.with_remote_gpu) return std::vector<std::string>{kDenseGraph, kEntryGraph};
+    return std::vector<std::string>{kEntryGraph};
+  }
   if (options.include_graphs.empty()) return all;
   std::set<std::string> wanted(options.include_graphs.begin(), options.include_graphs.end());
   for (const std::string& name : wanted) {
@@ -85,9 +90,6 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     return absl::InvalidArgumentError(
         "a distributed export needs a model name without ':' (the entry calls <name>:ps_<i>)");
   }
-  if (options_.with_remote_gpu) {
-    return absl::UnimplementedError("with_remote_gpu (dense_0) is not supported yet");
-  }
   ASSIGN_OR_RETURN(std::string checkpoint, ResolveCheckpoint(model_dir_, checkpoint_path));
   ASSIGN_OR_RETURN(auto reader, model::CheckpointReader::Open(checkpoint));
   RETURN_IF_ERROR(CheckWarmupFile(options_.warmup_file));
@@ -107,6 +109,15 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     ASSIGN_OR_RETURN(entry_signatures, MakeSignatures(receiver, spec));
   }
   RETURN_IF_ERROR(context.lookups().Finalize(entry, options_.model_name, context));
+  // with_remote_gpu: the entry keeps the routing; dense_0 gets the network.
+  graph::Graph* entry_graph = &entry;
+  DenseSplit split;
+  if (options_.with_remote_gpu) {
+    ASSIGN_OR_RETURN(
+        split, SplitDenseNetwork(entry.def(), entry_signatures, *reader, options_.model_name));
+    entry_graph = split.entry.get();
+    entry_signatures = split.entry_signatures;
+  }
   ASSIGN_OR_RETURN(std::vector<std::string> names,
                    SelectSubModels(options_, context.lookups().num_ps()));
   ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
@@ -115,16 +126,22 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   std::vector<PendingVersion> pending;
   for (const std::string& name : names) {
     bool is_entry = name == kEntryGraph;
-    graph::Graph& g = is_entry ? entry : context.sub_graph(name);
+    bool is_dense = name == kDenseGraph;
+    graph::Graph& g = is_entry ? *entry_graph : is_dense ? *split.dense : context.sub_graph(name);
     ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(g.def(), *reader));
-    if (!is_entry) RETURN_IF_ERROR(KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint));
+    if (!is_entry && !is_dense) {
+      RETURN_IF_ERROR(KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint));
+    }
     PendingVersion v;
     v.name = name;
-    ASSIGN_OR_RETURN(
-        v.saved_model,
-        MakeSavedModel(g, plan, is_entry ? entry_signatures : context.signatures(name)));
-    ApplyDevicePolicy(*v.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
-                      options_.allow_gpu, is_entry && options_.clear_entry_devices);
+    const std::vector<model::SignatureSpec>& signatures =
+        is_entry ? entry_signatures : is_dense ? split.dense_signatures : context.signatures(name);
+    ASSIGN_OR_RETURN(v.saved_model, MakeSavedModel(g, plan, signatures));
+    // dense_0 is the GPU model; allow_gpu governs the other sub-models.
+    if (!is_dense) {
+      ApplyDevicePolicy(*v.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
+                        options_.allow_gpu, is_entry && options_.clear_entry_devices);
+    }
     v.tensor_names = plan.TensorNames();
     ASSIGN_OR_RETURN(SavedModelWriter writer,
                      SavedModelWriter::Begin(

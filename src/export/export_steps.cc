@@ -72,9 +72,14 @@ absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
 absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
     graph::Graph& graph, const RestorePlan& plan,
     const std::vector<model::SignatureSpec>& signatures) {
-  ASSIGN_OR_RETURN(tensorflow::SaverDef saver, AddSaverOps(graph, plan));
-  ASSIGN_OR_RETURN(tensorflow::MetaGraphDef meta_graph,
-                   MakeServeMetaGraph(graph, &saver, signatures));
+  tensorflow::MetaGraphDef meta_graph;
+  if (plan.variables.empty() && plan.tables.empty()) {
+    // As TensorFlow does: no variables, no saver.
+    ASSIGN_OR_RETURN(meta_graph, MakeServeMetaGraph(graph, nullptr, signatures));
+  } else {
+    ASSIGN_OR_RETURN(tensorflow::SaverDef saver, AddSaverOps(graph, plan));
+    ASSIGN_OR_RETURN(meta_graph, MakeServeMetaGraph(graph, &saver, signatures));
+  }
   tensorflow::SavedModel saved_model;
   saved_model.set_saved_model_schema_version(1);
   *saved_model.add_meta_graphs() = std::move(meta_graph);

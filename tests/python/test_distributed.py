@@ -255,3 +255,35 @@ def test_distributed_export_errors(recship, model_dir, tmp_path):
                           base, "--mode", "distributed", "--global-step", 5)
     assert "already exists" in again.stderr
     assert sorted(p.name for p in (base / "entry").iterdir()) == ["5"]
+
+
+def test_with_remote_gpu_entry_dense_and_shards_predict_like_standalone(recship, model_dir,
+                                                                        layout, tmp_path):
+    base = tmp_path / "export"
+    paths = export_distributed(recship, model_dir, base, "--with-remote-gpu", "--global-step", 2)
+    assert sorted(paths) == ["dense_0", "entry"] + [f"ps_{i}" for i in range(NUM_PS)]
+    dense = load_graph(paths["dense_0"])
+    assert set(dense.signature_def) == {"gpu_remote_call"}
+    assert {n.device for n in dense.graph_def.node} == {"/device:GPU:0"}
+    assert not [n for n in dense.graph_def.node if "Variable" in n.op], "variables are frozen"
+    entry = load_graph(paths["entry"])
+    assert not [n for n in entry.graph_def.node if n.op in ("MatMul", "VarHandleOp")]
+    names = [n.attr["model_name"].s for n in entry.graph_def.node
+             if n.op == "TfServingRemotePredict"]
+    assert f"{MODEL}:dense_0".encode() in names
+
+    ports = {name: free_port() for name in ["dense_0"] + [f"ps_{i}" for i in range(NUM_PS)]}
+    servers = [Server(recship.path, ["--model_name", f"{MODEL}:{name}", "--model_base_path",
+                                     base / name], tmp_path / f"{name}.log", port=port)
+               for name, port in ports.items()]
+    addresses = ",".join(f"{name}=127.0.0.1:{port}" for name, port in ports.items())
+    servers.append(Server(recship.path, ["--model_name", MODEL, "--model_base_path", base / "entry",
+                                         "--remote_addresses", addresses], tmp_path / "entry.log"))
+    try:
+        for batch in [1, 300]:
+            feed, bags = make_batch(batch, np.random.default_rng(batch))
+            got = outputs_of(servers[-1].predict(MODEL, feed))["prediction"]
+            assert_close(got, predict_tf1(layout[2], feed))
+            assert_close(got, numpy_predictions(model_dir / "model.ckpt-2", feed, bags))
+    finally:
+        assert [s.stop() for s in servers] == [0] * len(servers)

@@ -4,6 +4,7 @@
 //
 //   <export_dir_base>/entry/<v>/   the dense network; calls the shards
 //   <export_dir_base>/ps_<i>/<v>/  shard i of every table
+//   <export_dir_base>/dense_0/<v>/ with with_remote_gpu: the dense network
 //
 // All sub-models of one export share <v>. Each version folder is built under
 // temp-<v> and renamed into place; the shards are published before the
@@ -36,7 +37,9 @@ struct DistributedExportOptions {
   bool dense_only = false;
   // Keep GPU device placements; otherwise they are pinned to CPU.
   bool allow_gpu = false;
-  // Move the dense network into dense_0 (not supported yet: Unimplemented).
+  // Move the dense network into dense_0: its variables frozen into
+  // constants, its nodes on /device:GPU:0, called by the entry through the
+  // remote-predict op (signature gpu_remote_call).
   bool with_remote_gpu = false;
   // Clear every device field of the entry graph.
   bool clear_entry_devices = false;

@@ -1,0 +1,43 @@
+// with_remote_gpu (private to export/): moves the dense network of a
+// distributed entry graph into its own sub-model, dense_0.
+//
+// The dense network is every node that both depends on a variable and feeds
+// a signature output. Its inputs from the rest of the graph (the boundary)
+// become dense_0's placeholders; its variables become constants holding the
+// checkpoint's values; every node is placed on /device:GPU:0. Its signature
+// `gpu_remote_call` maps input_<k> (the k-th boundary tensor) to the entry's
+// output keys. The entry keeps everything up to the boundary and calls
+// "<model>:dense_0" through one TfServingRemotePredict node.
+#ifndef RECSHIP_SRC_EXPORT_REMOTE_DENSE_H_
+#define RECSHIP_SRC_EXPORT_REMOTE_DENSE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recship/graph/graph.h"
+#include "recship/model/checkpoint.h"
+#include "recship/model/export_context.h"
+
+namespace recship::exporter {
+
+inline constexpr char kDenseGraph[] = "dense_0";
+inline constexpr char kGpuRemoteCallSignature[] = "gpu_remote_call";
+inline constexpr char kGpuDevice[] = "/device:GPU:0";
+
+struct DenseSplit {
+  std::unique_ptr<graph::Graph> entry;
+  std::vector<model::SignatureSpec> entry_signatures;
+  std::unique_ptr<graph::Graph> dense;
+  std::vector<model::SignatureSpec> dense_signatures;
+};
+
+absl::StatusOr<DenseSplit> SplitDenseNetwork(const tensorflow::GraphDef& entry,
+                                             const std::vector<model::SignatureSpec>& signatures,
+                                             const model::CheckpointReader& checkpoint,
+                                             const std::string& model_name);
+
+}  // namespace recship::exporter
+
+#endif  // RECSHIP_SRC_EXPORT_REMOTE_DENSE_H_
