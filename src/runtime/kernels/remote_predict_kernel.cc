@@ -37,10 +37,19 @@ struct RemoteCall {
 };
 
 // Held by the AsyncWait: a call the session abandons (its Run failed
-// elsewhere) is cancelled rather than left running to its deadline.
+// elsewhere) is cancelled rather than left running to its deadline. A
+// finished call is not: cancelling one still runs a cancel op through gRPC's
+// call stack, on the request's critical path.
 struct CallGuard {
   explicit CallGuard(std::shared_ptr<RemoteCall> c) : call(std::move(c)) {}
-  ~CallGuard() { call->context.TryCancel(); }
+  ~CallGuard() {
+    bool done;
+    {
+      absl::MutexLock lock(&call->mu);
+      done = call->done;
+    }
+    if (!done) call->context.TryCancel();
+  }
   CallGuard(const CallGuard&) = delete;
   CallGuard& operator=(const CallGuard&) = delete;
   std::shared_ptr<RemoteCall> call;
