@@ -83,13 +83,21 @@ absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& base_path) 
         absl::StrCat("cannot list model base path ", base_path, ": ", ec.message()));
   }
   std::vector<int64_t> versions;
-  for (const auto& entry : it) {
+  // Advanced with an error code: a folder changing while it is listed must
+  // not throw.
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const auto& entry = *it;
     int64_t version = 0;
     std::string name = entry.path().filename().string();
     bool numeric = !name.empty() && std::all_of(name.begin(), name.end(), ::isdigit);
-    if (numeric && absl::SimpleAtoi(name, &version) && entry.is_directory(ec)) {
+    std::error_code dir_ec;
+    if (numeric && absl::SimpleAtoi(name, &version) && entry.is_directory(dir_ec)) {
       versions.push_back(version);
     }
+  }
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot list model base path ", base_path, ": ", ec.message()));
   }
   std::sort(versions.begin(), versions.end());
   return versions;

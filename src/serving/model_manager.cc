@@ -79,8 +79,9 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
       absl::MutexLock lock(&mu_);
       models_[model.name()][version] = *bundle;
     }
-    Log(absl::StrFormat("model '%s' version %d loaded in %.3f s (%.1f MiB of tables)", model.name(),
-                        version, SecondsSince(start), (*bundle)->ResourceBytes() / 1048576.0));
+    Log(absl::StrFormat("model '%s' version %d loaded in %.3f s (%.1f MiB of tables and variables)",
+                        model.name(), version, SecondsSince(start),
+                        (*bundle)->ResourceBytes() / 1048576.0));
   }
   // ... then unload what the policy no longer wants, but never the last
   // version standing when nothing newer loaded.
