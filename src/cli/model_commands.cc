@@ -204,6 +204,9 @@ void AddExportCommand(CLI::App& app) {
                   "distributed: write only these sub-models (entry, ps_0, ...), so separate "
                   "processes can export shards in parallel")
       ->delimiter(',');
+  cmd->add_flag("--pin-versions", options->distributed.pin_versions,
+                "distributed: the entry calls its shards at this export's version (default: "
+                "whatever version they serve)");
   cmd->add_flag("--global-step-as-timestamp", options->distributed.global_step_as_timestamp,
                 "distributed: name the version after the checkpoint's global step, so parallel "
                 "exporters agree on it");

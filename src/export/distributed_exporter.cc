@@ -108,19 +108,20 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     RETURN_IF_ERROR(entry.status());
     ASSIGN_OR_RETURN(entry_signatures, MakeSignatures(receiver, spec));
   }
-  RETURN_IF_ERROR(context.lookups().Finalize(entry, options_.model_name, context));
+  ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
+  int64_t pinned = options_.pin_versions ? version : -1;
+  RETURN_IF_ERROR(context.lookups().Finalize(entry, options_.model_name, context, pinned));
   // with_remote_gpu: the entry keeps the routing; dense_0 gets the network.
   graph::Graph* entry_graph = &entry;
   DenseSplit split;
   if (options_.with_remote_gpu) {
-    ASSIGN_OR_RETURN(
-        split, SplitDenseNetwork(entry.def(), entry_signatures, *reader, options_.model_name));
+    ASSIGN_OR_RETURN(split, SplitDenseNetwork(entry.def(), entry_signatures, *reader,
+                                              options_.model_name, pinned));
     entry_graph = split.entry.get();
     entry_signatures = split.entry_signatures;
   }
   ASSIGN_OR_RETURN(std::vector<std::string> names,
                    SelectSubModels(options_, context.lookups().num_ps()));
-  ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
 
   // Plan every sub-model and claim its version folder before writing any.
   std::vector<PendingVersion> pending;
@@ -134,8 +135,9 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     }
     PendingVersion v;
     v.name = name;
-    const std::vector<model::SignatureSpec>& signatures =
-        is_entry ? entry_signatures : is_dense ? split.dense_signatures : context.signatures(name);
+    const std::vector<model::SignatureSpec>& signatures = is_entry   ? entry_signatures
+                                                          : is_dense ? split.dense_signatures
+                                                                     : context.signatures(name);
     ASSIGN_OR_RETURN(v.saved_model, MakeSavedModel(g, plan, signatures));
     // dense_0 is the GPU model; allow_gpu governs the other sub-models.
     if (!is_dense) {

@@ -63,8 +63,9 @@ DataType OutputType(const tensorflow::NodeDef& node, int index) {
 
 class Splitter {
  public:
-  Splitter(const tensorflow::GraphDef& graph, const std::vector<model::SignatureSpec>& signatures)
-      : graph_(graph), signatures_(signatures) {
+  Splitter(const tensorflow::GraphDef& graph, const std::vector<model::SignatureSpec>& signatures,
+           int64_t version)
+      : graph_(graph), signatures_(signatures), version_(version) {
     for (const auto& node : graph.node()) {
       nodes_[node.name()] = &node;
       inputs_[node.name()] = ParseInputs(node);
@@ -83,6 +84,7 @@ class Splitter {
 
   const tensorflow::GraphDef& graph_;
   const std::vector<model::SignatureSpec>& signatures_;
+  const int64_t version_;  // The dense_0 version the entry asks for; -1: any.
   std::map<std::string, const tensorflow::NodeDef*> nodes_;
   std::map<std::string, Inputs> inputs_;
   std::map<std::string, bool> depends_;
@@ -183,6 +185,7 @@ absl::Status Splitter::BuildEntry(DenseSplit& split, const std::string& model_na
   }
   ops::RemotePredictCall call;
   call.model_name = absl::StrCat(model_name, ":", kDenseGraph);
+  call.model_version = version_;
   call.signature_name = kGpuRemoteCallSignature;
   for (size_t k = 0; k < boundary_.size(); ++k) {
     const Edge& edge = boundary_[k];
@@ -259,8 +262,8 @@ absl::StatusOr<DenseSplit> Splitter::Split(const model::CheckpointReader& checkp
 absl::StatusOr<DenseSplit> SplitDenseNetwork(const tensorflow::GraphDef& entry,
                                              const std::vector<model::SignatureSpec>& signatures,
                                              const model::CheckpointReader& checkpoint,
-                                             const std::string& model_name) {
-  Splitter splitter(entry, signatures);
+                                             const std::string& model_name, int64_t dense_version) {
+  Splitter splitter(entry, signatures, dense_version);
   return splitter.Split(checkpoint, model_name);
 }
 

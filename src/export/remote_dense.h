@@ -36,7 +36,8 @@ struct DenseSplit {
 absl::StatusOr<DenseSplit> SplitDenseNetwork(const tensorflow::GraphDef& entry,
                                              const std::vector<model::SignatureSpec>& signatures,
                                              const model::CheckpointReader& checkpoint,
-                                             const std::string& model_name);
+                                             const std::string& model_name,
+                                             int64_t dense_version = -1);
 
 }  // namespace recship::exporter
 

@@ -109,7 +109,7 @@ void DistributedLookups::BuildShardGraph(int shard, const std::vector<HashTableS
 }
 
 absl::Status DistributedLookups::Finalize(graph::Graph& entry, const std::string& model_name,
-                                          ExportContext& ctx) {
+                                          ExportContext& ctx, int64_t shard_version) {
   if (absl::Status s = CheckTables(); !s.ok()) return s;
   // Group the lookups by table, in order of first use.
   std::vector<TableRoute> routes;
@@ -153,6 +153,7 @@ absl::Status DistributedLookups::Finalize(graph::Graph& entry, const std::string
   for (int shard = 0; shard < num_ps(); ++shard) {
     ops::RemotePredictCall call;
     call.model_name = absl::StrCat(model_name, ":", PsGraphName(shard));
+    call.model_version = shard_version;
     call.signature_name = kLookupSignature;
     std::vector<TableRoute*> callers;
     for (TableRoute& route : routes) {

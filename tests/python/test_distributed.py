@@ -287,3 +287,17 @@ def test_with_remote_gpu_entry_dense_and_shards_predict_like_standalone(recship,
             assert_close(got, numpy_predictions(model_dir / "model.ckpt-2", feed, bags))
     finally:
         assert [s.stop() for s in servers] == [0] * len(servers)
+
+
+def test_pin_versions_makes_the_entry_ask_for_its_own_version(recship, model_dir, tmp_path,
+                                                               layout):
+    base = tmp_path / "export"
+    paths = export_distributed(recship, model_dir, base, "--global-step", 7, "--pin-versions",
+                               "--with-remote-gpu")
+    calls = [n for n in load_graph(paths["entry"]).graph_def.node
+             if n.op == "TfServingRemotePredict"]
+    assert len(calls) == NUM_PS + 1
+    assert {n.attr["model_version"].i for n in calls} == {7}
+    unpinned = [n for n in load_graph(layout[1]["entry"]).graph_def.node
+                if n.op == "TfServingRemotePredict"]
+    assert {n.attr["model_version"].i for n in unpinned} == {-1}

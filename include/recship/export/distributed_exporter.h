@@ -49,6 +49,10 @@ struct DistributedExportOptions {
   // global_step tensor) rather than the time, so that processes exporting
   // different sub-models in parallel agree on it.
   bool global_step_as_timestamp = false;
+  // The entry asks its shards (and dense_0) for this export's version
+  // instead of whatever version they serve: entry and shards then change
+  // together, at the cost of the entry failing until its shards load it.
+  bool pin_versions = false;
 };
 
 // What the last export wrote, per sub-model.

@@ -47,7 +47,9 @@ class DistributedLookups {
 
   // Builds the recorded lookups into `entry` and the ps sub-graphs of `ctx`.
   // `model_name` is the name the entry calls the shards by: "<model>:ps_<i>".
-  absl::Status Finalize(graph::Graph& entry, const std::string& model_name, ExportContext& ctx);
+  // The calls ask for `shard_version`, or whatever the shard serves when -1.
+  absl::Status Finalize(graph::Graph& entry, const std::string& model_name, ExportContext& ctx,
+                        int64_t shard_version = -1);
 
  private:
   struct Lookup {
