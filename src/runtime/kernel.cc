@@ -1,5 +1,7 @@
 #include "recship/runtime/kernel.h"
 
+#include <algorithm>
+
 #include "recship/core/status_macros.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/graph/op_table.h"
@@ -93,6 +95,12 @@ const Tensor& OpKernelContext::input(int i) const {
 }
 
 absl::StatusOr<Tensor*> OpKernelContext::allocate_output(int i, DataType dtype, TensorShape shape) {
+  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  if (static_cast<uint64_t>(n) > max_output_bytes_ / std::max<size_t>(1, DataTypeSize(dtype))) {
+    return absl::ResourceExhaustedError(absl::StrCat("output ", i, " of shape ",
+                                                     ShapeToString(shape), " would take more than ",
+                                                     max_output_bytes_, " bytes"));
+  }
   ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, std::move(shape)));
   if (static_cast<int>(outputs_->size()) <= i) outputs_->resize(i + 1);
   (*outputs_)[i].tensor = std::move(t);

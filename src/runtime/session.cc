@@ -347,12 +347,14 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
       async_contexts[s] = std::make_unique<OpKernelContext>(
           *node.def, std::move(inputs), &values[s], resources_.get(), &pool->device(),
           options_.remote_predict);
+      async_contexts[s]->set_max_output_bytes(options_.max_output_bytes);
       absl::StatusOr<AsyncWait> wait = node.kernel->StartAsync(*async_contexts[s]);
       if (!wait.ok()) return NodeError(*node.def, wait.status());
       pending[s] = *std::move(wait);
     } else {
       OpKernelContext ctx(*node.def, std::move(inputs), &values[s], resources_.get(),
                           &pool->device(), options_.remote_predict);
+      ctx.set_max_output_bytes(options_.max_output_bytes);
       absl::Status status = node.kernel->Compute(ctx);
       if (!status.ok()) return NodeError(*node.def, status);
     }

@@ -347,3 +347,56 @@ def test_predict_command_prints_outputs(recship, model_dir, tmp_path, serve):
     failed = recship.fails("predict", "--server", server.address, "--model-name", MODEL,
                            "--input", "user_id=[1]")
     assert "missing input" in failed.stderr
+
+
+def test_random_hostile_requests_never_crash_the_server(ctr_server):
+    """Random mixes of missing, extra, mistyped, misshapen and out-of-range
+    inputs: each gets an answer (never INTERNAL or a dead server)."""
+    server = ctr_server
+    rng = np.random.default_rng(2026)
+    good, _ = make_batch(8, rng)
+    dtypes = [np.int64, np.int32, np.float32, np.float64, np.bool_]
+    answered = set()
+    for _ in range(300):
+        feed = {}
+        for name, value in good.items():
+            roll = rng.random()
+            if roll < 0.1:
+                continue  # missing
+            if roll < 0.2:
+                value = value.astype(rng.choice(dtypes))
+            elif roll < 0.35:
+                shape = tuple(int(d) for d in rng.integers(0, 5, rng.integers(0, 4)))
+                value = rng.integers(-10, 10, shape).astype(value.dtype)
+            elif roll < 0.5 and value.size:
+                value = value.copy()
+                value.flat[rng.integers(0, value.size)] = rng.choice(
+                    [-(2**62), -1, 2**31, 2**62]).astype(value.dtype)
+            feed[name] = value
+        if rng.random() < 0.1:
+            feed["surplus"] = np.zeros(3, np.float32)
+        try:
+            server.predict(MODEL, feed, timeout=30)
+            answered.add("OK")
+        except grpc.RpcError as error:
+            assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE,
+                                        grpc.StatusCode.UNKNOWN), error.details()
+            answered.add(error.code().name)
+    assert "INVALID_ARGUMENT" in answered
+    assert server.process.poll() is None
+    assert outputs_of(server.predict(MODEL, good))["prediction"].shape == (8, 1)
+
+
+def test_values_that_ask_for_huge_outputs_are_refused(recship, model_dir, tmp_path, serve):
+    """Without a batch limit, a bag's dense_shape still cannot make the
+    runtime allocate without bound: each kernel output is capped at 1 GiB."""
+    base = tmp_path / "export"
+    export_version(recship, model_dir, base, 2)
+    server = serve("--model_name", MODEL, "--model_base_path", base)
+    feed, _ = make_batch(4, np.random.default_rng(4))
+    for rows in [2**26, 2**31 - 1]:  # 2 GiB of pooled rows, and far more
+        feed["clicked_items_dense_shape"] = np.array([rows, 3], np.int64)
+        expect_error(lambda: server.predict(MODEL, feed), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                     "would take more than")
+    feed, _ = make_batch(4, np.random.default_rng(4))
+    assert outputs_of(server.predict(MODEL, feed))["prediction"].shape == (4, 1)

@@ -94,7 +94,12 @@ class OpKernelContext {
 
   void set_output(int i, Tensor tensor);
   void set_resource_output(int i, std::shared_ptr<Resource> r);
-  // Allocates output `i` (zeroed) and returns it for filling in. The pointer
+  // The most bytes one allocate_output may take (sizes can come from request
+  // values, such as a SparseTensor's dense_shape).
+  void set_max_output_bytes(uint64_t bytes) { max_output_bytes_ = bytes; }
+
+  // Allocates output `i` (zeroed) and returns it for filling in;
+  // ResourceExhausted over the limit above. The pointer
   // stays valid until an output with a higher index is first set: a kernel
   // with several outputs allocates the last one first.
   absl::StatusOr<Tensor*> allocate_output(int i, DataType dtype, TensorShape shape);
@@ -115,6 +120,7 @@ class OpKernelContext {
   std::vector<Value>* outputs_;
   ResourceManager* resources_;
   const Eigen::ThreadPoolDevice* device_;
+  uint64_t max_output_bytes_ = uint64_t{1} << 30;
   const RemotePredictOptions* remote_predict_;
 };
 

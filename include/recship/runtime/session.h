@@ -56,6 +56,9 @@ struct SessionOptions {
   // Not owned; must outlive the session. Where TfServingRemotePredict nodes
   // send their calls; null makes such a node fail with FailedPrecondition.
   const RemotePredictOptions* remote_predict = nullptr;
+  // The most bytes one kernel output may take: a bound on what a request's
+  // values (a dense_shape, a Fill's dims) can make the runtime allocate.
+  uint64_t max_output_bytes = uint64_t{1} << 30;
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;
