@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "graph_builder.h"
 #include "grpcpp/grpcpp.h"
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_proto.h"
@@ -45,37 +46,12 @@ using Code = absl::StatusCode;
 // ---------------------------------------------------------------------------
 // Graphs and SavedModels by hand.
 
-tensorflow::AttrValue TypeAttr(DataType t) {
-  tensorflow::AttrValue v;
-  v.set_type(t);
-  return v;
-}
-tensorflow::AttrValue TypeListAttr(const std::vector<DataType>& types) {
-  tensorflow::AttrValue v;
-  v.mutable_list();
-  for (DataType t : types) v.mutable_list()->add_type(t);
-  return v;
-}
-tensorflow::AttrValue StrAttr(const std::string& s) {
-  tensorflow::AttrValue v;
-  v.set_s(s);
-  return v;
-}
-tensorflow::AttrValue IntAttr(int64_t i) {
-  tensorflow::AttrValue v;
-  v.set_i(i);
-  return v;
-}
-tensorflow::AttrValue BoolAttr(bool b) {
-  tensorflow::AttrValue v;
-  v.set_b(b);
-  return v;
-}
-tensorflow::AttrValue TensorAttr(const Tensor& t) {
-  tensorflow::AttrValue v;
-  *v.mutable_tensor() = TensorToProto(t);
-  return v;
-}
+using ::recship::testing::BoolAttr;
+using ::recship::testing::IntAttr;
+using ::recship::testing::StrAttr;
+using ::recship::testing::TensorAttr;
+using ::recship::testing::TypeAttr;
+using ::recship::testing::TypeListAttr;
 
 tensorflow::NodeDef* AddNode(tensorflow::GraphDef& g, const std::string& name,
                              const std::string& op, const std::vector<std::string>& inputs) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "graph_builder.h"
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/graph/op_table.h"
@@ -43,91 +44,18 @@ using Code = absl::StatusCode;
 // ---------------------------------------------------------------------------
 // Building graphs by hand.
 
-using Attrs = std::vector<std::pair<std::string, tensorflow::AttrValue>>;
-
-tensorflow::AttrValue TypeAttr(DataType t) {
-  tensorflow::AttrValue v;
-  v.set_type(t);
-  return v;
-}
-tensorflow::AttrValue IntAttr(int64_t i) {
-  tensorflow::AttrValue v;
-  v.set_i(i);
-  return v;
-}
-tensorflow::AttrValue BoolAttr(bool b) {
-  tensorflow::AttrValue v;
-  v.set_b(b);
-  return v;
-}
-tensorflow::AttrValue FloatAttr(float f) {
-  tensorflow::AttrValue v;
-  v.set_f(f);
-  return v;
-}
-tensorflow::AttrValue StrAttr(const std::string& s) {
-  tensorflow::AttrValue v;
-  v.set_s(s);
-  return v;
-}
-tensorflow::AttrValue ShapeAttr(const TensorShape& shape) {
-  tensorflow::AttrValue v;
-  *v.mutable_shape() = ShapeToProto(shape);
-  return v;
-}
-tensorflow::AttrValue UnknownShapeAttr() {
-  tensorflow::AttrValue v;
-  v.mutable_shape()->set_unknown_rank(true);
-  return v;
-}
-tensorflow::AttrValue TensorAttr(const Tensor& t) {
-  tensorflow::AttrValue v;
-  *v.mutable_tensor() = TensorToProto(t);
-  return v;
-}
-tensorflow::AttrValue IntListAttr(const std::vector<int64_t>& values) {
-  tensorflow::AttrValue v;
-  v.mutable_list();
-  for (int64_t i : values) v.mutable_list()->add_i(i);
-  return v;
-}
-tensorflow::AttrValue TypeListAttr(const std::vector<DataType>& types) {
-  tensorflow::AttrValue v;
-  v.mutable_list();
-  for (DataType t : types) v.mutable_list()->add_type(t);
-  return v;
-}
-
-class GraphBuilder {
- public:
-  // Adds a node and returns its name, for use as another node's input.
-  std::string Add(const std::string& name, const std::string& op,
-                  const std::vector<std::string>& inputs, const Attrs& attrs = {}) {
-    tensorflow::NodeDef* node = graph_.add_node();
-    node->set_name(name);
-    node->set_op(op);
-    for (const std::string& input : inputs) node->add_input(input);
-    for (const auto& [key, value] : attrs) (*node->mutable_attr())[key] = value;
-    return name;
-  }
-  std::string Const(const std::string& name, const Tensor& value) {
-    return Add(name, "Const", {},
-               {{"dtype", TypeAttr(value.dtype())}, {"value", TensorAttr(value)}});
-  }
-  std::string Placeholder(const std::string& name, DataType dtype) {
-    return Add(name, "Placeholder", {},
-               {{"dtype", TypeAttr(dtype)}, {"shape", UnknownShapeAttr()}});
-  }
-  // A node whose only attr is T.
-  std::string Op(const std::string& name, const std::string& op,
-                 const std::vector<std::string>& inputs, DataType t) {
-    return Add(name, op, inputs, {{"T", TypeAttr(t)}});
-  }
-  const tensorflow::GraphDef& graph() const { return graph_; }
-
- private:
-  tensorflow::GraphDef graph_;
-};
+using ::recship::testing::Attrs;
+using ::recship::testing::BoolAttr;
+using ::recship::testing::FloatAttr;
+using ::recship::testing::GraphBuilder;
+using ::recship::testing::IntAttr;
+using ::recship::testing::IntListAttr;
+using ::recship::testing::ShapeAttr;
+using ::recship::testing::StrAttr;
+using ::recship::testing::TensorAttr;
+using ::recship::testing::TypeAttr;
+using ::recship::testing::TypeListAttr;
+using ::recship::testing::UnknownShapeAttr;
 
 absl::StatusOr<std::vector<Tensor>> RunGraph(const GraphBuilder& g,
                                              const std::vector<std::string>& fetches,

@@ -13,12 +13,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "graph_builder.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_bundle.h"
 #include "recship/format/tensor_proto.h"
-#include "tensorflow/core/framework/attr_value.pb.h"
 #include "tensorflow/core/framework/graph.pb.h"
 #include "tensorflow/core/framework/node_def.pb.h"
 #include "tensorflow/core/protobuf/meta_graph.pb.h"
@@ -26,152 +26,65 @@
 
 namespace recship::testing {
 
-using Attrs = std::vector<std::pair<std::string, tensorflow::AttrValue>>;
-
-inline tensorflow::AttrValue TypeAttr(DataType t) {
-  tensorflow::AttrValue v;
-  v.set_type(t);
-  return v;
-}
-inline tensorflow::AttrValue IntAttr(int64_t i) {
-  tensorflow::AttrValue v;
-  v.set_i(i);
-  return v;
-}
-inline tensorflow::AttrValue StrAttr(const std::string& s) {
-  tensorflow::AttrValue v;
-  v.set_s(s);
-  return v;
-}
-inline tensorflow::AttrValue UnknownShapeAttr() {
-  tensorflow::AttrValue v;
-  v.mutable_shape()->set_unknown_rank(true);
-  return v;
-}
-inline tensorflow::AttrValue TensorAttr(const Tensor& t) {
-  tensorflow::AttrValue v;
-  *v.mutable_tensor() = TensorToProto(t);
-  return v;
-}
-inline tensorflow::AttrValue TypeListAttr(const std::vector<DataType>& types) {
-  tensorflow::AttrValue v;
-  v.mutable_list();
-  for (DataType t : types) v.mutable_list()->add_type(t);
-  return v;
-}
-
 // A 1-D tensor of strings.
 inline Tensor StringVector(const std::vector<std::string>& values) {
   return Tensor::FromStrings({static_cast<int64_t>(values.size())}, values);
 }
 
-class GraphBuilder {
- public:
-  // Adds a node and returns its name, for use as another node's input.
-  std::string Add(const std::string& name, const std::string& op,
-                  const std::vector<std::string>& inputs, const Attrs& attrs = {}) {
-    tensorflow::NodeDef* node = graph_.add_node();
-    node->set_name(name);
-    node->set_op(op);
-    for (const std::string& input : inputs) node->add_input(input);
-    for (const auto& [key, value] : attrs) (*node->mutable_attr())[key] = value;
-    return name;
+struct SavedVariable {
+  std::string checkpoint_key;
+  std::string var_node;
+  DataType dtype;
+};
+// TF1's Saver subgraph: save/Const (the filename, fed by the loader),
+// save/RestoreV2 -> save/Assign_<i> -> save/restore_all, and a save path
+// (save/SaveV2 -> save/control_dependency) that loaders never run. Ops on
+// the save path come from `save_path_extra_op` when given (an op outside
+// the runtime's set, as sharded savers use StringJoin).
+inline tensorflow::SaverDef AddSaver(GraphBuilder& g, const std::vector<SavedVariable>& vars,
+                                     const std::string& save_path_extra_op = "") {
+  std::vector<std::string> keys, slices;
+  std::vector<DataType> dtypes;
+  for (const auto& v : vars) {
+    keys.push_back(v.checkpoint_key);
+    slices.push_back("");
+    dtypes.push_back(v.dtype);
   }
-  std::string Const(const std::string& name, const Tensor& value) {
-    return Add(name, "Const", {},
-               {{"dtype", TypeAttr(value.dtype())}, {"value", TensorAttr(value)}});
-  }
-  std::string Placeholder(const std::string& name, DataType dtype) {
-    return Add(name, "Placeholder", {},
-               {{"dtype", TypeAttr(dtype)}, {"shape", UnknownShapeAttr()}});
-  }
-  // A node whose only attr is T.
-  std::string Op(const std::string& name, const std::string& op,
-                 const std::vector<std::string>& inputs, DataType t) {
-    return Add(name, op, inputs, {{"T", TypeAttr(t)}});
-  }
-  // A resource variable whose shared name is the node's name.
-  std::string Var(const std::string& name, DataType dtype) {
-    return Add(name, "VarHandleOp", {},
-               {{"container", StrAttr("")},
-                {"shared_name", StrAttr(name)},
-                {"dtype", TypeAttr(dtype)},
-                {"shape", UnknownShapeAttr()}});
-  }
-  std::string Read(const std::string& name, const std::string& var, DataType dtype) {
-    return Add(name, "ReadVariableOp", {var}, {{"dtype", TypeAttr(dtype)}});
-  }
-  std::string Assign(const std::string& name, const std::string& var, const std::string& value,
-                     DataType dtype) {
-    return Add(name, "AssignVariableOp", {var, value}, {{"dtype", TypeAttr(dtype)}});
-  }
-  // A NoOp that runs `deps` (node names).
-  std::string Group(const std::string& name, const std::vector<std::string>& deps) {
-    std::vector<std::string> inputs;
-    for (const std::string& dep : deps) inputs.push_back("^" + dep);
-    return Add(name, "NoOp", inputs);
-  }
-
-  struct SavedVariable {
-    std::string checkpoint_key;
-    std::string var_node;
-    DataType dtype;
-  };
-  // TF1's Saver subgraph: save/Const (the filename, fed by the loader),
-  // save/RestoreV2 -> save/Assign_<i> -> save/restore_all, and a save path
-  // (save/SaveV2 -> save/control_dependency) that loaders never run. Ops on
-  // the save path come from `save_path_extra_op` when given (an op outside
-  // the runtime's set, as sharded savers use StringJoin).
-  tensorflow::SaverDef AddSaver(const std::vector<SavedVariable>& vars,
-                                const std::string& save_path_extra_op = "") {
-    std::vector<std::string> keys, slices;
-    std::vector<DataType> dtypes;
-    for (const auto& v : vars) {
-      keys.push_back(v.checkpoint_key);
-      slices.push_back("");
-      dtypes.push_back(v.dtype);
-    }
-    std::string filename = Const("save/Const", Tensor::FromStrings({}, {"model"}));
-    std::string names = Const("save/RestoreV2/tensor_names", StringVector(keys));
-    std::string shapes = Const("save/RestoreV2/shape_and_slices", StringVector(slices));
-    Add("save/RestoreV2", "RestoreV2", {filename, names, shapes},
+  std::string filename = g.Const("save/Const", Tensor::FromStrings({}, {"model"}));
+  std::string names = g.Const("save/RestoreV2/tensor_names", StringVector(keys));
+  std::string shapes = g.Const("save/RestoreV2/shape_and_slices", StringVector(slices));
+  g.Add("save/RestoreV2", "RestoreV2", {filename, names, shapes},
         {{"dtypes", TypeListAttr(dtypes)}});
-    std::vector<std::string> assigns;
-    for (size_t i = 0; i < vars.size(); ++i) {
-      std::string id = Op(absl::StrCat("save/Identity_", i), "Identity",
+  std::vector<std::string> assigns;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    std::string id = g.Op(absl::StrCat("save/Identity_", i), "Identity",
                           {absl::StrCat("save/RestoreV2:", i)}, vars[i].dtype);
-      assigns.push_back(
-          Assign(absl::StrCat("save/AssignVariableOp_", i), vars[i].var_node, id, vars[i].dtype));
-    }
-    Group("save/restore_all", assigns);
+    assigns.push_back(
+        g.Assign(absl::StrCat("save/AssignVariableOp_", i), vars[i].var_node, id, vars[i].dtype));
+  }
+  g.Group("save/restore_all", assigns);
 
-    std::string save_prefix = filename;
-    if (!save_path_extra_op.empty()) {
-      save_prefix = Add("save/joined_prefix", save_path_extra_op,
-                        {filename, Const("save/suffix", Tensor::FromStrings({}, {"_temp"}))},
+  std::string save_prefix = filename;
+  if (!save_path_extra_op.empty()) {
+    save_prefix = g.Add("save/joined_prefix", save_path_extra_op,
+                        {filename, g.Const("save/suffix", Tensor::FromStrings({}, {"_temp"}))},
                         {{"N", IntAttr(2)}, {"separator", StrAttr("")}});
-    }
-    std::vector<std::string> save_inputs = {save_prefix, names, shapes};
-    for (size_t i = 0; i < vars.size(); ++i) {
-      save_inputs.push_back(Read(absl::StrCat("save/read_", i), vars[i].var_node, vars[i].dtype));
-    }
-    Add("save/SaveV2", "SaveV2", save_inputs, {{"dtypes", TypeListAttr(dtypes)}});
-    Add("save/control_dependency", "Identity", {filename, "^save/SaveV2"},
+  }
+  std::vector<std::string> save_inputs = {save_prefix, names, shapes};
+  for (size_t i = 0; i < vars.size(); ++i) {
+    save_inputs.push_back(g.Read(absl::StrCat("save/read_", i), vars[i].var_node, vars[i].dtype));
+  }
+  g.Add("save/SaveV2", "SaveV2", save_inputs, {{"dtypes", TypeListAttr(dtypes)}});
+  g.Add("save/control_dependency", "Identity", {filename, "^save/SaveV2"},
         {{"T", TypeAttr(tensorflow::DT_STRING)}});
 
-    tensorflow::SaverDef saver;
-    saver.set_filename_tensor_name("save/Const:0");
-    saver.set_save_tensor_name("save/control_dependency:0");
-    saver.set_restore_op_name("save/restore_all");
-    saver.set_version(tensorflow::SaverDef::V2);
-    return saver;
-  }
-
-  const tensorflow::GraphDef& graph() const { return graph_; }
-
- private:
-  tensorflow::GraphDef graph_;
-};
+  tensorflow::SaverDef saver;
+  saver.set_filename_tensor_name("save/Const:0");
+  saver.set_save_tensor_name("save/control_dependency:0");
+  saver.set_restore_op_name("save/restore_all");
+  saver.set_version(tensorflow::SaverDef::V2);
+  return saver;
+}
 
 // A TensorInfo; a dimension of -1 is unknown.
 inline tensorflow::TensorInfo Info(const std::string& name, DataType dtype,

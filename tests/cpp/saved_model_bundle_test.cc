@@ -66,7 +66,7 @@ void AddAffine(GraphBuilder& g, const std::string& save_path_extra_op = "") {
   g.Assign("save/record_filename", "restored_from", "save/Const", DT_STRING);
   // save/restore_all runs the variables' assigns; AffineMeta's restore op
   // also runs save/record_filename.
-  g.AddSaver({{"dense/kernel", "w", DT_FLOAT}}, save_path_extra_op);
+  AddSaver(g, {{"dense/kernel", "w", DT_FLOAT}}, save_path_extra_op);
 }
 
 tensorflow::MetaGraphDef AffineMeta(GraphBuilder& g, const std::string& save_path_extra_op = "") {
