@@ -59,8 +59,8 @@ def model_spec():
         "tables": [{"name": t, "dim": DIM, "num_shards": NUM_PS} for t in TABLES],
         "features": [{"name": t, "type": "id", "table": t} for t in TABLES]
                     + [{"name": "context", "type": "dense", "dim": CONTEXT_DIM}],
-        "mlp": {"hidden_units": HIDDEN_UNITS, "activation": "relu",
-                "output_activation": "sigmoid"},
+        "architecture": {"type": "dnn", "hidden_units": HIDDEN_UNITS, "activation": "relu",
+                         "output_activation": "sigmoid"},
     }
 
 

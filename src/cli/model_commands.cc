@@ -8,7 +8,7 @@
 #include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
 #include "recship/export/warmup_writer.h"
-#include "recship/model/spec.h"
+#include "recship/model/model_zoo.h"
 #include "recship/model/synthetic.h"
 
 namespace recship::cli {
@@ -158,7 +158,9 @@ void AddSynthCommand(CLI::App& app) {
   cmd->add_option("--out", options->out, "training folder to write")->required();
   cmd->add_option("--ids", options->synthetic.ids_per_table, "ids per table")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--num-ps", options->synthetic.num_ps, "parameter-server shards per table")
+  cmd->add_option("--num-ps", options->synthetic.num_ps,
+                  "parameter-server shards per table (default: each table's num_shards; a "
+                  "distributed export needs those)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", options->synthetic.steps, "checkpoint steps to write")
       ->check(CLI::PositiveNumber);

@@ -59,9 +59,20 @@ absl::StatusOr<int64_t> ChooseVersion(const DistributedExportOptions& options,
   return *checkpoint.global_step();
 }
 
-// Keeps shard `shard` of every table in a ps sub-model's restore plan.
-absl::Status KeepOneShard(RestorePlan& plan, int shard, const std::string& checkpoint) {
+// Keeps shard `shard` of every table in a ps sub-model's restore plan. The
+// checkpoint must hold exactly the shards the model routes ids to: a shard
+// beyond them would hold ids that no request could reach.
+absl::Status KeepOneShard(RestorePlan& plan, int shard, const std::string& checkpoint,
+                          const model::DistributedLookups& lookups) {
   for (RestorePlan::Table& table : plan.tables) {
+    const model::HashTableSpec* spec = lookups.FindTable(table.name);
+    int last = *std::max_element(table.shards.begin(), table.shards.end());
+    if (spec != nullptr && last >= spec->num_shards) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", checkpoint, " has shard ", last, " of table ", table.name, " (",
+          model::TableShardTensorName(table.name, last, "keys"), ") but the model routes its ids ",
+          "over ", spec->num_shards, " shards (num_shards); its ids would be lost"));
+    }
     if (std::find(table.shards.begin(), table.shards.end(), shard) == table.shards.end()) {
       return absl::NotFoundError(
           absl::StrCat("checkpoint ", checkpoint, " has no shard ", shard, " of table ", table.name,
@@ -131,7 +142,8 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     graph::Graph& g = is_entry ? *entry_graph : is_dense ? *split.dense : context.sub_graph(name);
     ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(g.def(), *reader));
     if (!is_entry && !is_dense) {
-      RETURN_IF_ERROR(KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint));
+      RETURN_IF_ERROR(
+          KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint, context.lookups()));
     }
     PendingVersion v;
     v.name = name;

@@ -49,6 +49,13 @@ int DistributedLookups::num_ps() const {
   return n;
 }
 
+const HashTableSpec* DistributedLookups::FindTable(const std::string& name) const {
+  for (const Lookup& l : lookups_) {
+    if (l.table.name == name) return &l.table;
+  }
+  return nullptr;
+}
+
 absl::Status DistributedLookups::CheckTables() const {
   std::map<std::string, const HashTableSpec*> seen;
   for (const Lookup& l : lookups_) {

@@ -12,22 +12,6 @@ using graph::Output;
 using graph::PartialShape;
 using graph::Scope;
 
-Output Activate(const Scope& s, const Output& x, Activation activation) {
-  switch (activation) {
-    case Activation::kNone:
-      return x;
-    case Activation::kRelu:
-      return ops::Unary(s, "Relu", x);
-    case Activation::kSigmoid:
-      return ops::Unary(s, "Sigmoid", x);
-    case Activation::kTanh:
-      return ops::Unary(s, "Tanh", x);
-    case Activation::kSoftmax:
-      return ops::Unary(s, "Softmax", x);
-  }
-  return x;
-}
-
 // The table's resource, created once per graph (found again by its
 // shared_name, the table name) and shared by every lookup.
 Output TableHandle(const Scope& s, const HashTableSpec& table) {
@@ -62,6 +46,22 @@ absl::StatusOr<Combiner> ParseCombiner(absl::string_view name) {
   if (name == "sqrtn") return Combiner::kSqrtN;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown combiner '", name, "' (expected sum, mean or sqrtn)"));
+}
+
+Output Activate(const Scope& s, const Output& x, Activation activation) {
+  switch (activation) {
+    case Activation::kNone:
+      return x;
+    case Activation::kRelu:
+      return ops::Unary(s, "Relu", x);
+    case Activation::kSigmoid:
+      return ops::Unary(s, "Sigmoid", x);
+    case Activation::kTanh:
+      return ops::Unary(s, "Tanh", x);
+    case Activation::kSoftmax:
+      return ops::Unary(s, "Softmax", x);
+  }
+  return x;
 }
 
 Output Variable(const Scope& s, absl::string_view name, DataType dtype, const TensorShape& shape) {

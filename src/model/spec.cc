@@ -1,135 +1,372 @@
 #include "recship/model/spec.h"
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "recship/core/file.h"
 #include "recship/core/status_macros.h"
-#include "recship/graph/ops.h"
 
 namespace recship::model {
 namespace {
 
-namespace ops = graph::ops;
-using graph::Output;
-using graph::PartialShape;
 using json = nlohmann::json;
 
 absl::Status FieldError(const std::string& field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("model spec: ", field, ": ", problem));
 }
 
-// Reads a required field of the given JSON type.
-absl::StatusOr<json> Field(const json& object, const std::string& path, const char* key,
-                           json::value_t type) {
-  std::string field = path.empty() ? key : absl::StrCat(path, ".", key);
-  if (!object.is_object() || !object.contains(key)) return FieldError(field, "is required");
-  const json& value = object.at(key);
-  bool ok =
-      value.type() == type || (type == json::value_t::number_integer && value.is_number_unsigned());
-  if (!ok) return FieldError(field, absl::StrCat("must be a ", json(type).type_name()));
-  return value;
-}
+// Reads the fields of one JSON object and remembers which it read, so that a
+// field nobody reads (a typo, or one the architecture does not use) is an
+// error naming it rather than silently ignored.
+class ObjectReader {
+ public:
+  static absl::StatusOr<ObjectReader> Make(const json& value, std::string path) {
+    if (!value.is_object()) return FieldError(path, "must be an object");
+    return ObjectReader(value, std::move(path));
+  }
 
-absl::StatusOr<std::string> StringField(const json& o, const std::string& path, const char* key) {
-  ASSIGN_OR_RETURN(json v, Field(o, path, key, json::value_t::string));
-  if (v.get<std::string>().empty()) {
-    return FieldError(path.empty() ? key : absl::StrCat(path, ".", key), "may not be empty");
+  std::string Path(absl::string_view key) const {
+    return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
   }
-  return v.get<std::string>();
-}
+  bool Has(const char* key) const { return value_->contains(key); }
 
-absl::StatusOr<int64_t> PositiveField(const json& o, const std::string& path, const char* key) {
-  ASSIGN_OR_RETURN(json v, Field(o, path, key, json::value_t::number_integer));
-  if (v.get<int64_t>() <= 0) {
-    return FieldError(path.empty() ? key : absl::StrCat(path, ".", key), "must be positive");
+  // A required field when `fallback` is empty.
+  absl::StatusOr<std::string> String(const char* key,
+                                     std::optional<std::string> fallback = {}) const {
+    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::string, fallback.has_value()));
+    if (v == nullptr) return *fallback;
+    if (v->get<std::string>().empty()) return FieldError(Path(key), "may not be empty");
+    return v->get<std::string>();
   }
-  return v.get<int64_t>();
-}
 
-absl::StatusOr<FeatureSpec> ParseFeature(const json& f, const std::string& path,
-                                         const ModelSpec& spec) {
-  FeatureSpec feature;
-  ASSIGN_OR_RETURN(feature.name, StringField(f, path, "name"));
-  ASSIGN_OR_RETURN(std::string type, StringField(f, path, "type"));
-  if (type == "dense") {
-    feature.kind = FeatureSpec::Kind::kDense;
-    ASSIGN_OR_RETURN(feature.dim, PositiveField(f, path, "dim"));
-    return feature;
-  }
-  if (type != "id" && type != "id_bag") {
-    return FieldError(path + ".type", absl::StrCat("'", type, "' is not id, id_bag or dense"));
-  }
-  feature.kind = type == "id" ? FeatureSpec::Kind::kId : FeatureSpec::Kind::kIdBag;
-  ASSIGN_OR_RETURN(feature.table, StringField(f, path, "table"));
-  if (spec.FindTable(feature.table) == nullptr) {
-    return FieldError(path + ".table", absl::StrCat("no table named '", feature.table, "'"));
-  }
-  if (feature.kind == FeatureSpec::Kind::kIdBag) {
-    std::string combiner = f.value("combiner", "sum");
-    auto parsed = ParseCombiner(combiner);
-    if (!parsed.ok()) return FieldError(path + ".combiner", parsed.status().message());
-    feature.combiner = *parsed;
-  }
-  return feature;
-}
-
-absl::Status ParseInto(const json& root, ModelSpec& spec) {
-  ASSIGN_OR_RETURN(spec.name, StringField(root, "", "name"));
-  ASSIGN_OR_RETURN(json tables, Field(root, "", "tables", json::value_t::array));
-  std::set<std::string> names;
-  for (size_t i = 0; i < tables.size(); ++i) {
-    std::string path = absl::StrCat("tables[", i, "]");
-    HashTableSpec table;
-    ASSIGN_OR_RETURN(table.name, StringField(tables[i], path, "name"));
-    ASSIGN_OR_RETURN(table.dim, PositiveField(tables[i], path, "dim"));
-    ASSIGN_OR_RETURN(int64_t shards, PositiveField(tables[i], path, "num_shards"));
-    table.num_shards = static_cast<int>(shards);
-    if (!names.insert(table.name).second) return FieldError(path + ".name", "is used twice");
-    spec.tables.push_back(table);
-  }
-  ASSIGN_OR_RETURN(json features, Field(root, "", "features", json::value_t::array));
-  if (features.empty()) return FieldError("features", "must list at least one feature");
-  names.clear();
-  for (size_t i = 0; i < features.size(); ++i) {
-    std::string path = absl::StrCat("features[", i, "]");
-    ASSIGN_OR_RETURN(FeatureSpec feature, ParseFeature(features[i], path, spec));
-    if (!names.insert(feature.name).second) return FieldError(path + ".name", "is used twice");
-    spec.features.push_back(std::move(feature));
-  }
-  ASSIGN_OR_RETURN(json mlp, Field(root, "", "mlp", json::value_t::object));
-  ASSIGN_OR_RETURN(json units, Field(mlp, "mlp", "hidden_units", json::value_t::array));
-  for (size_t i = 0; i < units.size(); ++i) {
-    if (!units[i].is_number_integer() || units[i].get<int64_t>() <= 0) {
-      return FieldError(absl::StrCat("mlp.hidden_units[", i, "]"), "must be a positive integer");
+  absl::StatusOr<int64_t> Positive(const char* key, std::optional<int64_t> fallback = {}) const {
+    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::number_integer, fallback.has_value()));
+    if (v == nullptr) return *fallback;
+    if (v->is_number_unsigned() ? v->get<uint64_t>() > (1ull << 31) : v->get<int64_t>() <= 0) {
+      return FieldError(Path(key), "must be a positive integer (at most 2^31)");
     }
-    spec.hidden_units.push_back(units[i].get<int64_t>());
+    return v->get<int64_t>();
   }
-  auto hidden = ParseActivation(mlp.value("activation", "relu"));
-  if (!hidden.ok()) return FieldError("mlp.activation", hidden.status().message());
-  spec.hidden_activation = *hidden;
-  auto output = ParseActivation(mlp.value("output_activation", "sigmoid"));
-  if (!output.ok()) return FieldError("mlp.output_activation", output.status().message());
-  spec.output_activation = *output;
-  spec.output_units = mlp.value("output_units", int64_t{1});
-  if (spec.output_units <= 0) return FieldError("mlp.output_units", "must be positive");
-  if (mlp.contains("device")) {
-    if (!mlp["device"].is_string()) return FieldError("mlp.device", "must be a string");
-    spec.mlp_device = mlp["device"].get<std::string>();
+
+  absl::StatusOr<bool> Bool(const char* key, bool fallback) const {
+    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::boolean, true));
+    return v == nullptr ? fallback : v->get<bool>();
+  }
+
+  absl::StatusOr<Activation> ActivationField(const char* key, Activation fallback) const {
+    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::string, true));
+    if (v == nullptr) return fallback;
+    auto parsed = ParseActivation(v->get<std::string>());
+    if (!parsed.ok()) return FieldError(Path(key), parsed.status().message());
+    return *parsed;
+  }
+
+  // A list of positive integers (layer widths); empty is allowed.
+  absl::StatusOr<std::vector<int64_t>> Units(const char* key, bool required) const {
+    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::array, !required));
+    std::vector<int64_t> units;
+    if (v == nullptr) return units;
+    for (size_t i = 0; i < v->size(); ++i) {
+      const json& u = (*v)[i];
+      if (!u.is_number_integer() || u.get<int64_t>() <= 0 || u.get<int64_t>() > (1 << 20)) {
+        return FieldError(absl::StrCat(Path(key), "[", i, "]"),
+                          "must be a positive integer (at most 2^20)");
+      }
+      units.push_back(u.get<int64_t>());
+    }
+    return units;
+  }
+
+  absl::StatusOr<std::vector<std::string>> Strings(const char* key, bool required) const {
+    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::array, !required));
+    std::vector<std::string> out;
+    if (v == nullptr) return out;
+    for (size_t i = 0; i < v->size(); ++i) {
+      if (!(*v)[i].is_string()) {
+        return FieldError(absl::StrCat(Path(key), "[", i, "]"), "must be a string");
+      }
+      out.push_back((*v)[i].get<std::string>());
+    }
+    return out;
+  }
+
+  // The array or object under a required key.
+  absl::StatusOr<const json*> Child(const char* key, json::value_t type) const {
+    return Get(key, type, false);
+  }
+
+  // Fails on the first field that was never read; `what` says whose field it
+  // would have been ("a deepfm architecture").
+  absl::Status CheckNoOtherFields(absl::string_view what) const {
+    for (const auto& [key, unused] : value_->items()) {
+      if (read_.count(key) == 0) {
+        return FieldError(Path(key), absl::StrCat("is not a field of ", what, " (expected one of: ",
+                                                  absl::StrJoin(read_, ", "), ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  ObjectReader(const json& value, std::string path) : value_(&value), path_(std::move(path)) {}
+
+  // The value under `key`, checked against `type`; nullptr when it is absent
+  // and optional.
+  absl::StatusOr<const json*> Get(const char* key, json::value_t type, bool optional) const {
+    read_.insert(key);
+    if (!value_->contains(key)) {
+      if (optional) return nullptr;
+      return FieldError(Path(key), "is required");
+    }
+    const json& v = value_->at(key);
+    bool ok = v.type() == type || (type == json::value_t::number_integer && v.is_number_unsigned());
+    if (!ok) return FieldError(Path(key), absl::StrCat("must be a ", json(type).type_name()));
+    return &v;
+  }
+
+  const json* value_;
+  std::string path_;
+  mutable std::set<std::string> read_;
+};
+
+// Names become graph scopes and output names: keep them to identifiers.
+absl::Status CheckName(const std::string& field, const std::string& name) {
+  bool ok = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) != 0);
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_');
+  if (!ok) {
+    return FieldError(field, absl::StrCat("'", name,
+                                          "' must be a letter followed by letters, digits "
+                                          "and underscores"));
   }
   return absl::OkStatus();
 }
 
-int64_t InputWidth(const ModelSpec& spec) {
-  int64_t width = 0;
-  for (const FeatureSpec& f : spec.features) {
-    width += f.kind == FeatureSpec::Kind::kDense ? f.dim : spec.FindTable(f.table)->dim;
+absl::Status ParseTables(const ObjectReader& root, ModelSpec& spec) {
+  ASSIGN_OR_RETURN(const json* tables, root.Child("tables", json::value_t::array));
+  for (size_t i = 0; i < tables->size(); ++i) {
+    ASSIGN_OR_RETURN(ObjectReader t,
+                     ObjectReader::Make((*tables)[i], absl::StrCat("tables[", i, "]")));
+    HashTableSpec table;
+    ASSIGN_OR_RETURN(table.name, t.String("name"));
+    RETURN_IF_ERROR(CheckName(t.Path("name"), table.name));
+    ASSIGN_OR_RETURN(table.dim, t.Positive("dim"));
+    ASSIGN_OR_RETURN(int64_t shards, t.Positive("num_shards"));
+    if (shards > 4096) return FieldError(t.Path("num_shards"), "must be at most 4096");
+    table.num_shards = static_cast<int>(shards);
+    RETURN_IF_ERROR(t.CheckNoOtherFields("a table"));
+    if (spec.FindTable(table.name) != nullptr) return FieldError(t.Path("name"), "is used twice");
+    spec.tables.push_back(table);
   }
-  return width;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FeatureSpec> ParseFeature(const ObjectReader& f, const ModelSpec& spec) {
+  FeatureSpec feature;
+  ASSIGN_OR_RETURN(feature.name, f.String("name"));
+  RETURN_IF_ERROR(CheckName(f.Path("name"), feature.name));
+  ASSIGN_OR_RETURN(std::string type, f.String("type"));
+  if (type == "dense") {
+    feature.kind = FeatureSpec::Kind::kDense;
+    ASSIGN_OR_RETURN(feature.dim, f.Positive("dim"));
+    RETURN_IF_ERROR(f.CheckNoOtherFields("a dense feature"));
+    return feature;
+  }
+  if (type != "id" && type != "id_bag") {
+    return FieldError(f.Path("type"), absl::StrCat("'", type, "' is not id, id_bag or dense"));
+  }
+  feature.kind = type == "id" ? FeatureSpec::Kind::kId : FeatureSpec::Kind::kIdBag;
+  ASSIGN_OR_RETURN(feature.table, f.String("table"));
+  if (spec.FindTable(feature.table) == nullptr) {
+    return FieldError(f.Path("table"), absl::StrCat("no table named '", feature.table, "'"));
+  }
+  if (feature.kind == FeatureSpec::Kind::kIdBag) {
+    ASSIGN_OR_RETURN(std::string combiner, f.String("combiner", "sum"));
+    auto parsed = ParseCombiner(combiner);
+    if (!parsed.ok()) return FieldError(f.Path("combiner"), parsed.status().message());
+    feature.combiner = *parsed;
+  }
+  RETURN_IF_ERROR(f.CheckNoOtherFields(absl::StrCat("an ", type, " feature")));
+  return feature;
+}
+
+absl::Status ParseFeatures(const ObjectReader& root, ModelSpec& spec) {
+  ASSIGN_OR_RETURN(const json* features, root.Child("features", json::value_t::array));
+  if (features->empty()) return FieldError("features", "must list at least one feature");
+  for (size_t i = 0; i < features->size(); ++i) {
+    ASSIGN_OR_RETURN(ObjectReader f,
+                     ObjectReader::Make((*features)[i], absl::StrCat("features[", i, "]")));
+    ASSIGN_OR_RETURN(FeatureSpec feature, ParseFeature(f, spec));
+    if (spec.FindFeature(feature.name) != nullptr) {
+      return FieldError(f.Path("name"), "is used twice");
+    }
+    spec.features.push_back(std::move(feature));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Architecture> ParseArchitectureType(const ObjectReader& a) {
+  static constexpr Architecture kAll[] = {Architecture::kDnn,          Architecture::kWideDeep,
+                                          Architecture::kDeepFm,       Architecture::kDcnV2,
+                                          Architecture::kSharedBottom, Architecture::kMmoe};
+  ASSIGN_OR_RETURN(std::string type, a.String("type"));
+  std::vector<std::string> names;
+  for (Architecture arch : kAll) {
+    if (type == ArchitectureName(arch)) return arch;
+    names.emplace_back(ArchitectureName(arch));
+  }
+  return FieldError(a.Path("type"),
+                    absl::StrCat("'", type, "' is not one of ", absl::StrJoin(names, ", ")));
+}
+
+// Feature names listed under `key` must name features of `kinds`.
+absl::StatusOr<std::vector<std::string>> FeatureList(const ObjectReader& a, const char* key,
+                                                     bool required, const ModelSpec& spec,
+                                                     bool ids_only) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, a.Strings(key, required));
+  if (required && names.empty()) return FieldError(a.Path(key), "must name at least one feature");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string field = absl::StrCat(a.Path(key), "[", i, "]");
+    const FeatureSpec* f = spec.FindFeature(names[i]);
+    if (f == nullptr) return FieldError(field, absl::StrCat("no feature named '", names[i], "'"));
+    if (ids_only && f->kind == FeatureSpec::Kind::kDense) {
+      return FieldError(field,
+                        absl::StrCat("'", names[i], "' is dense; only id features interact"));
+    }
+    if (!seen.insert(names[i]).second) return FieldError(field, "is listed twice");
+  }
+  return names;
+}
+
+// DeepFM's pairwise interactions need every embedding to have one width.
+absl::Status CheckFmFeatures(const ObjectReader& a, ModelSpec& spec) {
+  ArchitectureSpec& arch = spec.architecture;
+  if (arch.fm_features.empty()) {
+    for (const FeatureSpec& f : spec.features) {
+      if (f.kind != FeatureSpec::Kind::kDense) arch.fm_features.push_back(f.name);
+    }
+  }
+  if (arch.fm_features.size() < 2) {
+    return FieldError(a.Path("fm_features"), "deepfm needs at least two id features to interact");
+  }
+  int64_t dim = spec.Width(*spec.FindFeature(arch.fm_features[0]));
+  for (const std::string& name : arch.fm_features) {
+    int64_t width = spec.Width(*spec.FindFeature(name));
+    if (width != dim) {
+      return FieldError(
+          a.Path("fm_features"),
+          absl::StrCat("feature '", name, "' has dim ", width, " but '", arch.fm_features[0],
+                       "' has ", dim, "; interacting embeddings need one dim"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TaskSpec>> ParseTasks(const ObjectReader& a) {
+  ASSIGN_OR_RETURN(const json* tasks, a.Child("tasks", json::value_t::array));
+  if (tasks->empty()) return FieldError(a.Path("tasks"), "must list at least one task");
+  std::vector<TaskSpec> out;
+  std::set<std::string> names;
+  for (size_t i = 0; i < tasks->size(); ++i) {
+    ASSIGN_OR_RETURN(ObjectReader t,
+                     ObjectReader::Make((*tasks)[i], absl::StrCat(a.Path("tasks"), "[", i, "]")));
+    TaskSpec task;
+    ASSIGN_OR_RETURN(task.name, t.String("name"));
+    RETURN_IF_ERROR(CheckName(t.Path("name"), task.name));
+    // Task towers are scopes of the graph, beside the architecture's own.
+    static const std::set<std::string> kReserved = {"input_layer", "bottom", "head", "gates"};
+    if (kReserved.count(task.name) != 0 || task.name.rfind("expert_", 0) == 0) {
+      return FieldError(t.Path("name"), absl::StrCat("'", task.name, "' is reserved"));
+    }
+    if (!names.insert(task.name).second) return FieldError(t.Path("name"), "is used twice");
+    ASSIGN_OR_RETURN(task.hidden_units, t.Units("hidden_units", false));
+    ASSIGN_OR_RETURN(task.output_activation,
+                     t.ActivationField("output_activation", Activation::kSigmoid));
+    ASSIGN_OR_RETURN(task.output_units, t.Positive("output_units", 1));
+    RETURN_IF_ERROR(t.CheckNoOtherFields("a task"));
+    out.push_back(std::move(task));
+  }
+  return out;
+}
+
+absl::Status ParseArchitecture(const ObjectReader& root, ModelSpec& spec) {
+  if (root.Has("mlp") && !root.Has("architecture")) {
+    return FieldError("mlp", "was replaced by \"architecture\": {\"type\": \"dnn\", ...}");
+  }
+  ASSIGN_OR_RETURN(const json* value, root.Child("architecture", json::value_t::object));
+  ASSIGN_OR_RETURN(ObjectReader a, ObjectReader::Make(*value, "architecture"));
+  ArchitectureSpec& arch = spec.architecture;
+  ASSIGN_OR_RETURN(arch.type, ParseArchitectureType(a));
+  ASSIGN_OR_RETURN(arch.activation, a.ActivationField("activation", Activation::kRelu));
+  ASSIGN_OR_RETURN(arch.device, a.String("device", ""));
+  if (arch.type != Architecture::kMmoe) {
+    ASSIGN_OR_RETURN(arch.hidden_units, a.Units("hidden_units", true));
+  }
+  if (arch.multi_task()) {
+    ASSIGN_OR_RETURN(arch.tasks, ParseTasks(a));
+  } else {
+    ASSIGN_OR_RETURN(arch.output_activation,
+                     a.ActivationField("output_activation", Activation::kSigmoid));
+    ASSIGN_OR_RETURN(arch.output_units, a.Positive("output_units", 1));
+  }
+  if (arch.type == Architecture::kWideDeep) {
+    ASSIGN_OR_RETURN(arch.wide_features, FeatureList(a, "wide_features", true, spec, false));
+  }
+  if (arch.type == Architecture::kDeepFm) {
+    ASSIGN_OR_RETURN(arch.fm_features, FeatureList(a, "fm_features", false, spec, true));
+    RETURN_IF_ERROR(CheckFmFeatures(a, spec));
+  }
+  if (arch.type == Architecture::kDcnV2) {
+    ASSIGN_OR_RETURN(arch.cross_layers, a.Positive("cross_layers"));
+    ASSIGN_OR_RETURN(std::string structure, a.String("structure", "stacked"));
+    if (structure != "stacked" && structure != "parallel") {
+      return FieldError(a.Path("structure"),
+                        absl::StrCat("'", structure, "' is not stacked or parallel"));
+    }
+    arch.parallel = structure == "parallel";
+  }
+  if (arch.type == Architecture::kMmoe) {
+    ASSIGN_OR_RETURN(arch.num_experts, a.Positive("num_experts"));
+    ASSIGN_OR_RETURN(arch.expert_units, a.Units("expert_units", true));
+    if (arch.expert_units.empty()) {
+      return FieldError(a.Path("expert_units"), "must list at least one layer");
+    }
+  }
+  return a.CheckNoOtherFields(absl::StrCat("a ", ArchitectureName(arch.type), " architecture"));
+}
+
+absl::Status ParseInto(const json& value, ModelSpec& spec) {
+  ASSIGN_OR_RETURN(ObjectReader root, ObjectReader::Make(value, ""));
+  ASSIGN_OR_RETURN(spec.name, root.String("name"));
+  RETURN_IF_ERROR(CheckName("name", spec.name));
+  RETURN_IF_ERROR(ParseTables(root, spec));
+  RETURN_IF_ERROR(ParseFeatures(root, spec));
+  RETURN_IF_ERROR(ParseArchitecture(root, spec));
+  return root.CheckNoOtherFields("a model spec");
 }
 
 }  // namespace
+
+absl::string_view ArchitectureName(Architecture type) {
+  switch (type) {
+    case Architecture::kDnn:
+      return "dnn";
+    case Architecture::kWideDeep:
+      return "wide_deep";
+    case Architecture::kDeepFm:
+      return "deepfm";
+    case Architecture::kDcnV2:
+      return "dcn_v2";
+    case Architecture::kSharedBottom:
+      return "shared_bottom";
+    case Architecture::kMmoe:
+      return "mmoe";
+  }
+  return "?";
+}
 
 const HashTableSpec* ModelSpec::FindTable(const std::string& table) const {
   for (const HashTableSpec& t : tables) {
@@ -138,18 +375,15 @@ const HashTableSpec* ModelSpec::FindTable(const std::string& table) const {
   return nullptr;
 }
 
-std::vector<std::pair<std::string, TensorShape>> ModelSpec::DenseVariables() const {
-  std::vector<std::pair<std::string, TensorShape>> vars;
-  int64_t in = InputWidth(*this);
-  for (size_t i = 0; i < hidden_units.size(); ++i) {
-    std::string layer = absl::StrCat("mlp/dense_", i);
-    vars.push_back({layer + "/kernel", {in, hidden_units[i]}});
-    vars.push_back({layer + "/bias", {hidden_units[i]}});
-    in = hidden_units[i];
+const FeatureSpec* ModelSpec::FindFeature(const std::string& feature) const {
+  for (const FeatureSpec& f : features) {
+    if (f.name == feature) return &f;
   }
-  vars.push_back({"mlp/logits/kernel", {in, output_units}});
-  vars.push_back({"mlp/logits/bias", {output_units}});
-  return vars;
+  return nullptr;
+}
+
+int64_t ModelSpec::Width(const FeatureSpec& feature) const {
+  return feature.kind == FeatureSpec::Kind::kDense ? feature.dim : FindTable(feature.table)->dim;
 }
 
 absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text) {
@@ -163,74 +397,10 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text) {
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 16 << 20));
   auto spec = ParseModelSpec(text);
-  if (!spec.ok())
+  if (!spec.ok()) {
     return absl::Status(spec.status().code(), absl::StrCat(path, ": ", spec.status().message()));
+  }
   return spec;
-}
-
-ServingInputReceiverFn MakeServingInputReceiverFn(const ModelSpec& spec) {
-  return [spec](const graph::Scope& root) -> absl::StatusOr<ServingInputReceiver> {
-    ServingInputReceiver receiver{Features(root), {}};
-    for (const FeatureSpec& f : spec.features) {
-      Feature feature;
-      if (f.kind == FeatureSpec::Kind::kDense) {
-        feature.dense =
-            ops::Placeholder(root, tensorflow::DT_FLOAT, PartialShape::Of({-1, f.dim}), f.name);
-        receiver.receiver_tensors[f.name] = feature.dense;
-      } else if (f.kind == FeatureSpec::Kind::kId) {
-        feature.dense =
-            ops::Placeholder(root, tensorflow::DT_INT64, PartialShape::Of({-1}), f.name);
-        receiver.receiver_tensors[f.name] = feature.dense;
-      } else {
-        feature.indices = ops::Placeholder(root, tensorflow::DT_INT64, PartialShape::Of({-1, 2}),
-                                           f.name + "_indices");
-        feature.values = ops::Placeholder(root, tensorflow::DT_INT64, PartialShape::Of({-1}),
-                                          f.name + "_values");
-        feature.dense_shape = ops::Placeholder(root, tensorflow::DT_INT64, PartialShape::Of({2}),
-                                               f.name + "_dense_shape");
-        receiver.receiver_tensors[f.name + "_indices"] = feature.indices;
-        receiver.receiver_tensors[f.name + "_values"] = feature.values;
-        receiver.receiver_tensors[f.name + "_dense_shape"] = feature.dense_shape;
-      }
-      receiver.features.Set(f.name, feature);
-    }
-    RETURN_IF_ERROR(root.graph()->status());
-    return receiver;
-  };
-}
-
-ModelFn MakeModelFn(const ModelSpec& spec) {
-  return [spec](const Features& features, Mode, const RunConfig&) -> absl::StatusOr<EstimatorSpec> {
-    const graph::Scope& root = features.scope();
-    std::vector<Output> columns;
-    graph::Scope input = root.NewSubScope("input_layer");
-    for (const FeatureSpec& f : spec.features) {
-      ASSIGN_OR_RETURN(Feature feature, features.Get(f.name));
-      if (f.kind == FeatureSpec::Kind::kDense) {
-        columns.push_back(feature.dense);
-      } else {
-        columns.push_back(HashEmbeddingBag(input, *spec.FindTable(f.table), feature, f.combiner));
-      }
-    }
-    Output x = columns.size() == 1
-                   ? columns[0]
-                   : ops::ConcatV2(input, columns, ops::ScalarConst(input, int32_t{1}, "axis"));
-    graph::Scope mlp = root.NewSubScope("mlp").WithDevice(spec.mlp_device);
-    for (size_t i = 0; i < spec.hidden_units.size(); ++i) {
-      x = Dense(mlp, x, spec.hidden_units[i], spec.hidden_activation, absl::StrCat("dense_", i));
-    }
-    Output logits = Dense(mlp, x, spec.output_units, Activation::kNone, "logits");
-    graph::Scope head = root.NewSubScope("head");
-    Output prediction = logits;
-    if (spec.output_activation != Activation::kNone) {
-      static constexpr absl::string_view kOps[] = {"", "Relu", "Sigmoid", "Tanh", "Softmax"};
-      prediction = ops::Unary(head, kOps[static_cast<int>(spec.output_activation)], logits);
-    }
-    RETURN_IF_ERROR(root.graph()->status());
-    EstimatorSpec estimator;
-    estimator.predictions["prediction"] = ops::Identity(head, prediction, "prediction");
-    return estimator;
-  };
 }
 
 }  // namespace recship::model

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "recship/core/status_macros.h"
 #include "recship/model/checkpoint.h"
+#include "recship/model/model_zoo.h"
 
 namespace recship::model {
 namespace {
@@ -38,16 +39,17 @@ int64_t ShardId(int64_t k, int shard, int num_ps) {
 absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
                         const SyntheticOptions& options, std::mt19937_64& rng) {
   BundleWriter& bundle = writer.bundle();
-  for (int shard = 0; shard < options.num_ps; ++shard) {
-    int64_t rows = options.ids_per_table / options.num_ps +
-                   (shard < options.ids_per_table % options.num_ps ? 1 : 0);
+  int shards = options.num_ps > 0 ? options.num_ps : table.num_shards;
+  for (int shard = 0; shard < shards; ++shard) {
+    int64_t rows =
+        options.ids_per_table / shards + (shard < options.ids_per_table % shards ? 1 : 0);
     auto name = [&](absl::string_view part) {
       return TableShardTensorName(table.name, shard, part);
     };
     RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("keys"), {rows},
                                           [&](int64_t first, int64_t n, int64_t* out) {
                                             for (int64_t i = 0; i < n; ++i) {
-                                              out[i] = ShardId(first + i, shard, options.num_ps);
+                                              out[i] = ShardId(first + i, shard, shards);
                                             }
                                           }));
     std::normal_distribution<float> normal(0.0f, 0.5f);
@@ -76,7 +78,8 @@ absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
 }
 
 absl::Status WriteDense(CheckpointWriter& writer, const ModelSpec& spec, std::mt19937_64& rng) {
-  for (const auto& [name, shape] : spec.DenseVariables()) {
+  ASSIGN_OR_RETURN(auto variables, DenseVariables(spec));
+  for (const auto& [name, shape] : variables) {
     Tensor value = Tensor::Create(tensorflow::DT_FLOAT, shape).value();
     // Glorot-style scale for kernels, small biases: outputs vary with inputs
     // without saturating the sigmoid.
@@ -94,8 +97,8 @@ absl::Status WriteDense(CheckpointWriter& writer, const ModelSpec& spec, std::mt
 absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
                                                       const std::string& model_dir,
                                                       const SyntheticOptions& options) {
-  if (options.ids_per_table < 0 || options.num_ps < 1 || options.steps < 1) {
-    return absl::InvalidArgumentError("synth: ids must be >= 0, num_ps and steps >= 1");
+  if (options.ids_per_table < 0 || options.num_ps < 0 || options.steps < 1) {
+    return absl::InvalidArgumentError("synth: ids and num_ps must be >= 0, steps >= 1");
   }
   std::string prefix;
   for (int step = 1; step <= options.steps; ++step) {

@@ -228,7 +228,8 @@ def test_dense_only_writes_only_the_entry(recship, model_dir, tmp_path):
 
 def test_device_options(recship, model_dir, tmp_path):
     spec = tmp_path / "gpu.json"
-    spec.write_text(SPEC.read_text().replace('"mlp": {', '"mlp": {"device": "/device:GPU:0", '))
+    spec.write_text(SPEC.read_text().replace('"architecture": {',
+                                            '"architecture": {"device": "/device:GPU:0", '))
 
     def devices(*flags):
         out = recship.ok("export", "--model", spec, "--model-dir", model_dir, "--export-dir-base",

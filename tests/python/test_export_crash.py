@@ -23,7 +23,7 @@ def big_model(recship, tmp_path_factory):
                    {"name": "b", "dim": 64, "num_shards": 2}],
         "features": [{"name": "a", "type": "id", "table": "a"},
                      {"name": "b", "type": "id", "table": "b"}],
-        "mlp": {"hidden_units": [8]},
+        "architecture": {"type": "dnn", "hidden_units": [8]},
     }))
     model_dir = root / "model"
     recship.ok("synth", "--model", spec, "--out", model_dir, "--ids", 200000, "--num-ps", 2,

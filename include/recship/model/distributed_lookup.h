@@ -44,6 +44,8 @@ class DistributedLookups {
   bool empty() const { return lookups_.empty(); }
   // The number of ps sub-models: the most shards of any table looked up.
   int num_ps() const;
+  // The table of that name among the lookups, or nullptr.
+  const HashTableSpec* FindTable(const std::string& name) const;
 
   // Builds the recorded lookups into `entry` and the ps sub-graphs of `ctx`.
   // `model_name` is the name the entry calls the shards by: "<model>:ps_<i>".

@@ -21,6 +21,9 @@ enum class Combiner { kSum, kMean, kSqrtN };
 absl::StatusOr<Activation> ParseActivation(absl::string_view name);
 absl::StatusOr<Combiner> ParseCombiner(absl::string_view name);
 
+// x through the activation (kNone returns x itself).
+graph::Output Activate(const graph::Scope& s, const graph::Output& x, Activation activation);
+
 // A resource variable <scope>/<name> (VarHandleOp whose shared_name is the
 // full name, as TensorFlow 1 exports name them) and its value.
 graph::Output Variable(const graph::Scope& s, absl::string_view name, DataType dtype,

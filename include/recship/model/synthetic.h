@@ -16,14 +16,16 @@ namespace recship::model {
 
 struct SyntheticOptions {
   int64_t ids_per_table = 1000;
-  int num_ps = 4;  // Shards of every table.
-  int steps = 2;   // Checkpoints written: steps 1..steps (the last is the newest).
+  // Shards written per table; 0 uses each table's num_shards. A distributed
+  // export needs the spec's count.
+  int num_ps = 0;
+  int steps = 2;  // Checkpoints written: steps 1..steps (the last is the newest).
   uint64_t seed = 1;
 };
 
-// Shard s of a table holds the ids k * num_ps + s for k = 0, 1, ..., with every
-// other one negated (-(k * num_ps) + s, still on shard s by floor-mod), so
-// negative ids and id 0 are always present. Returns the newest prefix.
+// Shard s of a table with n shards holds the ids k * n + s for k = 0, 1, ...,
+// with every other one negated (-(k * n) + s, still on shard s by
+// floor-mod), so negative ids and id 0 are always present. Returns the newest prefix.
 absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
                                                       const std::string& model_dir,
                                                       const SyntheticOptions& options);
