@@ -14,6 +14,7 @@ void AddExportCommand(CLI::App& app);
 void AddWarmupCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddPredictCommand(CLI::App& app);
+void AddDemoCommand(CLI::App& app);
 
 }  // namespace recship::cli
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   recship::cli::AddWarmupCommand(app);
   recship::cli::AddServeCommand(app);
   recship::cli::AddPredictCommand(app);
+  recship::cli::AddDemoCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
