@@ -21,7 +21,7 @@ foreach(proto ${RECSHIP_PROTO_FILES})
 endforeach()
 
 add_library(recship_protos ${RECSHIP_PROTO_SRCS})
-target_include_directories(recship_protos PUBLIC ${RECSHIP_PROTO_OUT})
+target_include_directories(recship_protos PUBLIC $<BUILD_INTERFACE:${RECSHIP_PROTO_OUT}>)
 target_link_libraries(recship_protos PUBLIC protobuf::libprotobuf)
 # Generated code is not ours to warn about.
 target_compile_options(recship_protos PRIVATE -w)
