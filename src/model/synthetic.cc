@@ -32,6 +32,25 @@ absl::Status StreamTensor(BundleWriter& bundle, const std::string& name, TensorS
   return bundle.EndTensor();
 }
 
+// Embedding values, uniform in [-0.866, 0.866) (standard deviation 0.5),
+// from SplitMix64: tables hold most of the bytes, and std::normal_distribution
+// over mt19937_64 made synth 3x slower than writing the file.
+class EmbeddingValues {
+ public:
+  explicit EmbeddingValues(uint64_t seed) : state_(seed) {}
+  float Next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    // The top 24 bits give a float in [0, 1) exactly.
+    return (static_cast<float>(z >> 40) * 0x1p-24f - 0.5f) * 1.7320508f;
+  }
+
+ private:
+  uint64_t state_;
+};
+
 int64_t ShardId(int64_t k, int shard, int num_ps) {
   return (k % 2 == 0) ? k * num_ps + shard : -(k * num_ps) + shard;
 }
@@ -52,11 +71,11 @@ absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
                                               out[i] = ShardId(first + i, shard, shards);
                                             }
                                           }));
-    std::normal_distribution<float> normal(0.0f, 0.5f);
+    EmbeddingValues values(rng());
     RETURN_IF_ERROR(StreamTensor<float>(bundle, name("values"), {rows, table.dim},
                                         [&](int64_t, int64_t n, float* out) {
                                           for (int64_t i = 0; i < n * table.dim; ++i) {
-                                            out[i] = normal(rng);
+                                            out[i] = values.Next();
                                           }
                                         }));
     RETURN_IF_ERROR(StreamTensor<float>(
