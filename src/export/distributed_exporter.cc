@@ -142,8 +142,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     graph::Graph& g = is_entry ? *entry_graph : is_dense ? *split.dense : context.sub_graph(name);
     ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(g.def(), *reader));
     if (!is_entry && !is_dense) {
-      RETURN_IF_ERROR(
-          KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint, context.lookups()));
+      RETURN_IF_ERROR(KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint, context.lookups()));
     }
     PendingVersion v;
     v.name = name;
@@ -157,22 +156,20 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
                         options_.allow_gpu, is_entry && options_.clear_entry_devices);
     }
     v.tensor_names = plan.TensorNames();
+    if (is_entry) v.warmup_file = options_.warmup_file;
     ASSIGN_OR_RETURN(SavedModelWriter writer,
                      SavedModelWriter::Begin(
                          (std::filesystem::path(export_dir_base_) / name).string(), version));
     v.writer = std::make_unique<SavedModelWriter>(std::move(writer));
     pending.push_back(std::move(v));
   }
-  for (PendingVersion& v : pending) {
-    RETURN_IF_ERROR(WriteVersion(v, *reader, options_.shared_embedding,
-                                 v.name == kEntryGraph ? options_.warmup_file : ""));
-  }
+  RETURN_IF_ERROR(WriteVersions(pending, *reader, options_.shared_embedding, options_.progress));
   DistributedExportSummary summary{checkpoint, version, {}, 0};
   std::vector<std::string> paths;
   for (PendingVersion& v : pending) {
     ASSIGN_OR_RETURN(std::string path, v.writer->Commit());
     paths.push_back(path);
-    summary.sub_models.push_back({v.name, path, v.stats});
+    summary.sub_models.push_back({v.name, path, v.stats, v.seconds});
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary_ = std::move(summary);

@@ -1,5 +1,7 @@
 #include "src/export/export_steps.h"
 
+#include <chrono>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -86,14 +88,66 @@ absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
   return saved_model;
 }
 
+namespace {
+
 absl::Status WriteVersion(PendingVersion& version, const model::CheckpointReader& checkpoint,
-                          bool shared_embedding, const std::string& warmup_file) {
+                          bool shared_embedding, const BytesDoneCallback& on_bytes) {
   ASSIGN_OR_RETURN(version.stats,
                    WriteVariables(checkpoint.bundle(), version.tensor_names,
-                                  version.writer->variables_prefix(), shared_embedding));
+                                  version.writer->variables_prefix(), shared_embedding, on_bytes));
   RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
-  if (!warmup_file.empty()) {
-    RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, warmup_file));
+  if (!version.warmup_file.empty()) {
+    RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, version.warmup_file));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteVersions(std::vector<PendingVersion>& versions,
+                           const model::CheckpointReader& checkpoint, bool shared_embedding,
+                           const ExportProgressCallback& progress) {
+  ExportProgress p;
+  p.num_sub_models = static_cast<int>(versions.size());
+  std::vector<uint64_t> totals;
+  for (const PendingVersion& version : versions) {
+    uint64_t bytes = 0;
+    for (const std::string& name : version.tensor_names) {
+      ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.bundle().Lookup(name));
+      bytes += entry->size;
+    }
+    totals.push_back(bytes);
+    p.total_bytes += bytes;
+  }
+  auto report = [&](ExportProgress::Event event) {
+    p.event = event;
+    return progress ? progress(p) : absl::OkStatus();
+  };
+  uint64_t before = 0;  // Bytes of the versions already written.
+  BytesDoneCallback on_bytes;
+  if (progress) {
+    on_bytes = [&](uint64_t done) {
+      p.sub_model_bytes = done;
+      p.bytes = before + done;
+      return report(ExportProgress::Event::kBytes);
+    };
+  }
+  for (size_t i = 0; i < versions.size(); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    PendingVersion& version = versions[i];
+    p.sub_model = version.name;
+    p.sub_model_index = static_cast<int>(i);
+    p.sub_model_bytes = 0;
+    p.sub_model_total_bytes = totals[i];
+    p.bytes = before;
+    RETURN_IF_ERROR(report(ExportProgress::Event::kStarted));
+    RETURN_IF_ERROR(WriteVersion(version, checkpoint, shared_embedding, on_bytes));
+    version.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    before += totals[i];
+    p.sub_model_bytes = totals[i];
+    p.bytes = before;
+    RETURN_IF_ERROR(report(ExportProgress::Event::kFinished));
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "recship/export/export_progress.h"
 #include "recship/export/serving_graph.h"
 #include "recship/export/variables_writer.h"
 #include "recship/format/saved_model.h"
@@ -34,14 +35,16 @@ absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
 // clear_devices empties every device field.
 void ApplyDevicePolicy(tensorflow::GraphDef& graph, bool allow_gpu, bool clear_devices);
 
-// One SavedModel version being written: its serve meta graph and the
-// checkpoint tensors its variables/ holds.
+// One SavedModel version being written: its serve meta graph, the
+// checkpoint tensors its variables/ holds and the warmup file it ships.
 struct PendingVersion {
   std::string name;  // "entry", "ps_0", ... or "" for a standalone export.
   tensorflow::SavedModel saved_model;
   std::vector<std::string> tensor_names;
+  std::string warmup_file;  // Shipped as assets.extra/ when not empty.
   std::unique_ptr<SavedModelWriter> writer;
   VariablesStats stats;
+  double seconds = 0;  // Spent writing it.
 };
 
 // The meta graph of `graph` restoring `plan`, with `signatures`.
@@ -49,10 +52,13 @@ absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
     graph::Graph& graph, const RestorePlan& plan,
     const std::vector<model::SignatureSpec>& signatures);
 
-// Writes variables/, saved_model.pb and the warmup file into the version's
-// staged folder (not yet committed).
-absl::Status WriteVersion(PendingVersion& version, const model::CheckpointReader& checkpoint,
-                          bool shared_embedding, const std::string& warmup_file);
+// Writes each version's variables/, saved_model.pb and warmup file into its
+// staged folder, in order, committing none, and tells `progress` (when set)
+// as it goes (export_progress.h). Stops at the first error or non-OK status
+// of `progress`, and returns it.
+absl::Status WriteVersions(std::vector<PendingVersion>& versions,
+                           const model::CheckpointReader& checkpoint, bool shared_embedding,
+                           const ExportProgressCallback& progress);
 
 }  // namespace recship::exporter
 

@@ -48,15 +48,18 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   ApplyDevicePolicy(*version.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
                     /*allow_gpu=*/false, /*clear_devices=*/false);
   version.tensor_names = plan.TensorNames();
+  version.warmup_file = warmup_file_;
 
   int64_t number = global_step.value_or(static_cast<int64_t>(std::time(nullptr)));
   ASSIGN_OR_RETURN(SavedModelWriter writer, SavedModelWriter::Begin(export_dir_base_, number));
   version.writer = std::make_unique<SavedModelWriter>(std::move(writer));
-  RETURN_IF_ERROR(WriteVersion(version, *reader, shared_embedding_, warmup_file_));
-  ASSIGN_OR_RETURN(std::string path, version.writer->Commit());
+  std::vector<PendingVersion> versions;
+  versions.push_back(std::move(version));
+  RETURN_IF_ERROR(WriteVersions(versions, *reader, shared_embedding_, progress_));
+  ASSIGN_OR_RETURN(std::string path, versions[0].writer->Commit());
 
   summary_ = ExportSummary{
-      path, checkpoint, number, version.stats,
+      path, checkpoint, number, versions[0].stats,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
   return path;
 }

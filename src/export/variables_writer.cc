@@ -13,10 +13,37 @@ namespace {
 // took 2.3 s (median) instead of 1.3 s on a 2-core VM with 8 MiB readahead.
 constexpr uint64_t kChunkBytes = 2 << 20;
 
+// Counts the bytes done and tells the callback once a chunk's worth has
+// piled up since it was last told, so it runs about once per chunk however
+// small the tensors are.
+class ByteCounter {
+ public:
+  explicit ByteCounter(const BytesDoneCallback& callback) : callback_(callback) {}
+
+  absl::Status Add(uint64_t n) {
+    done_ += n;
+    return done_ - reported_ >= kChunkBytes ? Report() : absl::OkStatus();
+  }
+  // Tells the callback the final count, unless it was the last one told.
+  absl::Status Flush() { return done_ != reported_ ? Report() : absl::OkStatus(); }
+
+ private:
+  absl::Status Report() {
+    reported_ = done_;
+    return callback_ ? callback_(done_) : absl::OkStatus();
+  }
+
+  const BytesDoneCallback& callback_;
+  uint64_t done_ = 0;
+  uint64_t reported_ = 0;
+};
+
 absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
                                                const std::vector<std::string>& names,
-                                               const std::string& prefix) {
+                                               const std::string& prefix,
+                                               const BytesDoneCallback& on_bytes) {
   VariablesStats stats;
+  ByteCounter counter(on_bytes);
   ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix));
   std::vector<char> buffer;
   for (const std::string& name : names) {
@@ -25,6 +52,7 @@ absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
     if (entry->dtype == tensorflow::DT_STRING) {
       ASSIGN_OR_RETURN(Tensor tensor, checkpoint.Read(name));
       RETURN_IF_ERROR(writer->Add(name, tensor));
+      RETURN_IF_ERROR(counter.Add(entry->size));
       continue;
     }
     ASSIGN_OR_RETURN(TensorStream stream, checkpoint.OpenStream(name));
@@ -34,25 +62,31 @@ absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
       uint64_t n = std::min<uint64_t>(stream.remaining_bytes(), buffer.size());
       RETURN_IF_ERROR(stream.Read(n, buffer.data()));
       RETURN_IF_ERROR(writer->Append(absl::string_view(buffer.data(), n)));
+      RETURN_IF_ERROR(counter.Add(n));
     }
     RETURN_IF_ERROR(writer->EndTensor());
   }
   RETURN_IF_ERROR(writer->Finish());
+  RETURN_IF_ERROR(counter.Flush());
   stats.copied_bytes = stats.tensor_bytes;
   return stats;
 }
 
 absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
                                               const std::vector<std::string>& names,
-                                              const std::string& prefix) {
+                                              const std::string& prefix,
+                                              const BytesDoneCallback& on_bytes) {
   VariablesStats stats;
   std::vector<BundleEntry> entries;
+  int n = checkpoint.num_shards();
+  std::vector<uint64_t> shard_bytes(static_cast<size_t>(n));  // Exported bytes per data shard.
   for (const std::string& name : names) {
     ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
     entries.push_back(*entry);
     stats.tensor_bytes += entry->size;
+    shard_bytes[static_cast<size_t>(entry->shard_id)] += entry->size;
   }
-  int n = checkpoint.num_shards();
+  ByteCounter counter(on_bytes);
   for (int i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(CloneMethod method, LinkOrCopyFile(BundleDataPath(checkpoint.prefix(), i, n),
                                                         BundleDataPath(prefix, i, n)));
@@ -60,9 +94,11 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
     if (!stats.shared_by || static_cast<int>(method) > static_cast<int>(*stats.shared_by)) {
       stats.shared_by = method;
     }
+    RETURN_IF_ERROR(counter.Add(shard_bytes[static_cast<size_t>(i)]));
   }
   if (stats.shared_by == CloneMethod::kCopy) stats.copied_bytes = stats.tensor_bytes;
   RETURN_IF_ERROR(WriteBundleIndex(prefix, n, entries));
+  RETURN_IF_ERROR(counter.Flush());
   return stats;
 }
 
@@ -70,9 +106,10 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
 
 absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
                                               const std::vector<std::string>& names,
-                                              const std::string& prefix, bool shared) {
-  return shared ? ShareVariables(checkpoint, names, prefix)
-                : StreamVariables(checkpoint, names, prefix);
+                                              const std::string& prefix, bool shared,
+                                              const BytesDoneCallback& on_bytes) {
+  return shared ? ShareVariables(checkpoint, names, prefix, on_bytes)
+                : StreamVariables(checkpoint, names, prefix, on_bytes);
 }
 
 }  // namespace recship::exporter

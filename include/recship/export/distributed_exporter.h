@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "recship/export/export_progress.h"
 #include "recship/export/variables_writer.h"
 #include "recship/model/estimator.h"
 
@@ -53,6 +54,9 @@ struct DistributedExportOptions {
   // instead of whatever version they serve: entry and shards then change
   // together, at the cost of the entry failing until its shards load it.
   bool pin_versions = false;
+  // Called as the sub-models are written (export_progress.h); a non-OK
+  // status stops the export before any sub-model is published.
+  ExportProgressCallback progress;
 };
 
 // What the last export wrote, per sub-model.
@@ -61,6 +65,7 @@ struct DistributedExportSummary {
     std::string name;
     std::string path;
     VariablesStats variables;
+    double seconds = 0;  // Spent writing it.
   };
   std::string checkpoint;
   int64_t version = 0;

@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
+#include "recship/export/export_progress.h"
 #include "recship/export/variables_writer.h"
 #include "recship/model/estimator.h"
 
@@ -37,6 +39,10 @@ class StandaloneExporter {
   StandaloneExporter(model::ModelFn model_fn, std::string model_dir, std::string export_dir_base,
                      bool shared_embedding = false, std::string warmup_file = {});
 
+  // Called as the export goes (export_progress.h); a non-OK status stops it
+  // and nothing is published.
+  void set_progress_callback(ExportProgressCallback progress) { progress_ = std::move(progress); }
+
   // Returns the final path of the version written.
   absl::StatusOr<std::string> ExportSavedModel(
       const model::ServingInputReceiverFn& serving_input_receiver_fn,
@@ -50,6 +56,7 @@ class StandaloneExporter {
   std::string export_dir_base_;
   bool shared_embedding_;
   std::string warmup_file_;
+  ExportProgressCallback progress_;
   ExportSummary summary_;
 };
 

@@ -7,6 +7,7 @@
 #define RECSHIP_EXPORT_VARIABLES_WRITER_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,9 +24,15 @@ struct VariablesStats {
   std::optional<CloneMethod> shared_by;  // How data shards were shared, if they were.
 };
 
+// Told the bytes of `names` written or shared so far: about every 2 MiB
+// (however small the tensors), and once at the end. A non-OK status stops
+// the write and is returned.
+using BytesDoneCallback = std::function<absl::Status(uint64_t bytes_done)>;
+
 absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
                                               const std::vector<std::string>& names,
-                                              const std::string& prefix, bool shared);
+                                              const std::string& prefix, bool shared,
+                                              const BytesDoneCallback& on_bytes = nullptr);
 
 }  // namespace recship::exporter
 

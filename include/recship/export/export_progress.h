@@ -1,0 +1,40 @@
+// ExportProgress: where a running export is, reported to an optional
+// callback of StandaloneExporter and DistributedExporter, for progress bars
+// and for cancelling an export (Ctrl-C).
+//
+// The callback is called once when each sub-model starts, as its variables'
+// bytes are copied or shared (about every 2 MiB, never per byte), and once
+// when the sub-model is written (not yet published). Returning a non-OK
+// status (say CANCELLED) stops the export promptly; it returns that status
+// and publishes nothing: no version folder, and no temp-<v> folder is left.
+#ifndef RECSHIP_EXPORT_EXPORT_PROGRESS_H_
+#define RECSHIP_EXPORT_EXPORT_PROGRESS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace recship::exporter {
+
+struct ExportProgress {
+  enum class Event { kStarted, kBytes, kFinished };
+  Event event = Event::kBytes;
+  // "entry", "ps_0", "dense_0"; "" for a standalone export.
+  std::string sub_model;
+  int sub_model_index = 0;  // 0-based, in writing order.
+  int num_sub_models = 1;
+  // This sub-model's variables: bytes written or shared so far, and in all.
+  uint64_t sub_model_bytes = 0;
+  uint64_t sub_model_total_bytes = 0;
+  // The same over every sub-model of the export.
+  uint64_t bytes = 0;
+  uint64_t total_bytes = 0;
+};
+
+using ExportProgressCallback = std::function<absl::Status(const ExportProgress&)>;
+
+}  // namespace recship::exporter
+
+#endif  // RECSHIP_EXPORT_EXPORT_PROGRESS_H_

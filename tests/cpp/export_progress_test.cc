@@ -1,0 +1,247 @@
+// The exporters' progress callback (export_progress.h): bytes only grow and
+// end at the total, each sub-model starts and finishes once, and a callback
+// that returns CANCELLED stops either exporter, which then leaves no version
+// and no temp- folder behind.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "recship/core/status_macros.h"
+#include "recship/export/distributed_exporter.h"
+#include "recship/export/standalone_exporter.h"
+#include "recship/graph/ops.h"
+#include "recship/model/checkpoint.h"
+#include "recship/model/layers.h"
+#include "test_util.h"
+
+namespace recship {
+namespace {
+
+using exporter::ExportProgress;
+using testing::IsError;
+using testing::TempDir;
+using Event = ExportProgress::Event;
+namespace ops = graph::ops;
+
+constexpr int64_t kDim = 32;
+constexpr int64_t kKeysPerShard = 40000;  // 5 MiB of values per shard: several chunks.
+
+// One hash table on two shards and a dense layer.
+absl::StatusOr<model::EstimatorSpec> TableModel(const model::Features& features, model::Mode,
+                                                const model::RunConfig&) {
+  const graph::Scope& s = features.scope();
+  ASSIGN_OR_RETURN(model::Feature user, features.Get("user"));
+  graph::Output x = model::HashEmbeddingLookup(s, {"users", kDim, 2}, user.dense);
+  model::EstimatorSpec spec;
+  spec.predictions["score"] = model::Dense(s, x, 1, model::Activation::kSigmoid, "out");
+  return spec;
+}
+
+absl::StatusOr<model::ServingInputReceiver> TableInputs(const graph::Scope& s) {
+  model::ServingInputReceiver receiver{model::Features(s), {}};
+  graph::Output ids =
+      ops::Placeholder(s, tensorflow::DT_INT64, graph::PartialShape::Of({-1}), "user");
+  receiver.features.Set("user", {ids, {}, {}, {}});
+  receiver.receiver_tensors["user"] = ids;
+  return receiver;
+}
+
+// Table shard s in data shard s, so shared exports link two files.
+absl::Status WriteTableCheckpoint(const std::string& dir) {
+  ASSIGN_OR_RETURN(auto writer, model::CheckpointWriter::Create(dir, 3, {2}));
+  RETURN_IF_ERROR(
+      writer->AddDense("out/kernel", Tensor::Create(tensorflow::DT_FLOAT, {kDim, 1}).value()));
+  RETURN_IF_ERROR(writer->AddDense("out/bias", Tensor::Create(tensorflow::DT_FLOAT, {1}).value()));
+  for (int shard = 0; shard < 2; ++shard) {
+    std::vector<int64_t> keys(kKeysPerShard);
+    for (int64_t k = 0; k < kKeysPerShard; ++k) keys[static_cast<size_t>(k)] = k * 2 + shard;
+    model::CheckpointWriter::TableShard data{
+        Tensor::FromVector<int64_t>({kKeysPerShard}, keys),
+        Tensor::Create(tensorflow::DT_FLOAT, {kKeysPerShard, kDim}).value()};
+    data.slots["adagrad"] = Tensor::Create(tensorflow::DT_FLOAT, {kKeysPerShard, kDim}).value();
+    RETURN_IF_ERROR(writer->AddTableShard("users", shard, data, shard));
+  }
+  return writer->Finish().status();
+}
+
+// Every version or temp- folder anywhere under `base`.
+std::vector<std::string> VersionsAndTemps(const std::string& base) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(base, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.starts_with("temp-") || name.find_first_not_of("0123456789") == std::string::npos) {
+      found.push_back(it->path().string());
+    }
+  }
+  return found;
+}
+
+// Checks the invariants of a whole export's events and returns the number
+// of kBytes events.
+int CheckEvents(const std::vector<ExportProgress>& events, int num_sub_models) {
+  EXPECT_FALSE(events.empty());
+  if (events.empty()) return 0;
+  uint64_t total = events.front().total_bytes;
+  uint64_t last = 0;
+  int bytes_events = 0;
+  int started = 0;
+  int finished = 0;
+  for (const ExportProgress& p : events) {
+    EXPECT_EQ(p.total_bytes, total);
+    EXPECT_EQ(p.num_sub_models, num_sub_models);
+    EXPECT_GE(p.bytes, last) << p.sub_model;
+    EXPECT_LE(p.sub_model_bytes, p.sub_model_total_bytes) << p.sub_model;
+    last = p.bytes;
+    if (p.event == Event::kStarted) {
+      EXPECT_EQ(p.sub_model_index, started++);
+      EXPECT_EQ(p.sub_model_bytes, 0u);
+    } else if (p.event == Event::kFinished) {
+      EXPECT_EQ(p.sub_model_index, finished++);
+      EXPECT_EQ(p.sub_model_bytes, p.sub_model_total_bytes);
+    } else {
+      ++bytes_events;
+      EXPECT_EQ(finished + 1, started) << "bytes outside a sub-model";
+    }
+  }
+  EXPECT_EQ(started, num_sub_models);
+  EXPECT_EQ(finished, num_sub_models);
+  EXPECT_EQ(events.back().event, Event::kFinished);
+  EXPECT_EQ(last, total);
+  return bytes_events;
+}
+
+class ExportProgressTest : public ::testing::TestWithParam<bool> {};  // shared_embedding
+
+TEST_P(ExportProgressTest, StandaloneBytesGrowToTheTotal) {
+  TempDir dir;
+  ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
+  exporter::StandaloneExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
+                                        GetParam());
+  std::vector<ExportProgress> events;
+  exporter.set_progress_callback([&](const ExportProgress& p) {
+    events.push_back(p);
+    return absl::OkStatus();
+  });
+  ASSERT_OK(exporter.ExportSavedModel(TableInputs, {}, 1));
+  int bytes_events = CheckEvents(events, 1);
+  EXPECT_EQ(events.back().total_bytes, exporter.last_summary().variables.tensor_bytes);
+  EXPECT_EQ(events.back().sub_model, "");
+  // Streamed: at most one call per 2 MiB chunk (and the last); shared: one
+  // per data file.
+  uint64_t total = events.back().total_bytes;
+  if (GetParam()) {
+    EXPECT_EQ(bytes_events, 2);
+  } else {
+    EXPECT_GE(bytes_events, 3);
+    EXPECT_LE(bytes_events, static_cast<int>(total / (2 << 20)) + 1);
+  }
+}
+
+TEST_P(ExportProgressTest, DistributedReportsEverySubModel) {
+  TempDir dir;
+  ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
+  exporter::DistributedExportOptions options;
+  options.model_name = "m";
+  options.shared_embedding = GetParam();
+  std::vector<ExportProgress> events;
+  options.progress = [&](const ExportProgress& p) {
+    events.push_back(p);
+    return absl::OkStatus();
+  };
+  exporter::DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
+                                         options);
+  ASSERT_OK(exporter.ExportSavedModel(TableInputs, {}, 1));
+  CheckEvents(events, 3);
+  std::vector<std::string> started;
+  uint64_t tensor_bytes = 0;
+  for (const auto& p : events) {
+    if (p.event == Event::kStarted) started.push_back(p.sub_model);
+  }
+  for (const auto& sub : exporter.last_summary().sub_models) {
+    tensor_bytes += sub.variables.tensor_bytes;
+    EXPECT_GT(sub.seconds, 0) << sub.name;
+  }
+  EXPECT_EQ(started, (std::vector<std::string>{"ps_0", "ps_1", "entry"}));
+  EXPECT_EQ(events.back().total_bytes, tensor_bytes);
+  EXPECT_EQ(VersionsAndTemps(dir.Join("export")).size(), 3u) << "ps_0/1, ps_1/1, entry/1";
+}
+
+INSTANTIATE_TEST_SUITE_P(CopyAndShared, ExportProgressTest, ::testing::Bool());
+
+// Cancels at the first bytes reported for `sub_model`; counts calls after.
+struct Canceller {
+  std::string sub_model;
+  bool cancelled = false;
+  int calls_after = 0;
+
+  absl::Status operator()(const ExportProgress& p) {
+    if (cancelled) ++calls_after;
+    if (p.event == Event::kBytes && p.sub_model == sub_model) {
+      cancelled = true;
+      return absl::CancelledError("stop");
+    }
+    return absl::OkStatus();
+  }
+
+  // The export stopped at once with the callback's status and left no
+  // version and no temp- folder under `base`.
+  void ExpectStoppedCleanly(const absl::Status& status, const std::string& base) const {
+    EXPECT_TRUE(IsError(status, absl::StatusCode::kCancelled, {"stop"}));
+    EXPECT_TRUE(cancelled);
+    EXPECT_EQ(calls_after, 0);
+    EXPECT_EQ(VersionsAndTemps(base), std::vector<std::string>{});
+  }
+};
+
+TEST(ExportCancelTest, StandaloneStopsAndLeavesNothing) {
+  TempDir dir;
+  ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
+  for (bool shared : {false, true}) {
+    exporter::StandaloneExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
+                                          shared);
+    Canceller canceller{""};
+    exporter.set_progress_callback([&](const ExportProgress& p) { return canceller(p); });
+    SCOPED_TRACE(shared ? "shared" : "copied");
+    canceller.ExpectStoppedCleanly(exporter.ExportSavedModel(TableInputs, {}, 1).status(),
+                                   dir.Join("export"));
+  }
+}
+
+TEST(ExportCancelTest, DistributedStopsBeforePublishingAnySubModel) {
+  TempDir dir;
+  ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
+  // ps_0 is written whole before ps_1 is cancelled: it must not be published.
+  for (bool shared : {false, true}) {
+    exporter::DistributedExportOptions options;
+    options.model_name = "m";
+    options.shared_embedding = shared;
+    Canceller canceller{"ps_1"};
+    options.progress = [&](const ExportProgress& p) { return canceller(p); };
+    exporter::DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
+                                           options);
+    SCOPED_TRACE(shared ? "shared" : "copied");
+    canceller.ExpectStoppedCleanly(exporter.ExportSavedModel(TableInputs, {}, 1).status(),
+                                   dir.Join("export"));
+  }
+}
+
+TEST(ExportCancelTest, CancellingAtTheLastFinishStillPublishesNothing) {
+  TempDir dir;
+  ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
+  exporter::DistributedExportOptions options;
+  options.model_name = "m";
+  options.progress = [](const ExportProgress& p) {
+    bool last = p.event == Event::kFinished && p.sub_model_index + 1 == p.num_sub_models;
+    return last ? absl::CancelledError("late") : absl::OkStatus();
+  };
+  exporter::DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
+                                         options);
+  EXPECT_TRUE(IsError(exporter.ExportSavedModel(TableInputs, {}, 1).status(),
+                      absl::StatusCode::kCancelled, {"late"}));
+  EXPECT_EQ(VersionsAndTemps(dir.Join("export")), std::vector<std::string>{});
+}
+
+}  // namespace
+}  // namespace recship
