@@ -129,7 +129,7 @@ def synth_and_export(recship, work, name, total_ids):
                                  "--export-dir-base", base, "--mode", "standalone"])
     seconds = time.perf_counter() - start
     shutil.rmtree(model_dir)  # Only the export is needed.
-    return base, Path(stdout.strip().splitlines()[-1]), seconds
+    return base, Path(stdout.split()[1]), seconds
 
 
 def make_inputs(rng, batch, ids_per_table):

@@ -1,9 +1,15 @@
 // `recship synth` (a synthetic training folder for a model spec) and
 // `recship export` (export a training checkpoint for serving).
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "commands.h"
+#include "export_progress_bar.h"
+#include "interrupt_flag.h"
 #include "nlohmann/json.hpp"
 #include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
@@ -50,68 +56,140 @@ void RunSynth(const SynthOptions& options) {
   std::cout << *prefix << "\n";
 }
 
-void RunDistributedExport(const ExportOptions& options, const model::ModelSpec& spec,
-                          std::optional<int64_t> step) {
+// What an export wrote, in either mode: one entry per sub-model (a
+// standalone export is one sub-model, "standalone").
+struct ExportResult {
+  std::string checkpoint;
+  int64_t version = 0;
+  double seconds = 0;
+  std::vector<exporter::DistributedExportSummary::SubModel> sub_models;
+  std::string model_name;  // Distributed only.
+};
+
+absl::StatusOr<ExportResult> ExportStandalone(const ExportOptions& options,
+                                              const model::ModelSpec& spec,
+                                              std::optional<int64_t> step,
+                                              exporter::ExportProgressCallback progress) {
+  exporter::StandaloneExporter exporter(model::MakeModelFn(spec), options.model_dir,
+                                        options.export_dir_base, options.shared_embedding,
+                                        options.warmup_file);
+  exporter.set_progress_callback(std::move(progress));
+  auto path =
+      exporter.ExportSavedModel(model::MakeServingInputReceiverFn(spec), options.checkpoint, step);
+  if (!path.ok()) return path.status();
+  const exporter::ExportSummary& summary = exporter.last_summary();
+  return ExportResult{summary.checkpoint,
+                      summary.version,
+                      summary.seconds,
+                      {{"standalone", *path, summary.variables, summary.seconds}},
+                      {}};
+}
+
+absl::StatusOr<ExportResult> ExportDistributed(const ExportOptions& options,
+                                               const model::ModelSpec& spec,
+                                               std::optional<int64_t> step,
+                                               exporter::ExportProgressCallback progress) {
   exporter::DistributedExportOptions distributed = options.distributed;
   distributed.model_name = options.model_name.empty() ? spec.name : options.model_name;
   distributed.shared_embedding = options.shared_embedding;
   distributed.warmup_file = options.warmup_file;
+  distributed.progress = std::move(progress);
   exporter::DistributedExporter exporter(model::MakeModelFn(spec), options.model_dir,
                                          options.export_dir_base, distributed);
   auto paths =
       exporter.ExportSavedModel(model::MakeServingInputReceiverFn(spec), options.checkpoint, step);
-  if (!paths.ok()) Fail("export", paths.status());
+  if (!paths.ok()) return paths.status();
   const exporter::DistributedExportSummary& summary = exporter.last_summary();
-  if (!options.json) {
-    for (const auto& sub : summary.sub_models) std::cout << sub.name << " " << sub.path << "\n";
+  return ExportResult{summary.checkpoint, summary.version, summary.seconds, summary.sub_models,
+                      distributed.model_name};
+}
+
+// One line per sub-model (name, path, variables' bytes, seconds to write
+// it), then a summary line.
+void PrintExport(const ExportResult& result) {
+  int name_width = 0;
+  int path_width = 0;
+  uint64_t bytes = 0;
+  uint64_t copied = 0;
+  for (const auto& sub : result.sub_models) {
+    name_width = std::max(name_width, static_cast<int>(sub.name.size()));
+    path_width = std::max(path_width, static_cast<int>(sub.path.size()));
+    bytes += sub.variables.tensor_bytes;
+    copied += sub.variables.copied_bytes;
+  }
+  for (const auto& sub : result.sub_models) {
+    std::cout << absl::StrFormat("%-*s  %-*s  %10s  %.2f s\n", name_width, sub.name, path_width,
+                                 sub.path, FormatBytes(sub.variables.tensor_bytes), sub.seconds);
+  }
+  size_t n = result.sub_models.size();
+  std::cout << absl::StrFormat(
+      "exported %s as version %d: %d sub-model%s, %s of variables (%s copied) in %.2f s\n",
+      result.checkpoint, result.version, n, n == 1 ? "" : "s", FormatBytes(bytes),
+      FormatBytes(copied), result.seconds);
+}
+
+json SharedBy(const exporter::VariablesStats& variables) {
+  if (!variables.shared_by) return nullptr;
+  return CloneMethodName(*variables.shared_by);
+}
+
+void PrintExportJson(const ExportOptions& options, const ExportResult& result) {
+  std::vector<std::string> paths;
+  for (const auto& sub : result.sub_models) paths.push_back(sub.path);
+  json out{{"mode", options.mode},
+           {"paths", paths},
+           {"checkpoint", result.checkpoint},
+           {"version", result.version}};
+  if (options.mode != "distributed") {
+    const exporter::VariablesStats& variables = result.sub_models.at(0).variables;
+    out["tensor_bytes"] = variables.tensor_bytes;
+    out["copied_bytes"] = variables.copied_bytes;
+    out["seconds"] = result.seconds;
+    out["shared_by"] = SharedBy(variables);
+    std::cout << out.dump(2) << "\n";
     return;
   }
-  json out{{"mode", options.mode},
-           {"paths", *paths},
-           {"checkpoint", summary.checkpoint},
-           {"version", summary.version},
-           {"model_name", distributed.model_name},
-           {"seconds", summary.seconds}};
+  out["model_name"] = result.model_name;
+  out["seconds"] = result.seconds;
   out["sub_models"] = json::array();
-  for (const auto& sub : summary.sub_models) {
-    json entry{{"name", sub.name},
-               {"path", sub.path},
-               {"tensor_bytes", sub.variables.tensor_bytes},
-               {"copied_bytes", sub.variables.copied_bytes}};
-    entry["shared_by"] = nullptr;
-    if (sub.variables.shared_by) entry["shared_by"] = CloneMethodName(*sub.variables.shared_by);
-    out["sub_models"].push_back(entry);
+  for (const auto& sub : result.sub_models) {
+    out["sub_models"].push_back(json{{"name", sub.name},
+                                     {"path", sub.path},
+                                     {"tensor_bytes", sub.variables.tensor_bytes},
+                                     {"copied_bytes", sub.variables.copied_bytes},
+                                     {"shared_by", SharedBy(sub.variables)},
+                                     {"seconds", sub.seconds}});
   }
   std::cout << out.dump(2) << "\n";
 }
 
 void RunExport(const ExportOptions& options) {
+  // SIGINT/SIGTERM from here on cancel the export through its progress
+  // callback: nothing is published (exporters' contract).
+  InterruptFlag interrupt;
   auto spec = model::LoadModelSpec(options.model);
   if (!spec.ok()) Fail("export", spec.status());
   std::optional<int64_t> step;
   if (options.global_step >= 0) step = options.global_step;
-  if (options.mode == "distributed") return RunDistributedExport(options, *spec, step);
-  exporter::StandaloneExporter exporter(model::MakeModelFn(*spec), options.model_dir,
-                                        options.export_dir_base, options.shared_embedding,
-                                        options.warmup_file);
-  auto path =
-      exporter.ExportSavedModel(model::MakeServingInputReceiverFn(*spec), options.checkpoint, step);
-  if (!path.ok()) Fail("export", path.status());
-  const exporter::ExportSummary& summary = exporter.last_summary();
-  if (!options.json) {
-    std::cout << *path << "\n";
-    return;
+  ExportProgressBar bar(!options.json && ::isatty(STDERR_FILENO));
+  auto progress = [&](const exporter::ExportProgress& p) {
+    if (interrupt.signal() != 0) return absl::CancelledError("interrupted");
+    bar.Update(p);
+    return absl::OkStatus();
+  };
+  auto result = options.mode == "distributed" ? ExportDistributed(options, *spec, step, progress)
+                                              : ExportStandalone(options, *spec, step, progress);
+  bar.Clear();
+  if (!result.ok() && interrupt.signal() != 0 && absl::IsCancelled(result.status())) {
+    std::cerr << "recship export: interrupted; nothing was published\n";
+    throw CLI::RuntimeError(128 + interrupt.signal());
   }
-  json out{{"mode", options.mode},
-           {"paths", {*path}},
-           {"checkpoint", summary.checkpoint},
-           {"version", summary.version},
-           {"tensor_bytes", summary.variables.tensor_bytes},
-           {"copied_bytes", summary.variables.copied_bytes},
-           {"seconds", summary.seconds}};
-  out["shared_by"] = nullptr;
-  if (summary.variables.shared_by) out["shared_by"] = CloneMethodName(*summary.variables.shared_by);
-  std::cout << out.dump(2) << "\n";
+  if (!result.ok()) Fail("export", result.status());
+  if (interrupt.signal() != 0) {
+    std::cerr << "recship export: interrupted while publishing; the export completed\n";
+  }
+  if (options.json) return PrintExportJson(options, *result);
+  PrintExport(*result);
 }
 
 struct WarmupCommandOptions {
@@ -171,47 +249,79 @@ void AddSynthCommand(CLI::App& app) {
 void AddExportCommand(CLI::App& app) {
   auto options = std::make_shared<ExportOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Export a training checkpoint as a SavedModel version for serving.");
-  cmd->add_option("--model", options->model, "model spec (JSON)")->required();
-  cmd->add_option("--model-dir", options->model_dir, "training folder (its newest checkpoint)")
+      "export",
+      "Export a training checkpoint as SavedModel versions for serving: one SavedModel "
+      "(standalone), or an entry model plus one model per parameter-server shard "
+      "(distributed). Every version is built under temp-<version> and renamed into place, so "
+      "servers only ever see whole versions.");
+  cmd->add_option("--model", options->model,
+                  "model spec (JSON, like examples/ctr.json) the checkpoint was trained from; "
+                  "it gives the serving graph")
+      ->required();
+  cmd->add_option("--model-dir", options->model_dir,
+                  "training folder; its newest checkpoint (by its `checkpoint` file) is exported "
+                  "unless --checkpoint names one")
       ->required();
   cmd->add_option("--export-dir-base", options->export_dir_base,
-                  "where version folders are written")
+                  "where versions go: <base>/<version>/ (standalone) or <base>/<sub-model>/"
+                  "<version>/ (distributed); point the server's --model_base_path here")
       ->required();
   cmd->add_option("--mode", options->mode,
-                  "standalone: one SavedModel; distributed: entry/ plus ps_<i>/ per shard")
+                  "standalone: one SavedModel for one server; distributed: entry/ plus ps_<i>/ "
+                  "per shard, for tables too big for one machine")
       ->check(CLI::IsMember({"standalone", "distributed"}));
   cmd->add_flag("--shared-embedding", options->shared_embedding,
-                "share the checkpoint's data files (hard links) instead of copying them");
+                "copy no embedding byte: hard-link the checkpoint's data files into variables/ "
+                "(reflink or copy across filesystems); fast and small on disk, and the export "
+                "stays valid after the checkpoint is deleted");
   cmd->add_option("--warmup-file", options->warmup_file,
-                  "TensorFlow Serving warmup file to ship in assets.extra/");
+                  "TensorFlow Serving warmup file (see `recship warmup`), checked and shipped "
+                  "as assets.extra/tf_serving_warmup_requests (with the entry when distributed), "
+                  "so servers replay it before taking traffic");
   cmd->add_option("--checkpoint", options->checkpoint,
-                  "checkpoint prefix to export instead of the newest");
+                  "checkpoint prefix to export (model.ckpt-100) instead of the newest one, e.g. "
+                  "to re-export an older step");
   cmd->add_option("--global-step", options->global_step,
-                  "use this number as the version instead of the current time");
-  cmd->add_flag("--json", options->json, "print a JSON summary: paths, bytes, seconds");
+                  "version number to write instead of the current Unix time; a version that "
+                  "exists is never overwritten");
+  cmd->add_flag("--json", options->json,
+                "print one JSON document (paths, version, bytes, seconds) instead of lines; no "
+                "progress bar");
   cmd->add_option("--model-name", options->model_name,
-                  "distributed: the name the entry calls its shards by (<name>:ps_<i>); "
-                  "default: the spec's name");
+                  "distributed: the name the entry calls its shards by (<name>:ps_<i>); use the "
+                  "--model_name the shards are served under (default: the spec's name)");
   cmd->add_flag("--dense-only", options->distributed.dense_only,
-                "distributed: write only entry (refresh the dense network; shards stay)");
+                "distributed: write only entry (and dense_0): a cheap refresh of the dense "
+                "network while the shards keep serving their tables");
   cmd->add_flag("--allow-gpu", options->distributed.allow_gpu,
-                "distributed: keep GPU device placements (otherwise pinned to CPU)");
+                "distributed: keep the GPU placements of the spec; without it they are "
+                "pinned to /device:CPU:0 so any machine can serve");
+  cmd->add_flag("--with-remote-gpu", options->distributed.with_remote_gpu,
+                "distributed: move the dense network into its own sub-model dense_0 (variables "
+                "frozen, nodes on /device:GPU:0) that entry calls, to serve it on a GPU machine");
   cmd->add_flag("--clear-entry-devices", options->distributed.clear_entry_devices,
-                "distributed: clear every device field of entry");
-  cmd->add_flag(
-      "--with-remote-gpu", options->distributed.with_remote_gpu,
-      "distributed: move the dense network into dense_0 (frozen, on GPU), called by entry");
+                "distributed: clear every device field of entry, leaving placement to the "
+                "server (for entry servers whose devices differ from training's)");
   cmd->add_option("--include-graphs", options->distributed.include_graphs,
-                  "distributed: write only these sub-models (entry, ps_0, ...), so separate "
-                  "processes can export shards in parallel")
+                  "distributed: write only these sub-models (entry, ps_0, dense_0, ...), so "
+                  "separate processes or machines export the shards in parallel; pair with "
+                  "--global-step-as-timestamp")
       ->delimiter(',');
   cmd->add_flag("--pin-versions", options->distributed.pin_versions,
                 "distributed: the entry calls its shards at this export's version (default: "
                 "whatever version they serve)");
   cmd->add_flag("--global-step-as-timestamp", options->distributed.global_step_as_timestamp,
-                "distributed: name the version after the checkpoint's global step, so parallel "
-                "exporters agree on it");
+                "distributed: the version is the checkpoint's global_step, not the time, so "
+                "parallel exports (--include-graphs) agree on it");
+  cmd->footer(
+      "Progress: a bar on stderr when it is a terminal (never with --json). Ctrl-C (or SIGTERM) "
+      "stops the export and publishes nothing: it exits 130 (143) and leaves no version and no "
+      "temp-<version> folder. A second Ctrl-C kills at once and may leave a temp-<version> "
+      "folder; servers ignore it and the next export of that version clears it.\n\n"
+      "Examples:\n"
+      "  recship export --model examples/ctr.json --model-dir train/ --export-dir-base out/\n"
+      "  recship export --model examples/ctr.json --model-dir train/ --export-dir-base out/ \\\n"
+      "      --mode distributed --shared-embedding --global-step-as-timestamp");
   cmd->callback([options] { RunExport(*options); });
 }
 

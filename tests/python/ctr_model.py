@@ -77,5 +77,7 @@ def predict_tf1(export, feed):
 
 
 def export(recship, model_dir, base, *flags):
-    return recship.ok("export", "--model", SPEC, "--model-dir", model_dir,
-                      "--export-dir-base", base, "--mode", "standalone", *flags).stdout.strip()
+    """The version path: the second field of the line `standalone PATH BYTES SECONDS`."""
+    out = recship.ok("export", "--model", SPEC, "--model-dir", model_dir,
+                     "--export-dir-base", base, "--mode", "standalone", *flags).stdout
+    return out.split()[1]

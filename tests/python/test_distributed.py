@@ -205,10 +205,11 @@ def test_parallel_shard_exports_agree_on_the_version(recship, model_dir, tmp_pat
                                "--include-graphs", name, "--global-step-as-timestamp"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in names]
-    for proc in procs:
+    for name, proc in zip(names, procs):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert len(out.strip().splitlines()) == 1, "each process writes one sub-model"
+        assert [line.split()[0] for line in out.splitlines()[:-1]] == [name], \
+            "each process writes one sub-model"
     assert sorted(p.name for p in base.iterdir()) == sorted(names)
     for name in names:
         assert [p.name for p in (base / name).iterdir()] == ["2"]
@@ -235,7 +236,7 @@ def test_device_options(recship, model_dir, tmp_path):
         out = recship.ok("export", "--model", spec, "--model-dir", model_dir, "--export-dir-base",
                          tmp_path / "e", "--mode", "distributed", "--model-name", MODEL, *flags,
                          "--dense-only").stdout
-        path = out.split()[-1]
+        path = out.split()[1]
         return {n.name: n.device for n in load_graph(path).graph_def.node if n.name.startswith("mlp/")}
 
     pinned = devices("--global-step", 1)

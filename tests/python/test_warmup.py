@@ -19,7 +19,7 @@ def exported(recship, tmp_path_factory):
     root = tmp_path_factory.mktemp("warmup")
     recship.ok("synth", "--model", SPEC, "--out", root / "model", "--ids", 400, "--num-ps", 4)
     path = recship.ok("export", "--model", SPEC, "--model-dir", root / "model",
-                      "--export-dir-base", root / "export", "--global-step", 1).stdout.strip()
+                      "--export-dir-base", root / "export", "--global-step", 1).stdout.split()[1]
     return root, path
 
 
@@ -96,7 +96,7 @@ def test_warmup_from_json_and_shipped_by_the_exporter(recship, exported, tmp_pat
 
     version = recship.ok("export", "--model", SPEC, "--model-dir", root / "model",
                          "--export-dir-base", tmp_path / "export", "--warmup-file", out,
-                         "--global-step", 3).stdout.strip()
+                         "--global-step", 3).stdout.split()[1]
     shipped = f"{version}/assets.extra/tf_serving_warmup_requests"
     assert open(shipped, "rb").read() == out.read_bytes()
 
