@@ -8,5 +8,5 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 mkdir -p "$root/build"
 echo "== building recship (log: build/build.log)"
-"$root/scripts/build.sh" > "$root/build/build.log" 2>&1 || { tail -50 "$root/build/build.log"; exit 1; }
+"$root/scripts/build.sh" recship > "$root/build/build.log" 2>&1 || { tail -50 "$root/build/build.log"; exit 1; }
 exec "$root/build/recship" demo "$@"
