@@ -1,5 +1,6 @@
 #include "recship/model/spec.h"
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -277,7 +278,7 @@ absl::StatusOr<std::vector<TaskSpec>> ParseTasks(const ObjectReader& a) {
     ASSIGN_OR_RETURN(task.name, t.String("name"));
     RETURN_IF_ERROR(CheckName(t.Path("name"), task.name));
     // Task towers are scopes of the graph, beside the architecture's own.
-    static const std::set<std::string> kReserved = {"input_layer", "bottom", "head", "gates"};
+    static const std::set<std::string> kReserved = {"input_layer", "bottom", "experts"};
     if (kReserved.count(task.name) != 0 || task.name.rfind("expert_", 0) == 0) {
       return FieldError(t.Path("name"), absl::StrCat("'", task.name, "' is reserved"));
     }
@@ -338,6 +339,44 @@ absl::Status ParseArchitecture(const ObjectReader& root, ModelSpec& spec) {
   return a.CheckNoOtherFields(absl::StrCat("a ", ArchitectureName(arch.type), " architecture"));
 }
 
+// The scopes the model's variables live in ("mlp/dense_0/kernel"). Inputs
+// and tables are named at the graph's root before them, and a name taken
+// there would push a scope to "mlp_1", renaming the variables a checkpoint
+// must hold; so no feature, input or table may take one.
+absl::Status CheckVariableScopesAreFree(const ModelSpec& spec) {
+  std::map<std::string, std::string> scopes;  // scope -> what it is, for the message
+  for (const char* scope :
+       {"input_layer", "mlp", "head", "wide", "fm", "cross", "bottom", "experts"}) {
+    scopes[scope] = "a scope of the model's variables";
+  }
+  const std::vector<TaskSpec>& tasks = spec.architecture.tasks;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    scopes[tasks[i].name] = absl::StrCat("the name of task architecture.tasks[", i, "]");
+  }
+  auto check = [&](const std::string& field, const std::string& name) -> absl::Status {
+    auto it = scopes.find(name);
+    if (it == scopes.end() && name.rfind("expert_", 0) != 0) return absl::OkStatus();
+    return FieldError(
+        field, absl::StrCat("'", name, "' is ",
+                            it == scopes.end() ? "a scope of the model's variables" : it->second,
+                            "; rename one (a clash would rename the variables)"));
+  };
+  for (size_t i = 0; i < spec.tables.size(); ++i) {
+    RETURN_IF_ERROR(check(absl::StrCat("tables[", i, "].name"), spec.tables[i].name));
+  }
+  for (size_t i = 0; i < spec.features.size(); ++i) {
+    const FeatureSpec& f = spec.features[i];
+    std::vector<std::string> inputs = {f.name};
+    if (f.kind == FeatureSpec::Kind::kIdBag) {
+      inputs = {f.name + "_indices", f.name + "_values", f.name + "_dense_shape"};
+    }
+    for (const std::string& input : inputs) {
+      RETURN_IF_ERROR(check(absl::StrCat("features[", i, "].name"), input));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseInto(const json& value, ModelSpec& spec) {
   ASSIGN_OR_RETURN(ObjectReader root, ObjectReader::Make(value, ""));
   ASSIGN_OR_RETURN(spec.name, root.String("name"));
@@ -345,6 +384,7 @@ absl::Status ParseInto(const json& value, ModelSpec& spec) {
   RETURN_IF_ERROR(ParseTables(root, spec));
   RETURN_IF_ERROR(ParseFeatures(root, spec));
   RETURN_IF_ERROR(ParseArchitecture(root, spec));
+  RETURN_IF_ERROR(CheckVariableScopesAreFree(spec));
   return root.CheckNoOtherFields("a model spec");
 }
 

@@ -184,6 +184,27 @@ TEST(ModelSpecTest, ArchitectureErrorsNameTheField) {
   EXPECT_THAT(ErrorOf(spec),
               HasSubstr("architecture.output_activation: is not a field of a mmoe architecture"));
 
+  spec["architecture"]["tasks"] = {{{"name", "experts"}}};
+  EXPECT_THAT(ErrorOf(spec), HasSubstr("architecture.tasks[0].name: 'experts' is reserved"));
+
+  // A feature, input or table named like a variable scope would rename it.
+  spec["architecture"]["tasks"] = {{{"name", "user"}}};
+  spec["architecture"].erase("output_activation");
+  EXPECT_THAT(ErrorOf(spec),
+              HasSubstr("tables[0].name: 'user' is the name of task architecture.tasks[0]"));
+  spec["architecture"] = {{"type", "dnn"}, {"hidden_units", {8}}};
+  spec["features"][0]["name"] = "mlp";
+  EXPECT_THAT(ErrorOf(spec),
+              HasSubstr("features[0].name: 'mlp' is a scope of the model's variables"));
+  spec["features"][0]["name"] = "user";
+  spec["tables"][1]["name"] = "expert_3";
+  spec["features"][1]["table"] = "expert_3";
+  EXPECT_THAT(ErrorOf(spec), HasSubstr("tables[1].name: 'expert_3' is a scope"));
+  spec["tables"][1]["name"] = "item";
+  spec["features"][1]["table"] = "item";
+  spec["features"][1]["name"] = "head";  // its inputs are head_indices, ...: no clash
+  EXPECT_TRUE(ParseModelSpec(spec.dump()).ok());
+
   spec.erase("architecture");
   spec["mlp"] = {{"hidden_units", {8}}};
   EXPECT_THAT(ErrorOf(spec), HasSubstr("mlp: was replaced by \"architecture\""));
