@@ -139,6 +139,8 @@ TEST(ModelSpecTest, ErrorsNameTheField) {
       {"/architecture/cross_layers", 2,
        "architecture.cross_layers: is not a field of a dnn architecture"},
       {"/extra", 1, "extra: is not a field of a model spec"},
+      {"/features/2/name", "items_values",
+       "features[2].name: its input 'items_values' is also an input of features[1]"},
   };
   for (const Case& c : cases) {
     json spec = BaseSpec();
