@@ -250,29 +250,18 @@ absl::Status CheckVariableScopesAreFree(const ModelSpec& spec) {
     RETURN_IF_ERROR(check(absl::StrCat("tables[", i, "].name"), spec.tables[i].name));
   }
   for (size_t i = 0; i < spec.features.size(); ++i) {
-    const FeatureSpec& f = spec.features[i];
-    std::vector<std::string> inputs = {f.name};
-    if (f.kind == FeatureSpec::Kind::kIdBag) {
-      inputs = {f.name + "_indices", f.name + "_values", f.name + "_dense_shape"};
-    }
-    for (const std::string& input : inputs) {
+    for (const std::string& input : spec.features[i].InputNames()) {
       RETURN_IF_ERROR(check(absl::StrCat("features[", i, "].name"), input));
     }
   }
   return absl::OkStatus();
 }
 
-// A bag feature f has the inputs f_indices, f_values and f_dense_shape; no
-// two features may give the signature the same input name.
+// No two features may give the signature the same input name.
 absl::Status CheckInputNamesAreUnique(const ModelSpec& spec) {
   std::map<std::string, size_t> owner;
   for (size_t i = 0; i < spec.features.size(); ++i) {
-    const FeatureSpec& f = spec.features[i];
-    std::vector<std::string> inputs = {f.name};
-    if (f.kind == FeatureSpec::Kind::kIdBag) {
-      inputs = {f.name + "_indices", f.name + "_values", f.name + "_dense_shape"};
-    }
-    for (const std::string& input : inputs) {
+    for (const std::string& input : spec.features[i].InputNames()) {
       auto [it, inserted] = owner.emplace(input, i);
       if (!inserted && it->second != i) {
         return FieldError(
@@ -297,6 +286,11 @@ absl::Status ParseInto(const json& value, ModelSpec& spec) {
 }
 
 }  // namespace
+
+std::vector<std::string> FeatureSpec::InputNames() const {
+  if (kind != Kind::kIdBag) return {name};
+  return {name + "_indices", name + "_values", name + "_dense_shape"};
+}
 
 absl::string_view ArchitectureName(Architecture type) {
   switch (type) {

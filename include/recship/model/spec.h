@@ -24,6 +24,10 @@ struct FeatureSpec {
   std::string table;                   // kId, kIdBag
   Combiner combiner = Combiner::kSum;  // kIdBag
   int64_t dim = 0;                     // kDense
+
+  // The serving signature's inputs: `name`, or for a bag (a SparseTensor)
+  // name_indices, name_values and name_dense_shape.
+  std::vector<std::string> InputNames() const;
 };
 
 enum class Architecture { kDnn, kWideDeep, kDeepFm, kDcnV2, kSharedBottom, kMmoe };
