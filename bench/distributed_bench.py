@@ -44,21 +44,16 @@ deleted at the end. Exit status: 0, or 1 with --strict when the target is missed
 """
 
 import argparse
+import contextlib
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving_bench import (fmt_mib, last_json, max_rel_diff, print_table,  # noqa: E402
-                           vm_hwm, write_requests)
+from benchlib import (REPO_DIR, Server, add_dir_args, add_output_args, args_json, fmt_mib,
+                      last_json, max_rel_diff, print_table, run_measured, workspace)
+from serving_bench import write_requests
 
-REPO_DIR = Path(__file__).resolve().parents[1]
 SPEC = REPO_DIR / "examples" / "ctr.json"
 NUM_PS = 4  # Shards per table in examples/ctr.json.
 MODEL_NAME = "ctr"
@@ -66,65 +61,14 @@ TARGET_MS = 1.0
 TARGET_BATCH = 64
 
 
-def run(argv, what):
-    """Runs argv to completion; its stdout. Exits with its output on failure."""
-    argv = [str(a) for a in argv]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"distributed_bench: {what} exited {proc.returncode}:\n"
-                 f"{proc.stderr[-4000:]}{proc.stdout[-4000:]}")
-    return proc.stdout
-
-
-class Server:
-    """One `recship serve --port 0 ...` process, its log a file."""
-
-    def __init__(self, recship, name, args, log_path, timeout=120):
-        self.name, self.log_path = name, log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen([str(recship), "serve", "--port", "0",
-                                             *map(str, args)],
-                                            stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = re.search(r"serving on (\S+):(\d+)", log_path.read_text())
-            if match:
-                self.port = int(match.group(2))
-                return
-            if self.process.poll() is not None:
-                sys.exit(f"distributed_bench: recship serve ({name}) exited "
-                         f"{self.process.returncode}:\n{log_path.read_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                self.stop()
-                sys.exit(f"distributed_bench: recship serve ({name}) did not start within "
-                         f"{timeout} s:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.05)
-
-    @property
-    def address(self):
-        return f"127.0.0.1:{self.port}"
-
-    def peak_rss(self):
-        return vm_hwm(self.process.pid)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
 # ------------------------------------------------------------------ steps
 
 def export(recship, model_dir, base, mode):
     """One `recship export --json`: (seconds it reports, its JSON)."""
-    out = json.loads(run([recship, "export", "--model", SPEC, "--model-dir", model_dir,
-                          "--export-dir-base", base, "--mode", mode, "--json"],
-                         f"recship export --mode {mode}"))
+    _, _, stdout = run_measured([recship, "export", "--model", SPEC, "--model-dir", model_dir,
+                                 "--export-dir-base", base, "--mode", mode, "--json"],
+                                what=f"recship export --mode {mode}")
+    out = json.loads(stdout)
     return out["seconds"], out
 
 
@@ -146,10 +90,12 @@ def measure_exports(recship, model_dir, work, runs):
 
 
 def load_generator(runtime_bench, server, requests, clients, args):
-    out = last_json(run([runtime_bench, "--grpc", server.address, "--model-name", MODEL_NAME,
-                         "--requests", requests, "--clients", clients,
-                         "--seconds", args.seconds, "--warmup-seconds", args.warmup_seconds],
-                        f"runtime_bench --grpc ({server.name}, {clients} clients)"))
+    _, _, stdout = run_measured(
+        [runtime_bench, "--grpc", server.address, "--model-name", MODEL_NAME,
+         "--requests", requests, "--clients", clients,
+         "--seconds", args.seconds, "--warmup-seconds", args.warmup_seconds],
+        what=f"runtime_bench --grpc ({server.name}, {clients} clients)")
+    out = last_json(stdout)
     return {x["batch"]: x for x in out["results"]}
 
 
@@ -243,13 +189,8 @@ def main():
     parser.add_argument("--seed", type=int, default=5, help="input seed (5)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 40k ids, 0.5 s measurements, 1 round, 1 export run")
-    parser.add_argument("--build-dir", type=Path, default=REPO_DIR / "build",
-                        help="build tree with recship and bench/runtime_bench")
-    parser.add_argument("--tmp-dir", type=Path,
-                        help="where temporary data goes (default <build-dir>/bench-tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    add_dir_args(parser, "build tree with recship and bench/runtime_bench")
+    add_output_args(parser, "exit 1 when the target is missed")
     args = parser.parse_args()
     if args.quick:
         args.ids = min(args.ids, 40_000)
@@ -261,32 +202,17 @@ def main():
     if TARGET_BATCH not in args.batches:
         parser.error(f"--batches must include {TARGET_BATCH} (the target's batch size)")
 
-    build_dir = args.build_dir.resolve()
-    binaries = {"recship": build_dir / "recship",
-                "runtime_bench": build_dir / "bench" / "runtime_bench"}
-    for path in binaries.values():
-        if not os.access(path, os.X_OK):
-            sys.exit(f"distributed_bench: {path} is missing: build it first (cmake --build build "
-                     f"--target recship runtime_bench)")
-    tmp_root = (args.tmp_dir or build_dir / "bench-tmp").resolve()
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work = tmp_root / f"distributed_bench-{os.getpid()}"
-    work.mkdir()
-    servers = []
-    try:
-        # Private copies: a rebuild of the shared build tree during the run
-        # cannot swap the binaries under test.
-        for name, path in binaries.items():
-            shutil.copy2(path, work / name)
-        recship, runtime_bench = work / "recship", work / "runtime_bench"
-        results = {"args": {k: (str(v) if isinstance(v, Path) else v)
-                            for k, v in vars(args).items()}}
+    with workspace(args, ["recship", "bench/runtime_bench"],
+                   "build it first (cmake --build build --target recship runtime_bench)") \
+            as (work, (recship, runtime_bench)), contextlib.ExitStack() as running:
+        results = {"args": args_json(args)}
 
         print(f"distributed_bench: synthesizing the CTR model with {args.ids:,} ids in {work}",
               flush=True)
         model_dir = work / "model"
-        run([recship, "synth", "--model", SPEC, "--out", model_dir, "--ids", args.ids // 2,
-             "--num-ps", NUM_PS, "--steps", 1], "recship synth")
+        run_measured([recship, "synth", "--model", SPEC, "--out", model_dir,
+                      "--ids", args.ids // 2, "--num-ps", NUM_PS, "--steps", 1],
+                     what="recship synth")
         results["export"], kept = measure_exports(recship, model_dir, work, args.export_runs)
         results["export_bytes"] = {
             "standalone": kept["standalone"][1]["copied_bytes"],
@@ -300,23 +226,20 @@ def main():
         print("distributed_bench: starting the servers", flush=True)
         threads = ["--tensorflow_intra_op_parallelism", args.threads,
                    "--file_system_poll_wait_seconds", 0]
-        standalone = Server(recship, "standalone", ["--model_name", MODEL_NAME,
-                                                    "--model_base_path", standalone_base,
-                                                    *threads], work / "standalone.log")
-        servers.append(standalone)
-        shards = []
-        for i in range(NUM_PS):
-            shards.append(Server(recship, f"ps_{i}",
-                                 ["--model_name", f"{MODEL_NAME}:ps_{i}",
-                                  "--model_base_path", distributed_base / f"ps_{i}", *threads],
-                                 work / f"ps_{i}.log"))
-            servers.append(shards[-1])
+        standalone = running.enter_context(Server(
+            recship, "standalone", ["--model_name", MODEL_NAME,
+                                    "--model_base_path", standalone_base, *threads],
+            work / "standalone.log"))
+        shards = [running.enter_context(Server(
+            recship, f"ps_{i}", ["--model_name", f"{MODEL_NAME}:ps_{i}",
+                                 "--model_base_path", distributed_base / f"ps_{i}", *threads],
+            work / f"ps_{i}.log")) for i in range(NUM_PS)]
         addresses = ",".join(f"ps_{i}={s.address}" for i, s in enumerate(shards))
-        entry = Server(recship, "entry", ["--model_name", MODEL_NAME,
-                                          "--model_base_path", distributed_base / "entry",
-                                          "--remote_addresses", addresses, *threads],
-                       work / "entry.log")
-        servers.append(entry)
+        entry = running.enter_context(Server(
+            recship, "entry", ["--model_name", MODEL_NAME,
+                               "--model_base_path", distributed_base / "entry",
+                               "--remote_addresses", addresses, *threads],
+            work / "entry.log"))
         layouts = {"standalone": standalone, "distributed": entry}
 
         results["loadavg_before"] = os.getloadavg()[0]
@@ -345,12 +268,11 @@ def main():
             "standalone": standalone.peak_rss(),
             "distributed": {s.name: s.peak_rss() for s in [entry, *shards]}}
         results["peak_rss"]["distributed_sum"] = sum(results["peak_rss"]["distributed"].values())
-        for server in servers:
+        for server in [standalone, *shards, entry]:
             code = server.stop()
             if code != 0:
                 print(f"distributed_bench: warning: {server.name} exited {code}:\n"
                       f"{server.log_path.read_text()[-2000:]}", file=sys.stderr)
-        servers = []
         results["overhead_ms"] = (results["latency"]["distributed"][TARGET_BATCH]["p50_ms"]
                                   - results["latency"]["standalone"][TARGET_BATCH]["p50_ms"])
         met = print_report(results, args)
@@ -358,17 +280,6 @@ def main():
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
         return 1 if args.strict and not met else 0
-    finally:
-        for server in servers:
-            server.stop()
-        if args.keep:
-            print(f"distributed_bench: kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-            try:
-                tmp_root.rmdir()  # Only when no other benchmark uses it.
-            except OSError:
-                pass
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ The page cache is dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`, root
 only) before each measurement, so every run reads the checkpoint from disk. When
 that is not allowed, each run follows a warm-up read of the checkpoint instead,
 and the table says so. Peak RSS is each process's ru_maxrss, read through GNU time
-(/usr/bin/time) when present, else os.wait4 (see run_measured).
+(/usr/bin/time) when present, else os.wait4 (see benchlib.run_measured).
 Temporary data goes to <tmp-dir>/export_bench-<pid> and is deleted at the end.
 Exit status: 0, or 1 with --strict when a target is missed.
 """
@@ -37,20 +37,19 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+from benchlib import (GNU_TIME, MIB, TF_ENV, add_dir_args, add_output_args, fmt_mib,
+                      print_table, print_targets, run_measured, tensorflow_importable,
+                      tree_bytes, workspace)
+
 DIM = 32
 NUM_PS = 4
 CONTEXT_DIM = 8
 HIDDEN_UNITS = [64, 32]
 TABLES = ["user_id", "item_id"]
-
-MIB = 1 << 20
 
 
 def model_spec():
@@ -65,10 +64,6 @@ def model_spec():
 
 
 # ------------------------------------------------------------------ helpers
-
-def tree_bytes(path):
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-
 
 def fsync_tree(path):
     for root, _, files in os.walk(path):
@@ -128,44 +123,11 @@ class CacheControl:
         return f"warm page cache ({why}: a warm-up read of the checkpoint before each run)"
 
 
-GNU_TIME = "/usr/bin/time"
-
-
 def rss_method():
     if os.access(GNU_TIME, os.X_OK):
         return "GNU time's %M (ru_maxrss of the process)"
     return ("os.wait4 ru_maxrss (no /usr/bin/time: each figure may include up to "
             "the bench's own RSS, which the child inherits until it execs)")
-
-
-def run_measured(argv, env=None):
-    """Runs argv to completion: (seconds, peak RSS in bytes, stdout).
-
-    The peak RSS is the child's ru_maxrss. Linux folds the memory map a process
-    had before exec into its ru_maxrss, and a child spawned by Python starts
-    with Python's (vfork shares it), so os.wait4 would report at least this
-    script's RSS. GNU time, a small C program, forks and waits for the command
-    itself, so its figure is the command's own; os.wait4 is the fallback."""
-    argv = [str(a) for a in argv]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r") as rss_file:
-        use_time = os.access(GNU_TIME, os.X_OK)
-        full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *argv] if use_time else argv
-        start = time.perf_counter()
-        proc = subprocess.Popen(full, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-        if proc.returncode != 0:
-            sys.exit(f"export_bench: {' '.join(argv)} exited {proc.returncode}:\n"
-                     f"{stderr}{stdout[-4000:]}")
-        rss = usage.ru_maxrss * 1024
-        if use_time:
-            rss = int(rss_file.read().split()[-1]) * 1024
-    return seconds, rss, stdout
 
 
 def summarize(results):
@@ -217,20 +179,13 @@ def measure_tensorflow(cache, checkpoint_prefix, work, index):
         argv.append("--tf-child-drop-caches")
     else:
         cache.prepare()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    seconds, rss, stdout = run_measured(argv, env=env)
+    seconds, rss, stdout = run_measured(argv, env=TF_ENV)
     child = json.loads(stdout.strip().splitlines()[-1])
     child["process_seconds"] = seconds
     child["rss"] = rss
     child["export_bytes"] = tree_bytes(out)
     shutil.rmtree(out)
     return child
-
-
-def tensorflow_importable():
-    probe = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True,
-                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    return probe.returncode == 0
 
 
 # ------------------------------------------------ TensorFlow's export (child)
@@ -306,17 +261,13 @@ def tf_child(checkpoint_prefix, export_dir, drop):
 
 # ------------------------------------------------------------------- report
 
-def fmt_bytes(n):
-    return f"{n / MIB:,.0f} MiB" if n >= 10 * MIB else f"{n / MIB:.1f} MiB"
-
-
 def print_report(r, args):
     ck = r["checkpoint"]
     print()
     print(f"export_bench: 2 tables x {args.ids:,} ids x dim {DIM}, {NUM_PS} shards each, "
           f"Adagrad slots, freqs, timestamps; MLP {HIDDEN_UNITS}")
-    print(f"checkpoint: {fmt_bytes(ck['bytes'])} on disk ({ck['bytes']:,} bytes), of which "
-          f"{fmt_bytes(r['copy']['bytes'])} serving tensors (keys, values, dense); "
+    print(f"checkpoint: {fmt_mib(ck['bytes'])} on disk ({ck['bytes']:,} bytes), of which "
+          f"{fmt_mib(r['copy']['bytes'])} serving tensors (keys, values, dense); "
           f"synth took {ck['synth_seconds']:.1f} s")
     tf_runs = f" ({args.tf_runs} for TensorFlow)" if r.get("tf") else ""
     print(f"runs: {r['cache']}; seconds: best of {args.runs} interleaved run(s){tf_runs}; "
@@ -326,8 +277,8 @@ def print_report(r, args):
 
     def row(name, seconds, nbytes, rss, every=()):
         mbps = f"{nbytes / seconds / 1e6:,.0f}" if nbytes else "-"
-        rows.append((name, f"{seconds:.3f}", fmt_bytes(nbytes) if nbytes else "-", mbps,
-                     fmt_bytes(rss) if rss is not None else "-",
+        rows.append((name, f"{seconds:.3f}", fmt_mib(nbytes) if nbytes else "-", mbps,
+                     fmt_mib(rss) if rss is not None else "-",
                      " ".join(f"{x:.2f}" for x in every) if len(every) > 1 else ""))
 
     cp = r["cp"]
@@ -343,12 +294,7 @@ def print_report(r, args):
             tf["all_seconds"])
         row("  of which restore", tf["restore_seconds"], 0, None)
         row("  of which save", tf["save_seconds"], 0, None)
-    widths = [max(len(x[i]) for x in rows) for i in range(len(rows[0]))]
-    for i, cells in enumerate(rows):
-        print(("  " + "  ".join(c.ljust(w) if j in (0, 5) else c.rjust(w)
-                                for j, (c, w) in enumerate(zip(cells, widths)))).rstrip())
-        if i == 0:
-            print("  " + "  ".join("-" * w for w in widths))
+    print_table(rows, right=(1, 2, 3, 4))
     print()
     print("  MB/s: exported serving-tensor bytes for recship and TensorFlow, checkpoint bytes "
           "for cp.")
@@ -357,9 +303,9 @@ def print_report(r, args):
           f"{r['copy']['self_seconds']:.3f} s, shared {r['shared']['self_seconds']:.3f} s "
           f"(the table counts the whole process).")
     if tf:
-        print(f"  TensorFlow: peak RSS includes {fmt_bytes(tf['rss_before'])} already in use "
+        print(f"  TensorFlow: peak RSS includes {fmt_mib(tf['rss_before'])} already in use "
               f"before the timed part (TensorFlow loaded, graph built); export "
-              f"{fmt_bytes(tf['export_bytes'])}; TensorFlow's writer does not fsync. Whole "
+              f"{fmt_mib(tf['export_bytes'])}; TensorFlow's writer does not fsync. Whole "
               f"child process {tf['process_seconds']:.1f} s.")
     elif r.get("tf_skipped"):
         print(f"  TensorFlow: skipped ({r['tf_skipped']}).")
@@ -383,17 +329,7 @@ def print_report(r, args):
                         speedup >= 3.0))
         targets.append(("TensorFlow s / recship shared-mode s",
                         f"{tf['seconds'] / r['shared']['seconds']:.1f}x", "(info)", None))
-    rows = [("target", "measured", "goal", "met")]
-    rows += [(name, value, goal, "-" if met is None else ("yes" if met else "NO"))
-             for name, value, goal, met in targets]
-    widths = [max(len(x[i]) for x in rows) for i in range(4)]
-    for i, cells in enumerate(rows):
-        print("  " + "  ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                               for j, (c, w) in enumerate(zip(cells, widths))))
-        if i == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-    print()
-    return all(met for *_, met in targets if met is not None)
+    return print_targets(targets)
 
 
 # --------------------------------------------------------------------- main
@@ -402,10 +338,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", type=int, default=5_000_000, help="ids per table (5,000,000)")
-    parser.add_argument("--build-dir", type=Path, default=REPO_DIR / "build",
-                        help="build tree holding the recship binary")
-    parser.add_argument("--tmp-dir", type=Path,
-                        help="where temporary data goes (default <build-dir>/bench-tmp)")
+    add_dir_args(parser, "build tree holding the recship binary")
     parser.add_argument("--runs", type=int, default=3,
                         help="rounds of cp -r, copy and shared export; the best is reported (3)")
     parser.add_argument("--tf-runs", type=int, default=1,
@@ -413,9 +346,7 @@ def main():
     parser.add_argument("--no-tf", action="store_true", help="skip TensorFlow's export")
     parser.add_argument("--no-drop-caches", action="store_true",
                         help="warm the page cache instead of dropping it")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_output_args(parser)
     parser.add_argument("--tf-child", nargs=2, metavar=("PREFIX", "EXPORT_DIR"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--tf-child-drop-caches", action="store_true", help=argparse.SUPPRESS)
@@ -425,19 +356,7 @@ def main():
         tf_child(args.tf_child[0], Path(args.tf_child[1]), args.tf_child_drop_caches)
         return 0
 
-    build_dir = args.build_dir.resolve()
-    recship = build_dir / "recship"
-    if not os.access(recship, os.X_OK):
-        sys.exit(f"export_bench: {recship} is missing: build first (scripts/build.sh)")
-    tmp_root = (args.tmp_dir or build_dir / "bench-tmp").resolve()
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work = tmp_root / f"export_bench-{os.getpid()}"
-    work.mkdir()
-    try:
-        # A private copy: a rebuild of the shared build tree during the run
-        # cannot swap the binary under test.
-        shutil.copy2(recship, work / "recship")
-        recship = work / "recship"
+    with workspace(args, ["recship"], "build first (scripts/build.sh)") as (work, (recship,)):
         spec = work / "spec.json"
         spec.write_text(json.dumps(model_spec(), indent=1))
         model_dir = work / "model"
@@ -490,15 +409,6 @@ def main():
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
         return 1 if args.strict and not all_met else 0
-    finally:
-        if args.keep:
-            print(f"export_bench: kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-            try:
-                tmp_root.rmdir()  # Only when no other benchmark uses it.
-            except OSError:
-                pass
 
 
 if __name__ == "__main__":

@@ -39,80 +39,27 @@ Exit status: 0, or 1 with --strict when a target is missed.
 """
 
 import argparse
+import functools
 import json
 import os
 import shutil
-import signal
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+import benchlib
+from benchlib import (GNU_TIME, REPO_DIR, TF_ENV, Server, add_dir_args, add_output_args,
+                      args_json, fmt_mib, last_json, max_rel_diff, print_table, print_targets,
+                      tensorflow_importable, vm_hwm, workspace)
+
 SPEC = REPO_DIR / "examples" / "ctr.json"
 NUM_PS = 4  # Shards per table in examples/ctr.json; the id layout below depends on it.
 MODEL_NAME = "ctr"
 SIGNATURE = "serving_default"
-MIB = 1 << 20
-GNU_TIME = "/usr/bin/time"
-TF_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-
-
-# ------------------------------------------------------------------ helpers
-
-def fmt_mib(n):
-    return f"{n / MIB:,.0f} MiB" if n >= 10 * MIB else f"{n / MIB:.1f} MiB"
-
-
-def run_measured(argv, env=None, what=None):
-    """Runs argv to completion: (seconds, peak RSS in bytes or None, stdout).
-
-    The peak RSS is ru_maxrss of the command itself through GNU time, which
-    forks and execs it from a small process. (os.wait4 would report at least
-    this script's RSS: Linux folds the memory map a process had before exec,
-    here Python's, into its ru_maxrss.)"""
-    argv = [str(a) for a in argv]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r") as rss_file:
-        use_time = os.access(GNU_TIME, os.X_OK)
-        full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *argv] if use_time else argv
-        start = time.perf_counter()
-        proc = subprocess.run(full, stdout=out, stderr=err, env=env)
-        seconds = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-        if proc.returncode != 0:
-            sys.exit(f"serving_bench: {what or ' '.join(argv)} exited {proc.returncode}:\n"
-                     f"{stderr[-4000:]}{stdout[-4000:]}")
-        rss = int(rss_file.read().split()[-1]) * 1024 if use_time else None
-    return seconds, rss, stdout
-
-
-def last_json(stdout):
-    """The JSON document a child printed last (runtime_bench prints one
-    indented document; the TensorFlow child one line)."""
-    start = stdout.rfind("\n{")
-    return json.loads(stdout[start + 1 if start >= 0 else stdout.find("{"):])
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def vm_hwm(pid):
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+# Without GNU time a peak RSS is None, and each process's own VmHWM stands in
+# (os.wait4's figure would include this script's RSS).
+run_measured = functools.partial(benchlib.run_measured, wait4_rss=False)
 
 
 # ----------------------------------------------------------- model, inputs
@@ -250,46 +197,19 @@ def measure_tensorflow(saved_model, work, args):
 def measure_grpc(recship, runtime_bench, export_base, requests, work, args):
     """Starts `recship serve` on a free loopback port, drives it with
     `runtime_bench --grpc`, stops it with SIGTERM."""
-    for attempt in range(3):
-        port = free_port()
-        log_path = work / f"serve-{attempt}.log"
-        with open(log_path, "wb") as log:
-            server = subprocess.Popen(
-                [str(recship), "serve", "--model_name", MODEL_NAME,
-                 "--model_base_path", str(export_base), "--port", str(port),
-                 "--tensorflow_intra_op_parallelism", str(args.threads),
-                 "--file_system_poll_wait_seconds", "0"],
-                stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            deadline = time.monotonic() + 120
-            while "serving on" not in log_path.read_text() and server.poll() is None \
-                    and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if server.poll() is not None:
-                text = log_path.read_text()
-                if "ddress already in use" in text or "bind" in text.lower():
-                    continue  # Lost the port to someone else: try another.
-                sys.exit(f"serving_bench: recship serve exited {server.returncode}:\n{text}")
-            if "serving on" not in log_path.read_text():
-                sys.exit("serving_bench: recship serve did not start within 120 s")
-            _, rss, stdout = run_measured(
-                [runtime_bench, "--grpc", f"127.0.0.1:{port}", "--model-name", MODEL_NAME,
-                 "--requests", requests, "--clients", args.clients, "--seconds", args.seconds,
-                 "--warmup-seconds", args.warmup_seconds], what="runtime_bench --grpc")
-            out = last_json(stdout)
-            out["client_rss"] = rss or out["peak_rss"]["vm_hwm_bytes"]
-            out["server_rss"] = vm_hwm(server.pid)
-            out["port"] = port
-            return out
-        finally:
-            if server.poll() is None:
-                server.send_signal(signal.SIGTERM)
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-    sys.exit("serving_bench: recship serve could not get a port")
+    with Server(recship, "serve", ["--model_name", MODEL_NAME, "--model_base_path", export_base,
+                                   "--tensorflow_intra_op_parallelism", args.threads,
+                                   "--file_system_poll_wait_seconds", 0],
+                work / "serve.log") as server:
+        _, rss, stdout = run_measured(
+            [runtime_bench, "--grpc", server.address, "--model-name", MODEL_NAME,
+             "--requests", requests, "--clients", args.clients, "--seconds", args.seconds,
+             "--warmup-seconds", args.warmup_seconds], what="runtime_bench --grpc")
+        out = last_json(stdout)
+        out["client_rss"] = rss or out["peak_rss"]["vm_hwm_bytes"]
+        out["server_rss"] = server.peak_rss()
+        out["port"] = server.port
+        return out
 
 
 def measure_load_recship(runtime_bench, saved_model, args):
@@ -311,12 +231,6 @@ def measure_load_tensorflow(saved_model, args):
     out["process_seconds"] = seconds
     out["rss"] = rss or out["vm_hwm_bytes"]
     return out
-
-
-def tensorflow_importable():
-    probe = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True,
-                           env=dict(TF_ENV, TF_CPP_MIN_LOG_LEVEL="3"))
-    return probe.returncode == 0
 
 
 # ------------------------------------------------------ TensorFlow (child)
@@ -409,25 +323,6 @@ def tf_child_latency(saved_model, work, batches, threads, seconds, warmup_second
 
 # ------------------------------------------------------------------- report
 
-def max_rel_diff(a, b):
-    worst = 0.0
-    for key in a:
-        for x, y in zip(a[key], b.get(key, [])):
-            worst = max(worst, abs(x - y) / max(abs(y), 1e-6))
-        if len(a[key]) != len(b.get(key, [])):
-            return float("inf")
-    return worst
-
-
-def print_table(rows, right=()):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for i, cells in enumerate(rows):
-        print(("  " + "  ".join(c.rjust(w) if j in right else c.ljust(w)
-                                for j, (c, w) in enumerate(zip(cells, widths)))).rstrip())
-        if i == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
-
 def print_report(r, args):
     print()
     print(f"serving_bench: CTR model ({SPEC.relative_to(REPO_DIR)}: user_id and item_id "
@@ -507,13 +402,7 @@ def print_report(r, args):
         targets.append(("load time recship / TF", f"{ratio:.2f}", "<= 0.5", ratio <= 0.5))
         ratio = load["recship"]["rss"] / load["tf"]["rss"]
         targets.append(("peak RSS recship / TF", f"{ratio:.2f}", "<= 1", ratio <= 1.0))
-    if targets:
-        rows = [("target", "measured", "goal", "met")]
-        rows += [(n, v, g, "-" if m is None else ("yes" if m else "NO"))
-                 for n, v, g, m in targets]
-        print_table(rows, right=(1, 2, 3))
-        print()
-    return all(m for *_, m in targets if m is not None)
+    return print_targets(targets)
 
 
 # --------------------------------------------------------------------- main
@@ -545,13 +434,8 @@ def main():
     parser.add_argument("--no-tf", action="store_true", help="skip TensorFlow")
     parser.add_argument("--no-grpc", action="store_true", help="skip (c)")
     parser.add_argument("--no-load", action="store_true", help="skip the load test")
-    parser.add_argument("--build-dir", type=Path, default=REPO_DIR / "build",
-                        help="build tree with recship and bench/runtime_bench")
-    parser.add_argument("--tmp-dir", type=Path,
-                        help="where temporary data goes (default <build-dir>/bench-tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    add_dir_args(parser, "build tree with recship and bench/runtime_bench")
+    add_output_args(parser)
     parser.add_argument("--tf-child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -567,26 +451,11 @@ def main():
         args.warmup_seconds = min(args.warmup_seconds, 0.2)
         args.load_runs = min(args.load_runs, 1)
     args.batches = [int(b) for b in args.batches.split(",")]
-    build_dir = args.build_dir.resolve()
-    binaries = {"recship": build_dir / "recship",
-                "runtime_bench": build_dir / "bench" / "runtime_bench"}
-    for path in binaries.values():
-        if not os.access(path, os.X_OK):
-            sys.exit(f"serving_bench: {path} is missing: build it first (cmake --build build "
-                     f"--target recship runtime_bench)")
-    tmp_root = (args.tmp_dir or build_dir / "bench-tmp").resolve()
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work = tmp_root / f"serving_bench-{os.getpid()}"
-    work.mkdir()
-    try:
-        # Private copies: a rebuild of the shared build tree during the run
-        # cannot swap the binaries under test.
-        for name, path in binaries.items():
-            shutil.copy2(path, work / name)
-        recship, runtime_bench = work / "recship", work / "runtime_bench"
+    with workspace(args, ["recship", "bench/runtime_bench"],
+                   "build it first (cmake --build build --target recship runtime_bench)") \
+            as (work, (recship, runtime_bench)):
         use_tf = not args.no_tf and tensorflow_importable()
-        results = {"args": {k: (str(v) if isinstance(v, Path) else v)
-                            for k, v in vars(args).items()}}
+        results = {"args": args_json(args)}
         if not use_tf and not args.no_tf:
             print(f"serving_bench: TensorFlow is not importable by {sys.executable}: skipped")
 
@@ -648,15 +517,6 @@ def main():
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
         return 1 if args.strict and not all_met else 0
-    finally:
-        if args.keep:
-            print(f"serving_bench: kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-            try:
-                tmp_root.rmdir()  # Only when no other benchmark uses it.
-            except OSError:
-                pass
 
 
 if __name__ == "__main__":

@@ -15,24 +15,12 @@ Temporary data goes to <tmp-dir>/synth_bench-<pid> and is deleted after each siz
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+from benchlib import MIB, REPO_DIR, run_measured, tree_bytes
+
 SPEC = REPO_DIR / "examples" / "deepfm.json"
-
-
-def run_measured(argv):
-    """(seconds, peak RSS MiB) of a child process."""
-    start = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(map(str, argv))} failed")
-    return seconds, usage.ru_maxrss / 1024
 
 
 def plain_write(path, total_bytes):
@@ -47,10 +35,6 @@ def plain_write(path, total_bytes):
     return time.monotonic() - start
 
 
-def tree_bytes(path):
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ids", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
@@ -63,8 +47,9 @@ def main():
     for ids in args.ids:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        seconds, rss = run_measured([recship, "synth", "--model", SPEC, "--out", work / "model",
-                                     "--ids", str(ids), "--steps", "1"])
+        seconds, rss, _ = run_measured([recship, "synth", "--model", SPEC, "--out", work / "model",
+                                        "--ids", ids, "--steps", 1], gnu_time=False)
+        rss /= MIB
         written = tree_bytes(work / "model")
         shutil.rmtree(work / "model")
         baseline = plain_write(work / "plain", written)
