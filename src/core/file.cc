@@ -261,7 +261,8 @@ const char* CloneMethodName(CloneMethod method) {
   return "?";
 }
 
-absl::StatusOr<CloneMethod> LinkOrCopyFile(const std::string& from, const std::string& to) {
+absl::StatusOr<std::optional<CloneMethod>> LinkOrReflinkFile(const std::string& from,
+                                                             const std::string& to) {
   if (::link(from.c_str(), to.c_str()) == 0) return CloneMethod::kHardLink;
   if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
     return ErrnoToStatus(errno, absl::StrCat("linking ", from, " to ", to));
@@ -279,8 +280,7 @@ absl::StatusOr<CloneMethod> LinkOrCopyFile(const std::string& from, const std::s
   ::close(dst);
   if (cloned) return CloneMethod::kReflink;
   ::unlink(to.c_str());
-  RETURN_IF_ERROR(CopyFile(from, to));
-  return CloneMethod::kCopy;
+  return std::nullopt;
 }
 
 absl::Status SyncDirectory(const std::string& path) {

@@ -1,5 +1,7 @@
 #include "recship/export/variables_writer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "recship/core/status_macros.h"
@@ -86,17 +88,26 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
     stats.tensor_bytes += entry->size;
     shard_bytes[static_cast<size_t>(entry->shard_id)] += entry->size;
   }
-  ByteCounter counter(on_bytes);
   for (int i = 0; i < n; ++i) {
-    ASSIGN_OR_RETURN(CloneMethod method, LinkOrCopyFile(BundleDataPath(checkpoint.prefix(), i, n),
-                                                        BundleDataPath(prefix, i, n)));
+    ASSIGN_OR_RETURN(
+        std::optional<CloneMethod> method,
+        LinkOrReflinkFile(BundleDataPath(checkpoint.prefix(), i, n), BundleDataPath(prefix, i, n)));
+    if (!method) {
+      // Neither a link nor a reflink: copying whole data files would also
+      // copy optimizer slots and every other sub-model's tables, so copy
+      // just the exported tensors instead.
+      for (int j = 0; j < i; ++j) ::unlink(BundleDataPath(prefix, j, n).c_str());
+      ASSIGN_OR_RETURN(stats, StreamVariables(checkpoint, names, prefix, on_bytes));
+      stats.shared_by = CloneMethod::kCopy;
+      return stats;
+    }
     // Report the weakest method used for any shard.
-    if (!stats.shared_by || static_cast<int>(method) > static_cast<int>(*stats.shared_by)) {
+    if (!stats.shared_by || static_cast<int>(*method) > static_cast<int>(*stats.shared_by)) {
       stats.shared_by = method;
     }
-    RETURN_IF_ERROR(counter.Add(shard_bytes[static_cast<size_t>(i)]));
   }
-  if (stats.shared_by == CloneMethod::kCopy) stats.copied_bytes = stats.tensor_bytes;
+  ByteCounter counter(on_bytes);
+  for (uint64_t bytes : shard_bytes) RETURN_IF_ERROR(counter.Add(bytes));
   RETURN_IF_ERROR(WriteBundleIndex(prefix, n, entries));
   RETURN_IF_ERROR(counter.Flush());
   return stats;

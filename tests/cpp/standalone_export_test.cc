@@ -2,6 +2,10 @@
 // hand-written model_fn: what the export holds, and that failures name the
 // tensor at fault and leave no version folder.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "recship/core/status_macros.h"
 #include "recship/export/standalone_exporter.h"
@@ -115,6 +119,34 @@ TEST(StandaloneExporterTest, ExportsOnlyServingTensorsWithStockOps) {
   for (const auto& node : meta_graph->graph_def().node()) {
     EXPECT_TRUE(graph::ValidateNode(node).ok()) << node.name();
   }
+}
+
+TEST(StandaloneExporterTest, SharedAcrossFilesystemsCopiesOnlyTheExportedTensors) {
+  // /dev/shm is a tmpfs on Debian: another filesystem than the temp folder,
+  // where neither a hard link nor a reflink can share the checkpoint's bytes.
+  TempDir dir;
+  struct stat tmp_stat, shm_stat;
+  ASSERT_EQ(::stat(dir.path().c_str(), &tmp_stat), 0);
+  ASSERT_EQ(::stat("/dev/shm", &shm_stat), 0) << "this test needs /dev/shm";
+  ASSERT_NE(tmp_stat.st_dev, shm_stat.st_dev) << "/dev/shm must be another filesystem";
+  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
+  std::string base = "/dev/shm/recship-shared-test-" + std::to_string(::getpid());
+  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), base,
+                                        /*shared_embedding=*/true);
+  absl::StatusOr<std::string> path = exporter.ExportSavedModel(CustomInputs, {}, 7);
+  std::error_code error;
+  uint64_t data_bytes =
+      std::filesystem::file_size(base + "/7/variables/variables.data-00000-of-00001", error);
+  std::filesystem::remove_all(base);
+  ASSERT_OK(path);
+  ASSERT_FALSE(error) << error.message();
+  const exporter::VariablesStats& stats = exporter.last_summary().variables;
+  EXPECT_EQ(stats.shared_by, CloneMethod::kCopy);
+  EXPECT_EQ(stats.copied_bytes, stats.tensor_bytes);
+  // Only the serving tensors: no Adagrad slot, no freqs.
+  EXPECT_EQ(data_bytes, stats.tensor_bytes);
+  EXPECT_LT(data_bytes,
+            std::filesystem::file_size(dir.Join("model/model.ckpt-5.data-00000-of-00001")));
 }
 
 TEST(StandaloneExporterTest, ExportOutputsBecomeSignatures) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -81,13 +82,15 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // Copies `from` to a new file `to` (kernel-side where the system allows).
 absl::Status CopyFile(const std::string& from, const std::string& to);
 
-// How LinkOrCopyFile shared a file's bytes.
+// How a file's bytes were shared (or, at worst, copied).
 enum class CloneMethod { kHardLink, kReflink, kCopy };
 const char* CloneMethodName(CloneMethod method);
 
-// Makes `to` hold the bytes of `from` without copying them where the system
-// allows: a hard link, else (across filesystems) a reflink, else a copy.
-absl::StatusOr<CloneMethod> LinkOrCopyFile(const std::string& from, const std::string& to);
+// Makes `to` share the bytes of `from`: a hard link, else (across
+// filesystems) a reflink. Empty, with no `to` left behind, when the
+// filesystems allow neither.
+absl::StatusOr<std::optional<CloneMethod>> LinkOrReflinkFile(const std::string& from,
+                                                             const std::string& to);
 
 // fsyncs a folder, so a rename or create inside it survives a crash.
 absl::Status SyncDirectory(const std::string& path);

@@ -1,8 +1,10 @@
 // Writes an export's variables/ bundle from a checkpoint: only the named
 // tensors, either streamed (bounded memory, every crc32c checked on the way)
-// or shared: the checkpoint's data shards are hard-linked (else reflinked,
-// else copied) and a new index points into them, so no byte is copied and
-// the export outlives its checkpoint.
+// or shared: the checkpoint's data shards are hard-linked (else reflinked)
+// and a new index points into them, so no byte is copied and the export
+// outlives its checkpoint. Where the filesystems allow neither, shared mode
+// streams the named tensors instead (shared_by = kCopy), rather than copying
+// whole data shards with every optimizer slot and other sub-model's tables.
 #ifndef RECSHIP_EXPORT_VARIABLES_WRITER_H_
 #define RECSHIP_EXPORT_VARIABLES_WRITER_H_
 
