@@ -135,6 +135,11 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
                    SelectSubModels(options_, context.lookups().num_ps()));
 
   // Plan every sub-model and claim its version folder before writing any.
+  NewFoldersGuard new_folders;
+  new_folders.Watch(export_dir_base_);
+  for (const std::string& name : names) {
+    new_folders.Watch((std::filesystem::path(export_dir_base_) / name).string());
+  }
   std::vector<PendingVersion> pending;
   for (const std::string& name : names) {
     bool is_entry = name == kEntryGraph;
@@ -171,6 +176,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     paths.push_back(path);
     summary.sub_models.push_back({v.name, path, v.stats, v.seconds});
   }
+  new_folders.Keep();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary_ = std::move(summary);
   return paths;

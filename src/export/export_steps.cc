@@ -1,6 +1,9 @@
 #include "src/export/export_steps.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -150,6 +153,16 @@ absl::Status WriteVersions(std::vector<PendingVersion>& versions,
     RETURN_IF_ERROR(report(ExportProgress::Event::kFinished));
   }
   return absl::OkStatus();
+}
+
+NewFoldersGuard::~NewFoldersGuard() {
+  // rmdir removes only empty folders, children before their parents.
+  for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) ::rmdir(it->c_str());
+}
+
+void NewFoldersGuard::Watch(const std::string& path) {
+  std::error_code ignored;
+  if (!std::filesystem::exists(path, ignored)) paths_.push_back(path);
 }
 
 }  // namespace recship::exporter

@@ -47,6 +47,26 @@ struct PendingVersion {
   double seconds = 0;  // Spent writing it.
 };
 
+// Remembers folders an export is about to create (those that do not exist
+// yet) and, unless Keep() is called, removes the ones still empty when it
+// goes out of scope: a failed export leaves the tree as it found it.
+// Declare it before the PendingVersions, so that their staged folders are
+// gone first.
+class NewFoldersGuard {
+ public:
+  NewFoldersGuard() = default;
+  NewFoldersGuard(const NewFoldersGuard&) = delete;
+  NewFoldersGuard& operator=(const NewFoldersGuard&) = delete;
+  ~NewFoldersGuard();
+
+  // Call parents before children.
+  void Watch(const std::string& path);
+  void Keep() { paths_.clear(); }
+
+ private:
+  std::vector<std::string> paths_;
+};
+
 // The meta graph of `graph` restoring `plan`, with `signatures`.
 absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
     graph::Graph& graph, const RestorePlan& plan,

@@ -42,6 +42,8 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
     ASSIGN_OR_RETURN(signatures, MakeSignatures(receiver, spec));
   }
   ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(graph.def(), *reader));
+  NewFoldersGuard new_folders;
+  new_folders.Watch(export_dir_base_);
   PendingVersion version;
   ASSIGN_OR_RETURN(version.saved_model, MakeSavedModel(graph, plan, signatures));
   // One machine, which may have no GPU: placements are pinned to the CPU.
@@ -57,6 +59,7 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   versions.push_back(std::move(version));
   RETURN_IF_ERROR(WriteVersions(versions, *reader, shared_embedding_, progress_));
   ASSIGN_OR_RETURN(std::string path, versions[0].writer->Commit());
+  new_folders.Keep();
 
   summary_ = ExportSummary{
       path, checkpoint, number, versions[0].stats,

@@ -186,12 +186,14 @@ struct Canceller {
   }
 
   // The export stopped at once with the callback's status and left no
-  // version and no temp- folder under `base`.
+  // version and no temp- folder under `base`; `base` was new, so it is gone
+  // too, with the sub-model folders it would have held.
   void ExpectStoppedCleanly(const absl::Status& status, const std::string& base) const {
     EXPECT_TRUE(IsError(status, absl::StatusCode::kCancelled, {"stop"}));
     EXPECT_TRUE(cancelled);
     EXPECT_EQ(calls_after, 0);
     EXPECT_EQ(VersionsAndTemps(base), std::vector<std::string>{});
+    EXPECT_FALSE(std::filesystem::exists(base)) << base << " was left behind";
   }
 };
 
