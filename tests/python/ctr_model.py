@@ -5,21 +5,12 @@ checkpoint's own tensors) and with TensorFlow's TF1 and TF2 loaders."""
 import numpy as np
 import tensorflow as tf
 
+import zoo_model
 from conftest import REPO_DIR
 
 SPEC = REPO_DIR / "examples" / "ctr.json"
 NUM_PS = 4
 DIM = 8
-
-
-def read_table(reader, name):
-    table = {}
-    for shard in range(NUM_PS):
-        keys = reader.get_tensor(f"{name}/shard_{shard}-keys")
-        values = reader.get_tensor(f"{name}/shard_{shard}-values")
-        assert np.all(np.mod(keys, NUM_PS) == shard), "synth put an id on the wrong shard"
-        table.update({int(k): v for k, v in zip(keys, values)})
-    return table
 
 
 def make_batch(batch, rng):
@@ -43,22 +34,11 @@ def make_batch(batch, rng):
     }, bags
 
 
-def numpy_predictions(checkpoint, feed, bags, tables=None):
-    """Predictions from the checkpoint's tensors; `tables` overrides rows by table name."""
-    reader = tf.train.load_checkpoint(str(checkpoint))
-    users, items = read_table(reader, "user_id"), read_table(reader, "item_id")
-    users.update((tables or {}).get("user_id", {}))
-    items.update((tables or {}).get("item_id", {}))
-    zero = np.zeros(DIM, np.float32)
-    lookup = lambda table, ids: np.stack([table.get(int(i), zero) for i in ids])
-    pooled = np.stack([np.mean([items.get(int(i), zero) for i in bag], 0) if bag else zero
-                       for bag in bags])
-    x = np.concatenate([lookup(users, feed["user_id"]), pooled,
-                        lookup(items, feed["item_id"]), feed["context"]], 1).astype(np.float64)
-    for layer in ["mlp/dense_0", "mlp/dense_1"]:
-        x = np.maximum(x @ reader.get_tensor(f"{layer}/kernel") + reader.get_tensor(f"{layer}/bias"), 0)
-    logits = x @ reader.get_tensor("mlp/logits/kernel") + reader.get_tensor("mlp/logits/bias")
-    return 1 / (1 + np.exp(-logits))
+def numpy_predictions(checkpoint, feed, bags=None, tables=None):
+    """Predictions from the checkpoint's tensors (zoo_model's numpy model); `tables`
+    overrides rows by table name. The bags are read from the feed."""
+    return zoo_model.numpy_predictions(zoo_model.load_spec(SPEC), checkpoint, feed,
+                                       tables)["prediction"]
 
 
 def predict_tf2(export, feed):

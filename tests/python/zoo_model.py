@@ -96,10 +96,13 @@ def _columns(spec, tables, feed):
     return columns
 
 
-def numpy_predictions(spec, checkpoint, feed):
-    """{output name: predictions} of `spec` on `feed`, from the checkpoint."""
+def numpy_predictions(spec, checkpoint, feed, overrides=None):
+    """{output name: predictions} of `spec` on `feed`, from the checkpoint;
+    `overrides` ({table: {id: row}}) replaces or adds rows, as a live update would."""
     reader = tf.train.load_checkpoint(str(checkpoint))
     tables = {t["name"]: read_table(reader, t["name"], t["num_shards"]) for t in spec["tables"]}
+    for name, rows in (overrides or {}).items():
+        tables[name].update({int(k): np.asarray(v, np.float64) for k, v in rows.items()})
     columns = _columns(spec, tables, feed)
     x = np.concatenate([columns[f["name"]] for f in spec["features"]], 1)
     arch = spec["architecture"]
