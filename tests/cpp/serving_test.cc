@@ -34,6 +34,7 @@
 #include "saved_model_builder.h"
 #include "tensorflow_serving/apis/prediction_log.pb.h"
 #include "test_util.h"
+#include "word_user_model.h"
 
 namespace recship::serving {
 namespace {
@@ -45,6 +46,8 @@ using ::recship::testing::IsError;
 using ::recship::testing::MetaGraph;
 using ::recship::testing::Signature;
 using ::recship::testing::TempDir;
+using ::recship::testing::WordUserInputs;
+using ::recship::testing::WordUserModel;
 using ::recship::testing::WriteBytes;
 using ::recship::testing::WriteVersion;
 using ::tensorflow::DT_FLOAT;
@@ -731,35 +734,8 @@ TEST_F(ModelManagerTest, AnEmptyBasePathIsNotReady) {
 }
 
 // ---------------------------------------------------------------------------
-// A real export: StandaloneExporter over a hand-written model_fn and
-// checkpoint (as in standalone_export_test), served by ModelManager.
-
-namespace ops = graph::ops;
-
-absl::StatusOr<model::EstimatorSpec> ExportedModel(const model::Features& features, model::Mode,
-                                                   const model::RunConfig&) {
-  const graph::Scope& s = features.scope();
-  ASSIGN_OR_RETURN(model::Feature word, features.Get("word"));
-  ASSIGN_OR_RETURN(model::Feature user, features.Get("user"));
-  graph::Output a = model::Embedding(s, word.dense, 10, 3, "words");
-  graph::Output b = model::HashEmbeddingLookup(s, {"users", 3, 2}, user.dense);
-  graph::Output x =
-      ops::ConcatV2(s, std::vector<graph::Output>{a, b}, ops::ScalarConst(s, int32_t{1}, "axis"));
-  model::EstimatorSpec spec;
-  spec.predictions["score"] = model::Dense(s, x, 1, model::Activation::kSigmoid, "out");
-  return spec;
-}
-
-absl::StatusOr<model::ServingInputReceiver> ExportedInputs(const graph::Scope& s) {
-  model::ServingInputReceiver receiver{model::Features(s), {}};
-  for (const char* name : {"word", "user"}) {
-    graph::Output ids =
-        ops::Placeholder(s, tensorflow::DT_INT64, graph::PartialShape::Of({-1}), name);
-    receiver.features.Set(name, {ids, {}, {}, {}});
-    receiver.receiver_tensors[name] = ids;
-  }
-  return receiver;
-}
+// A real export: StandaloneExporter over a hand-written model_fn
+// (word_user_model.h) and checkpoint, served by ModelManager.
 
 // out/bias = `bias`, everything else zero: every score is sigmoid(bias).
 absl::Status WriteExportedCheckpoint(const std::string& dir, int64_t step, float bias) {
@@ -782,9 +758,9 @@ absl::Status WriteExportedCheckpoint(const std::string& dir, int64_t step, float
 
 TEST_F(ModelManagerTest, ServesStandaloneExportsAndSwapsThem) {
   const std::string model_dir = dir_.Join("model");
-  exporter::StandaloneExporter exporter(ExportedModel, model_dir, base());
+  exporter::StandaloneExporter exporter(WordUserModel, model_dir, base());
   ASSERT_OK(WriteExportedCheckpoint(model_dir, 1, 0.0f));
-  ASSERT_OK(exporter.ExportSavedModel(ExportedInputs, {}, 1).status());
+  ASSERT_OK(exporter.ExportSavedModel(WordUserInputs, {}, 1).status());
 
   ModelManager manager(Config(), Options());
   manager.Poll();
@@ -809,7 +785,7 @@ TEST_F(ModelManagerTest, ServesStandaloneExportsAndSwapsThem) {
 
   // Version 2 from a later checkpoint: sigmoid(ln 3) = 0.75.
   ASSERT_OK(WriteExportedCheckpoint(model_dir, 2, std::log(3.0f)));
-  ASSERT_OK(exporter.ExportSavedModel(ExportedInputs, {}, 2).status());
+  ASSERT_OK(exporter.ExportSavedModel(WordUserInputs, {}, 2).status());
   manager.Poll();
   ASSERT_OK_AND_ASSIGN(ServableHandle two, manager.Get(Latest()));
   EXPECT_EQ(two.version, 2);

@@ -15,6 +15,7 @@
 #include "recship/model/checkpoint.h"
 #include "recship/model/layers.h"
 #include "test_util.h"
+#include "word_user_model.h"
 
 namespace recship {
 namespace {
@@ -22,7 +23,8 @@ namespace {
 using testing::IsError;
 using testing::ListDir;
 using testing::TempDir;
-namespace ops = graph::ops;
+using testing::WordUserInputs;
+using testing::WordUserModel;
 
 model::CheckpointWriter::TableShard Shard(std::vector<int64_t> keys, int64_t dim) {
   int64_t n = static_cast<int64_t>(keys.size());
@@ -33,32 +35,6 @@ model::CheckpointWriter::TableShard Shard(std::vector<int64_t> keys, int64_t dim
   shard.slots["adagrad"] = Tensor::Create(tensorflow::DT_FLOAT, {n, dim}).value();
   shard.freqs = Tensor::Create(tensorflow::DT_INT64, {n}).value();
   return shard;
-}
-
-// A model with a dense-matrix embedding, a hash table and a dense layer.
-absl::StatusOr<model::EstimatorSpec> CustomModel(const model::Features& features, model::Mode,
-                                                 const model::RunConfig&) {
-  const graph::Scope& s = features.scope();
-  ASSIGN_OR_RETURN(model::Feature word, features.Get("word"));
-  ASSIGN_OR_RETURN(model::Feature user, features.Get("user"));
-  graph::Output a = model::Embedding(s, word.dense, 10, 3, "words");
-  graph::Output b = model::HashEmbeddingLookup(s, {"users", 3, 2}, user.dense);
-  graph::Output x =
-      ops::ConcatV2(s, std::vector<graph::Output>{a, b}, ops::ScalarConst(s, int32_t{1}, "axis"));
-  model::EstimatorSpec spec;
-  spec.predictions["score"] = model::Dense(s, x, 1, model::Activation::kSigmoid, "out");
-  return spec;
-}
-
-absl::StatusOr<model::ServingInputReceiver> CustomInputs(const graph::Scope& s) {
-  model::ServingInputReceiver receiver{model::Features(s), {}};
-  for (const char* name : {"word", "user"}) {
-    graph::Output ids =
-        ops::Placeholder(s, tensorflow::DT_INT64, graph::PartialShape::Of({-1}), name);
-    receiver.features.Set(name, {ids, {}, {}, {}});
-    receiver.receiver_tensors[name] = ids;
-  }
-  return receiver;
 }
 
 absl::Status WriteCustomCheckpoint(const std::string& dir, int64_t out_rows = 6) {
@@ -99,8 +75,8 @@ TEST(CheckpointWriterTest, RejectsKeysAndValuesThatDisagree) {
 TEST(StandaloneExporterTest, ExportsOnlyServingTensorsWithStockOps) {
   TempDir dir;
   ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
-  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), dir.Join("export"));
-  ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(CustomInputs, {}, 42));
+  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
+  ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(WordUserInputs, {}, 42));
   EXPECT_EQ(path, dir.Join("export/42"));
   ASSERT_OK_AND_ASSIGN(auto bundle, BundleReader::Open(path + "/variables/variables"));
   std::vector<std::string> names;
@@ -131,9 +107,9 @@ TEST(StandaloneExporterTest, SharedAcrossFilesystemsCopiesOnlyTheExportedTensors
   ASSERT_NE(tmp_stat.st_dev, shm_stat.st_dev) << "/dev/shm must be another filesystem";
   ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
   std::string base = "/dev/shm/recship-shared-test-" + std::to_string(::getpid());
-  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), base,
+  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), base,
                                         /*shared_embedding=*/true);
-  absl::StatusOr<std::string> path = exporter.ExportSavedModel(CustomInputs, {}, 7);
+  absl::StatusOr<std::string> path = exporter.ExportSavedModel(WordUserInputs, {}, 7);
   std::error_code error;
   uint64_t data_bytes =
       std::filesystem::file_size(base + "/7/variables/variables.data-00000-of-00001", error);
@@ -154,12 +130,12 @@ TEST(StandaloneExporterTest, ExportOutputsBecomeSignatures) {
   ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
   auto two_heads = [](const model::Features& features, model::Mode mode,
                       const model::RunConfig& config) -> absl::StatusOr<model::EstimatorSpec> {
-    ASSIGN_OR_RETURN(model::EstimatorSpec spec, CustomModel(features, mode, config));
+    ASSIGN_OR_RETURN(model::EstimatorSpec spec, WordUserModel(features, mode, config));
     spec.export_outputs["score_only"].outputs["score"] = spec.predictions.at("score");
     return spec;
   };
   exporter::StandaloneExporter exporter(two_heads, dir.Join("model"), dir.Join("export"));
-  ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(CustomInputs, {}, 1));
+  ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(WordUserInputs, {}, 1));
   ASSERT_OK_AND_ASSIGN(tensorflow::SavedModel saved_model, ReadSavedModel(path));
   const auto& signatures = saved_model.meta_graphs(0).signature_def();
   EXPECT_TRUE(signatures.contains(kDefaultServingSignatureKey));
@@ -171,8 +147,8 @@ TEST(StandaloneExporterTest, ExportOutputsBecomeSignatures) {
 TEST(StandaloneExporterTest, ShapeMismatchNamesTheTensorAndLeavesNothing) {
   TempDir dir;
   ASSERT_OK(WriteCustomCheckpoint(dir.Join("model"), /*out_rows=*/7));
-  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), dir.Join("export"));
-  absl::Status status = exporter.ExportSavedModel(CustomInputs).status();
+  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
+  absl::Status status = exporter.ExportSavedModel(WordUserInputs).status();
   EXPECT_TRUE(IsError(status, absl::StatusCode::kFailedPrecondition, {"out/kernel", "[7, 1]"}));
   EXPECT_FALSE(testing::Exists(dir.Join("export")) && !ListDir(dir.Join("export")).empty());
 }
@@ -183,9 +159,9 @@ TEST(StandaloneExporterTest, MissingTableNamesIt) {
   ASSERT_OK(
       writer->AddDense("words/embeddings", Tensor::Create(tensorflow::DT_FLOAT, {10, 3}).value()));
   ASSERT_OK(writer->Finish().status());
-  exporter::StandaloneExporter exporter(CustomModel, dir.Join("model"), dir.Join("export"));
-  EXPECT_TRUE(IsError(exporter.ExportSavedModel(CustomInputs).status(), absl::StatusCode::kNotFound,
-                      {"users"}));
+  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
+  EXPECT_TRUE(IsError(exporter.ExportSavedModel(WordUserInputs).status(),
+                      absl::StatusCode::kNotFound, {"users"}));
 }
 
 }  // namespace
