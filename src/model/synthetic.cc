@@ -96,8 +96,10 @@ absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
   return absl::OkStatus();
 }
 
-absl::Status WriteDense(CheckpointWriter& writer, const ModelSpec& spec, std::mt19937_64& rng) {
-  ASSIGN_OR_RETURN(auto variables, DenseVariables(spec));
+using DenseVariableList = std::vector<std::pair<std::string, TensorShape>>;
+
+absl::Status WriteDense(CheckpointWriter& writer, const DenseVariableList& variables,
+                        std::mt19937_64& rng) {
   for (const auto& [name, shape] : variables) {
     Tensor value = Tensor::Create(tensorflow::DT_FLOAT, shape).value();
     // Glorot-style scale for kernels, small biases: outputs vary with inputs
@@ -119,11 +121,13 @@ absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
   if (options.ids_per_table < 0 || options.num_ps < 0 || options.steps < 1) {
     return absl::InvalidArgumentError("synth: ids and num_ps must be >= 0, steps >= 1");
   }
+  // The model is built once; every step draws new values for its variables.
+  ASSIGN_OR_RETURN(DenseVariableList variables, DenseVariables(spec));
   std::string prefix;
   for (int step = 1; step <= options.steps; ++step) {
     std::mt19937_64 rng(options.seed * 1000003 + static_cast<uint64_t>(step));
     ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Create(model_dir, step));
-    RETURN_IF_ERROR(WriteDense(*writer, spec, rng));
+    RETURN_IF_ERROR(WriteDense(*writer, variables, rng));
     for (const HashTableSpec& table : spec.tables) {
       RETURN_IF_ERROR(WriteTable(*writer, table, options, rng));
     }
