@@ -158,6 +158,15 @@ def add_output_args(parser, strict_help="exit 1 when a target is missed"):
     parser.add_argument("--strict", action="store_true", help=strict_help)
 
 
+def finish(results, met, args, key="all_targets_met"):
+    """Records whether the targets were met under `key`, writes --json, and
+    returns the exit status: 1 with --strict when a target was missed."""
+    results[key] = met
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 1 if args.strict and not met else 0
+
+
 @contextlib.contextmanager
 def workspace(args, binaries, build_hint):
     """Yields (folder, [copies]): a new folder <tmp-dir>/<prog>-<pid> and in it

@@ -50,7 +50,7 @@ import os
 import shutil
 import sys
 
-from benchlib import (REPO_DIR, Server, add_dir_args, add_output_args, args_json, fmt_mib,
+from benchlib import (REPO_DIR, Server, add_dir_args, add_output_args, args_json, finish, fmt_mib,
                       last_json, max_rel_diff, print_table, run_measured, workspace)
 from serving_bench import write_requests
 
@@ -275,11 +275,7 @@ def main():
                       f"{server.log_path.read_text()[-2000:]}", file=sys.stderr)
         results["overhead_ms"] = (results["latency"]["distributed"][TARGET_BATCH]["p50_ms"]
                                   - results["latency"]["standalone"][TARGET_BATCH]["p50_ms"])
-        met = print_report(results, args)
-        results["target_met"] = met
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=1))
-        return 1 if args.strict and not met else 0
+        return finish(results, print_report(results, args), args, key="target_met")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import (GNU_TIME, MIB, TF_ENV, add_dir_args, add_output_args, fmt_mib,
+from benchlib import (GNU_TIME, MIB, TF_ENV, add_dir_args, add_output_args, finish, fmt_mib,
                       print_table, print_targets, run_measured, tensorflow_importable,
                       tree_bytes, workspace)
 
@@ -404,11 +404,7 @@ def main():
                 sys.exit(f"export_bench: TensorFlow's tables hold {results['tf']['table_sizes']} "
                          f"ids, not {expected}")
         results["cache"] = cache.description  # It may have changed if a drop failed.
-        all_met = print_report(results, args)
-        results["all_targets_met"] = all_met
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=1))
-        return 1 if args.strict and not all_met else 0
+        return finish(results, print_report(results, args), args)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ from pathlib import Path
 
 import benchlib
 from benchlib import (GNU_TIME, REPO_DIR, TF_ENV, Server, add_dir_args, add_output_args,
-                      args_json, fmt_mib, last_json, max_rel_diff, print_table, print_targets,
-                      tensorflow_importable, vm_hwm, workspace)
+                      args_json, finish, fmt_mib, last_json, max_rel_diff, print_table,
+                      print_targets, tensorflow_importable, vm_hwm, workspace)
 
 SPEC = REPO_DIR / "examples" / "ctr.json"
 NUM_PS = 4  # Shards per table in examples/ctr.json; the id layout below depends on it.
@@ -512,11 +512,7 @@ def main():
                     load[name] = best
             results["load"] = load
 
-        all_met = print_report(results, args)
-        results["all_targets_met"] = all_met
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=1))
-        return 1 if args.strict and not all_met else 0
+        return finish(results, print_report(results, args), args)
 
 
 if __name__ == "__main__":
