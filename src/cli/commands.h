@@ -4,7 +4,11 @@
 #ifndef RECSHIP_CLI_COMMANDS_H_
 #define RECSHIP_CLI_COMMANDS_H_
 
+#include <iostream>
+
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace recship::cli {
 
@@ -15,6 +19,17 @@ void AddWarmupCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddPredictCommand(CLI::App& app);
 void AddDemoCommand(CLI::App& app);
+
+// Prints "recship <command>: <message>" to stderr and ends the command with
+// exit status 1.
+[[noreturn]] inline void Fail(absl::string_view command, absl::string_view message) {
+  std::cerr << "recship " << command << ": " << message << "\n";
+  throw CLI::RuntimeError(1);
+}
+
+[[noreturn]] inline void Fail(absl::string_view command, const absl::Status& status) {
+  Fail(command, status.message());
+}
 
 }  // namespace recship::cli
 

@@ -44,14 +44,9 @@ struct DemoOptions {
   bool update_shard = false;
 };
 
-[[noreturn]] void Fail(const absl::Status& status) {
-  std::cerr << "recship demo: " << status.message() << "\n";
-  throw CLI::RuntimeError(1);
-}
-
 template <typename T>
 T OrFail(absl::StatusOr<T> value) {
-  if (!value.ok()) Fail(value.status());
+  if (!value.ok()) Fail("demo", value.status());
   return *std::move(value);
 }
 
@@ -68,7 +63,7 @@ std::unique_ptr<serving::ModelServer> StartServer(
   options.log = [](const std::string&) {};
   options.remote_predict = std::move(remote);
   auto server = serving::ModelServer::Start(std::move(options));
-  if (!server.ok()) Fail(server.status());
+  if (!server.ok()) Fail("demo", server.status());
   std::cout << absl::StrFormat("  %-14s 127.0.0.1:%d  %s\n", name, (*server)->port(), base_path);
   return *std::move(server);
 }
@@ -104,8 +99,8 @@ class Client {
     PredictResponse response;
     grpc::Status status = stub_->Predict(&context, named, &response);
     if (!status.ok()) {
-      Fail(
-          absl::UnavailableError(absl::StrCat("Predict on ", model, ": ", status.error_message())));
+      Fail("demo", absl::UnavailableError(
+                       absl::StrCat("Predict on ", model, ": ", status.error_message())));
     }
     return response;
   }
@@ -121,9 +116,9 @@ std::vector<PredictRequest> ReadRequests(const std::string& warmup_file) {
   while (true) {
     absl::Status status = reader->Read(&record);
     if (absl::IsOutOfRange(status)) break;
-    if (!status.ok()) Fail(status);
+    if (!status.ok()) Fail("demo", status);
     tensorflow::serving::PredictionLog log;
-    if (!log.ParseFromString(record)) Fail(absl::DataLossError("bad warmup record"));
+    if (!log.ParseFromString(record)) Fail("demo", absl::DataLossError("bad warmup record"));
     requests.push_back(log.predict_log().request());
   }
   return requests;
@@ -131,7 +126,7 @@ std::vector<PredictRequest> ReadRequests(const std::string& warmup_file) {
 
 std::vector<float> Predictions(const PredictResponse& response) {
   auto it = response.outputs().find("prediction");
-  if (it == response.outputs().end()) Fail(absl::InternalError("no 'prediction' output"));
+  if (it == response.outputs().end()) Fail("demo", absl::InternalError("no 'prediction' output"));
   Tensor tensor = OrFail(TensorFromProto(it->second));
   auto values = tensor.flat<float>();
   return {values.begin(), values.end()};
@@ -181,7 +176,8 @@ bool CompareLayouts(const std::vector<PredictRequest>& requests, size_t warmup_c
   for (size_t r = 0; r < requests.size(); ++r) {
     std::vector<float> a = Predictions(standalone.Predict(requests[r], model));
     std::vector<float> b = Predictions(entry.Predict(requests[r], model));
-    if (a.size() != b.size()) Fail(absl::InternalError("the layouts return different shapes"));
+    if (a.size() != b.size())
+      Fail("demo", absl::InternalError("the layouts return different shapes"));
     std::string label = absl::StrCat(r < warmup_count ? "warmup " : "extra ", r);
     for (size_t i = 0; i < a.size(); ++i, ++rows) {
       double diff = std::fabs(double{a[i]} - double{b[i]});
@@ -202,7 +198,8 @@ void RunDemo(const DemoOptions& o) {
   fs::path work = temporary ? fs::temp_directory_path() / absl::StrCat("recship-demo-", getpid())
                             : fs::path(o.work);
   if (fs::exists(work) && !fs::is_empty(work)) {
-    Fail(absl::AlreadyExistsError(absl::StrCat(work.string(), " is not empty; pick a new --work")));
+    Fail("demo",
+         absl::AlreadyExistsError(absl::StrCat(work.string(), " is not empty; pick a new --work")));
   }
   RemoveOnExit cleanup{temporary ? work : fs::path()};
   model::ModelSpec spec = OrFail(model::ParseModelSpec(kDemoSpecJson));
@@ -228,7 +225,7 @@ void RunDemo(const DemoOptions& o) {
     exporter::WarmupOptions warmup_options;
     warmup_options.count = 4;
     if (absl::Status s = exporter::WriteWarmupFile(standalone, warmup, warmup_options); !s.ok()) {
-      Fail(s);
+      Fail("demo", s);
     }
     std::cout << "  " << warmup << " (4 requests)\n";
 
@@ -270,7 +267,7 @@ void RunDemo(const DemoOptions& o) {
     if (o.extra_requests > 0) {
       std::string extra = (work / "extra_requests").string();
       if (absl::Status s = exporter::WriteWarmupFile(standalone, extra, warmup_options); !s.ok()) {
-        Fail(s);
+        Fail("demo", s);
       }
       for (PredictRequest& r : ReadRequests(extra)) requests.push_back(std::move(r));
     }

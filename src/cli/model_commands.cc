@@ -22,11 +22,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-[[noreturn]] void Fail(absl::string_view command, const absl::Status& status) {
-  std::cerr << "recship " << command << ": " << status.message() << "\n";
-  throw CLI::RuntimeError(1);
-}
-
 struct SynthOptions {
   std::string model;
   std::string out;

@@ -26,11 +26,6 @@ namespace {
 
 using json = nlohmann::json;
 
-[[noreturn]] void Fail(absl::string_view command, absl::string_view message) {
-  std::cerr << "recship " << command << ": " << message << "\n";
-  throw CLI::RuntimeError(1);
-}
-
 struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8500;
