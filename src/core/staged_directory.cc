@@ -69,7 +69,35 @@ class ParentLock {
   int fd_;
 };
 
+// Removes every temp-* folder of `parent` whose flock is free: its writer
+// died before committing. The caller holds the ParentLock.
+absl::Status RemoveDeadStagingFoldersLocked(const std::string& parent) {
+  std::error_code ec;
+  for (const auto& child : std::filesystem::directory_iterator(parent, ec)) {
+    if (!child.path().filename().string().starts_with("temp-") || !child.is_directory(ec)) {
+      continue;
+    }
+    int lock = LockDirectory(child.path().string());
+    if (lock < 0) continue;  // A live writer's, or already gone.
+    std::filesystem::remove_all(child.path(), ec);
+    ::close(lock);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("removing ", child.path().string(),
+                                              ", left by a dead export: ", ec.message()));
+    }
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return absl::InternalError(absl::StrCat("listing ", parent, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status StagedDirectory::RemoveDeadStagingFolders(const std::string& parent) {
+  ParentLock parent_lock(parent);
+  return RemoveDeadStagingFoldersLocked(parent);
+}
 
 StagedDirectory::StagedDirectory(std::string staging_path, std::string final_path, int lock_fd)
     : staging_path_(std::move(staging_path)),
@@ -112,20 +140,11 @@ absl::StatusOr<StagedDirectory> StagedDirectory::Create(const std::string& paren
         absl::StrCat(final_path, " already exists; recship never overwrites a version"));
   }
   ParentLock parent_lock(parent);
+  RETURN_IF_ERROR(RemoveDeadStagingFoldersLocked(parent));
   if (::mkdir(staging_path.c_str(), 0755) != 0) {
     if (errno != EEXIST) return ErrnoToStatus(errno, absl::StrCat("creating ", staging_path));
-    int leftover = LockDirectory(staging_path);
-    if (leftover < 0) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          staging_path, " is being written by another running export of this version"));
-    }
-    // Its writer died before committing: clear it and start afresh.
-    std::filesystem::remove_all(staging_path, ec);
-    ::close(leftover);
-    if (ec) return absl::InternalError(absl::StrCat("removing ", staging_path, ": ", ec.message()));
-    if (::mkdir(staging_path.c_str(), 0755) != 0) {
-      return ErrnoToStatus(errno, absl::StrCat("creating ", staging_path));
-    }
+    return absl::AlreadyExistsError(
+        absl::StrCat(staging_path, " is being written by another running export of this version"));
   }
   int lock_fd = LockDirectory(staging_path);
   if (lock_fd < 0) {

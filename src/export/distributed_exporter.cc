@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "recship/core/staged_directory.h"
 #include "recship/core/status_macros.h"
 #include "recship/export/serving_graph.h"
 #include "recship/model/checkpoint.h"
@@ -44,6 +45,18 @@ absl::StatusOr<std::vector<std::string>> SelectSubModels(const DistributedExport
     if (wanted.contains(name)) selected.push_back(name);
   }
   return selected;
+}
+
+// Clears the temp-* folders of dead exports in every sub-model folder of
+// the base, including those of sub-models this export does not write.
+absl::Status RemoveDeadStagingFoldersUnder(const std::string& export_dir_base) {
+  std::error_code ec;
+  for (const auto& child : std::filesystem::directory_iterator(export_dir_base, ec)) {
+    if (child.is_directory(ec)) {
+      RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(child.path().string()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ChooseVersion(const DistributedExportOptions& options,
@@ -140,6 +153,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   for (const std::string& name : names) {
     new_folders.Watch((std::filesystem::path(export_dir_base_) / name).string());
   }
+  RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
   std::vector<PendingVersion> pending;
   for (const std::string& name : names) {
     bool is_entry = name == kEntryGraph;

@@ -40,6 +40,24 @@ class ByteCounter {
   uint64_t reported_ = 0;
 };
 
+// Reads every byte of the tensor `name` once, checks its crc32c and counts
+// the bytes, without keeping them.
+absl::Status VerifyTensor(const BundleReader& checkpoint, const std::string& name,
+                          std::vector<char>& buffer, ByteCounter& counter) {
+  ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
+  if (entry->dtype == tensorflow::DT_STRING) {
+    RETURN_IF_ERROR(checkpoint.Verify(name));
+    return counter.Add(entry->size);
+  }
+  ASSIGN_OR_RETURN(TensorStream stream, checkpoint.OpenStream(name));
+  while (stream.remaining_bytes() > 0) {
+    uint64_t n = std::min<uint64_t>(stream.remaining_bytes(), buffer.size());
+    RETURN_IF_ERROR(stream.Read(n, buffer.data()));
+    RETURN_IF_ERROR(counter.Add(n));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
                                                const std::vector<std::string>& names,
                                                const std::string& prefix,
@@ -81,12 +99,10 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
   VariablesStats stats;
   std::vector<BundleEntry> entries;
   int n = checkpoint.num_shards();
-  std::vector<uint64_t> shard_bytes(static_cast<size_t>(n));  // Exported bytes per data shard.
   for (const std::string& name : names) {
     ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
     entries.push_back(*entry);
     stats.tensor_bytes += entry->size;
-    shard_bytes[static_cast<size_t>(entry->shard_id)] += entry->size;
   }
   for (int i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(
@@ -106,8 +122,14 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
       stats.shared_by = method;
     }
   }
+  // The shared bytes are the checkpoint's own: read each exported tensor
+  // once to check its crc32c, as copy mode does on the way, so a corrupt
+  // checkpoint is refused instead of published.
   ByteCounter counter(on_bytes);
-  for (uint64_t bytes : shard_bytes) RETURN_IF_ERROR(counter.Add(bytes));
+  std::vector<char> buffer(kChunkBytes);
+  for (const std::string& name : names) {
+    RETURN_IF_ERROR(VerifyTensor(checkpoint, name, buffer, counter));
+  }
   RETURN_IF_ERROR(WriteBundleIndex(prefix, n, entries));
   RETURN_IF_ERROR(counter.Flush());
   return stats;

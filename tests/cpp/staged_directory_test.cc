@@ -1,7 +1,7 @@
 // core/staged_directory.h: a folder built under temp-<name> and published
 // whole by Commit. An existing version is never overwritten, a leftover
-// temp-<name> of a live writer is a clear error (a dead writer's is cleared), and an uncommitted
-// folder is removed.
+// temp-<name> of a live writer is a clear error, every dead writer's temp-*
+// is cleared, and an uncommitted folder is removed.
 #include "recship/core/staged_directory.h"
 
 #include <gtest/gtest.h>
@@ -117,6 +117,25 @@ TEST(StagedDirectoryTest, TempFolderOfADeadWriterIsClearedAndReused) {
   ASSERT_TRUE(staged->Commit().ok());
   EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"3"});
   EXPECT_EQ(ReadBytes(dir.Join("3/saved_model.pb")), "whole");
+}
+
+TEST(StagedDirectoryTest, EveryDeadWritersTempFolderIsClearedWhateverItsName) {
+  TempDir dir;
+  // Two dead writers of other versions, a live one, and folders that are not
+  // staging folders at all.
+  for (const char* name : {"temp-100", "temp-1700000000"}) {
+    ASSERT_TRUE(fs::create_directory(dir.Join(name)));
+    WriteBytes(dir.Join(std::string(name) + "/partial"), "half");
+  }
+  ASSERT_OK_AND_ASSIGN(StagedDirectory live, StagedDirectory::Create(dir.path(), "8"));
+  ASSERT_TRUE(fs::create_directory(dir.Join("5")));
+  WriteBytes(dir.Join("temporary"), "not a folder of ours");
+  ASSERT_OK_AND_ASSIGN(StagedDirectory staged, StagedDirectory::Create(dir.path(), "9"));
+  EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"5", "temp-8", "temp-9", "temporary"}));
+  // The same sweep on its own, with nothing dead left to clear.
+  ASSERT_OK(StagedDirectory::RemoveDeadStagingFolders(dir.path()));
+  EXPECT_EQ(ListDir(dir.path()).size(), 4u);
+  ASSERT_OK(StagedDirectory::RemoveDeadStagingFolders(dir.Join("missing")));
 }
 
 TEST(StagedDirectoryTest, DestructionWithoutCommitRemovesTheTempFolder) {

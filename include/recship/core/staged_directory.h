@@ -8,9 +8,10 @@
 // non-numeric names (TensorFlow Serving) never see the temporary folder.
 //
 // The writer holds an flock on its temporary folder while it lives. A
-// temp-<name> whose lock is free was left by a writer that died (even by
-// SIGKILL); Create removes it and starts afresh. One whose lock is held
-// belongs to a live writer, and Create refuses to touch it.
+// temp-* folder whose lock is free was left by a writer that died (even by
+// SIGKILL): Create removes every such folder of `parent`, whatever its name,
+// so dead writers never pile up. One whose lock is held belongs to a live
+// writer and is never touched; Create refuses to reuse its name.
 #ifndef RECSHIP_CORE_STAGED_DIRECTORY_H_
 #define RECSHIP_CORE_STAGED_DIRECTORY_H_
 
@@ -26,6 +27,11 @@ class StagedDirectory {
   // Fails with AlreadyExists when <parent>/<name> exists, or when a live
   // writer holds <parent>/temp-<name>. Creates `parent` if needed.
   static absl::StatusOr<StagedDirectory> Create(const std::string& parent, const std::string& name);
+
+  // Removes every temp-* folder of `parent` left by a dead writer (see
+  // above). A missing `parent` is fine; a leftover that cannot be removed is
+  // an error naming it.
+  static absl::Status RemoveDeadStagingFolders(const std::string& parent);
 
   StagedDirectory(StagedDirectory&& other) noexcept;
   StagedDirectory& operator=(StagedDirectory&& other) noexcept;

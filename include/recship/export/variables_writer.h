@@ -2,8 +2,10 @@
 // tensors, either streamed (bounded memory, every crc32c checked on the way)
 // or shared: the checkpoint's data shards are hard-linked (else reflinked)
 // and a new index points into them, so no byte is copied and the export
-// outlives its checkpoint. Where the filesystems allow neither, shared mode
-// streams the named tensors instead (shared_by = kCopy), rather than copying
+// outlives its checkpoint. Either way every exported tensor's crc32c is
+// checked (shared mode reads the shared bytes once), so a corrupt checkpoint
+// fails the write with DataLoss naming the data file and the tensor. Where the filesystems allow
+// neither, shared mode streams the named tensors instead (shared_by = kCopy), rather than copying
 // whole data shards with every optimizer slot and other sub-model's tables.
 #ifndef RECSHIP_EXPORT_VARIABLES_WRITER_H_
 #define RECSHIP_EXPORT_VARIABLES_WRITER_H_
