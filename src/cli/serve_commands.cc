@@ -35,11 +35,16 @@ struct ServeOptions {
   std::string layout_base_path;
   std::vector<std::string> layout_filters;
   double poll_wait_seconds = 1;
+  int max_num_load_retries = 5;
+  int64_t load_retry_interval_micros = 60'000'000;
   int intra_op_threads = 0;
   int64_t max_batch_size = 0;
   int max_request_mib = 256;
+  int64_t max_request_memory_mib = 1024;
+  int64_t max_memory_mib = 4096;
   std::string remote_addresses;
   std::string remote_address_template;
+  double remote_health_interval_seconds = 1;
 };
 
 void LogLine(const std::string& line) {
@@ -52,10 +57,15 @@ void RunServe(const ServeOptions& o) {
   options.host = o.host;
   options.port = o.port;
   options.poll_wait_seconds = o.poll_wait_seconds;
+  options.max_num_load_retries = o.max_num_load_retries;
+  options.load_retry_interval = absl::Microseconds(o.load_retry_interval_micros);
   options.intra_op_threads = o.intra_op_threads;
   options.limits.max_batch_size = o.max_batch_size;
   options.max_request_bytes = o.max_request_mib << 20;
+  options.limits.max_request_memory_bytes = static_cast<uint64_t>(o.max_request_memory_mib) << 20;
+  options.max_memory_bytes = static_cast<uint64_t>(o.max_memory_mib) << 20;
   options.log = LogLine;
+  options.remote_health_interval = absl::Seconds(o.remote_health_interval_seconds);
   if (!o.remote_addresses.empty() || !o.remote_address_template.empty()) {
     auto resolver =
         runtime::RemoteAddressResolver::Create(o.remote_addresses, o.remote_address_template);
@@ -265,6 +275,15 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--file_system_poll_wait_seconds", o->poll_wait_seconds,
                   "seconds between looks for new versions (0: never)")
       ->capture_default_str();
+  cmd->add_option("--max_num_load_retries", o->max_num_load_retries,
+                  "times a version that failed to load is tried again before giving up (until "
+                  "its files change)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--load_retry_interval_micros", o->load_retry_interval_micros,
+                  "microseconds between those attempts")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--tensorflow_intra_op_parallelism", o->intra_op_threads,
                   "threads one request may use (0: one per core)")
       ->capture_default_str();
@@ -275,6 +294,16 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--max_request_mib", o->max_request_mib, "largest request accepted, in MiB")
       ->capture_default_str()
       ->check(CLI::Range(1, 2047));
+  cmd->add_option("--max_request_memory_mib", o->max_request_memory_mib,
+                  "most MiB of tensors one request may hold at once (inputs and everything "
+                  "computed from them); over it the request gets RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--max_memory_mib", o->max_memory_mib,
+                  "most MiB of tensors all requests in flight may hold together; a request that "
+                  "would go over gets RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--remote_addresses", o->remote_addresses,
                   "where an entry model's TfServingRemotePredict nodes call each sub-model: "
                   "KEY=HOST:PORT,... with KEY the part of the called model name after its last "
@@ -282,6 +311,11 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--remote_address_template", o->remote_address_template,
                   "address of sub-models not in --remote_addresses, e.g. 'ps-{i}.svc:8500': {i} "
                   "is the number ending the key, {name} the key");
+  cmd->add_option("--remote_health_interval_seconds", o->remote_health_interval_seconds,
+                  "how often an entry asks each sub-model it calls whether it answers; its "
+                  "health reports NOT_SERVING while one does not")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
   cmd->callback([o] { RunServe(*o); });
 }
 

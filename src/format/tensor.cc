@@ -17,12 +17,14 @@ namespace {
 constexpr std::align_val_t kAlignment{64};
 
 // nullptr when the memory cannot be had.
-std::shared_ptr<std::byte> AllocateZeroed(size_t bytes) {
+// `owner` lives as long as the buffer.
+std::shared_ptr<std::byte> AllocateZeroed(size_t bytes, std::shared_ptr<const void> owner) {
   auto* p =
       static_cast<std::byte*>(::operator new(bytes == 0 ? 1 : bytes, kAlignment, std::nothrow));
   if (p == nullptr) return nullptr;
   std::memset(p, 0, bytes);
-  return std::shared_ptr<std::byte>(p, [](std::byte* q) { ::operator delete(q, kAlignment); });
+  return std::shared_ptr<std::byte>(
+      p, [owner = std::move(owner)](std::byte* q) { ::operator delete(q, kAlignment); });
 }
 
 }  // namespace
@@ -72,6 +74,11 @@ tensorflow::TensorShapeProto ShapeToProto(const TensorShape& shape) {
 }
 
 absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape) {
+  return Create(dtype, std::move(shape), nullptr);
+}
+
+absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape,
+                                      std::shared_ptr<const void> owner) {
   if (!IsStorableDataType(dtype)) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot hold a tensor of dtype ", DataTypeName(dtype)));
@@ -90,7 +97,7 @@ absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape) {
     return absl::InvalidArgumentError("tensor too large");
   }
   t.byte_size_ = static_cast<size_t>(n) * element_size;
-  t.buffer_ = AllocateZeroed(t.byte_size_);
+  t.buffer_ = AllocateZeroed(t.byte_size_, std::move(owner));
   if (t.buffer_ == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot allocate ", t.byte_size_,
                                                      " bytes for a tensor of shape ",

@@ -87,19 +87,25 @@ absl::StatusOr<Tensor> TensorFromProto(const tensorflow::TensorProto& proto, uin
     }
     return Tensor::FromStrings(shape, {proto.string_val().begin(), proto.string_val().end()});
   }
-  uint64_t bytes = static_cast<uint64_t>(elements);
-  if (bytes > max_bytes / DataTypeSize(proto.dtype())) {
+  uint64_t elements_u = static_cast<uint64_t>(elements);
+  uint64_t element_size = DataTypeSize(proto.dtype());
+  // A tensor_content that disagrees with the shape is malformed, whatever
+  // its size; only then is the size weighed against the limit.
+  if (!proto.tensor_content().empty() &&
+      (elements_u > UINT64_MAX / element_size ||
+       proto.tensor_content().size() != elements_u * element_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor_content holds ", proto.tensor_content().size(), " bytes; shape ",
+        ShapeToString(shape), " of ", DataTypeName(proto.dtype()), " needs ",
+        elements_u > UINT64_MAX / element_size ? "more than 2^64"
+                                               : absl::StrCat(elements_u * element_size)));
+  }
+  if (elements_u > max_bytes / element_size) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "tensor of shape ", ShapeToString(shape), " exceeds the limit of ", max_bytes, " bytes"));
   }
   ASSIGN_OR_RETURN(Tensor tensor, Tensor::Create(proto.dtype(), shape));
   if (!proto.tensor_content().empty()) {
-    if (proto.tensor_content().size() != tensor.byte_size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor_content holds ", proto.tensor_content().size(), " bytes; shape ",
-                       ShapeToString(shape), " of ", DataTypeName(proto.dtype()), " needs ",
-                       tensor.byte_size()));
-    }
     std::memcpy(tensor.data(), proto.tensor_content().data(), tensor.byte_size());
     return tensor;
   }

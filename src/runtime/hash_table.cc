@@ -100,7 +100,8 @@ int64_t HashTable::FindRow(int64_t key) const {
 }
 
 absl::StatusOr<Tensor> HashTable::Find(const Tensor& keys, const Tensor& default_value,
-                                       const Eigen::ThreadPoolDevice* device) const {
+                                       const Eigen::ThreadPoolDevice* device,
+                                       MemoryBudget* memory) const {
   if (keys.dtype() != options_.key_dtype) {
     return absl::InvalidArgumentError(absl::StrCat(DebugName(), " has ",
                                                    DataTypeName(options_.key_dtype), " keys, not ",
@@ -114,7 +115,9 @@ absl::StatusOr<Tensor> HashTable::Find(const Tensor& keys, const Tensor& default
   }
   TensorShape shape = keys.shape();
   shape.insert(shape.end(), options_.value_shape.begin(), options_.value_shape.end());
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Create(options_.value_dtype, std::move(shape)));
+  ASSIGN_OR_RETURN(Tensor out, memory != nullptr
+                                   ? memory->Allocate(options_.value_dtype, std::move(shape))
+                                   : Tensor::Create(options_.value_dtype, std::move(shape)));
   std::byte* dst = out.data();
   const std::byte* fallback = default_value.data();
   absl::ReaderMutexLock lock(&mu_);

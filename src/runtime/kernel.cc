@@ -5,6 +5,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/graph/op_table.h"
+#include "recship/runtime/memory_budget.h"
 #include "src/runtime/kernels/kernel_util.h"
 
 namespace recship::runtime {
@@ -94,14 +95,13 @@ const Tensor& OpKernelContext::input(int i) const {
   return i >= 0 && i < num_inputs() ? inputs_[i]->tensor : *kMissing;
 }
 
+absl::StatusOr<Tensor> OpKernelContext::allocate_tensor(DataType dtype, TensorShape shape) const {
+  if (memory_ == nullptr) return Tensor::Create(dtype, std::move(shape));
+  return memory_->Allocate(dtype, std::move(shape));
+}
+
 absl::StatusOr<Tensor*> OpKernelContext::allocate_output(int i, DataType dtype, TensorShape shape) {
-  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
-  if (static_cast<uint64_t>(n) > max_output_bytes_ / std::max<size_t>(1, DataTypeSize(dtype))) {
-    return absl::ResourceExhaustedError(absl::StrCat("output ", i, " of shape ",
-                                                     ShapeToString(shape), " would take more than ",
-                                                     max_output_bytes_, " bytes"));
-  }
-  ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, std::move(shape)));
+  ASSIGN_OR_RETURN(Tensor t, allocate_tensor(dtype, std::move(shape)));
   if (static_cast<int>(outputs_->size()) <= i) outputs_->resize(i + 1);
   (*outputs_)[i].tensor = std::move(t);
   return &(*outputs_)[i].tensor;

@@ -5,9 +5,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
+#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
 namespace recship::runtime {
 namespace {
@@ -103,6 +105,87 @@ std::shared_ptr<grpc::Channel> RemoteChannelCache::Get(const std::string& addres
     channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   }
   return channel;
+}
+
+std::vector<RemoteTarget> RemoteTargets(const tensorflow::GraphDef& graph) {
+  std::vector<RemoteTarget> targets;
+  for (const tensorflow::NodeDef& node : graph.node()) {
+    if (node.op() != "TfServingRemotePredict") continue;
+    RemoteTarget target;
+    auto attr = [&](const char* name) -> const tensorflow::AttrValue* {
+      auto it = node.attr().find(name);
+      return it == node.attr().end() ? nullptr : &it->second;
+    };
+    if (const auto* a = attr("model_name")) target.model_name = a->s();
+    if (const auto* a = attr("target_address")) target.target_address = a->s();
+    if (const auto* a = attr("model_version")) target.model_version = a->i();
+    if (std::find(targets.begin(), targets.end(), target) == targets.end()) {
+      targets.push_back(std::move(target));
+    }
+  }
+  return targets;
+}
+
+namespace {
+
+// One GetModelMetadata call in flight.
+struct Probe {
+  std::string what;  // "model 'ctr:ps_0' at HOST:PORT"
+  grpc::ClientContext context;
+  tensorflow::serving::GetModelMetadataRequest request;
+  tensorflow::serving::GetModelMetadataResponse response;
+  std::unique_ptr<tensorflow::serving::PredictionService::Stub> stub;
+  grpc::Status status;
+};
+
+}  // namespace
+
+absl::Status ProbeRemoteTargets(const RemotePredictOptions& remote,
+                                const std::vector<RemoteTarget>& targets, absl::Duration timeout) {
+  std::vector<std::string> failures;
+  std::vector<std::unique_ptr<Probe>> probes;
+  absl::Mutex mu;
+  size_t pending = 0;
+  for (const RemoteTarget& target : targets) {
+    absl::StatusOr<std::string> address =
+        remote.resolver.Resolve(target.model_name, target.target_address);
+    if (!address.ok()) {
+      failures.push_back(std::string(address.status().message()));
+      continue;
+    }
+    auto probe = std::make_unique<Probe>();
+    probe->what = absl::StrCat("model '", target.model_name, "' at ", *address);
+    probe->request.mutable_model_spec()->set_name(target.model_name);
+    if (target.model_version >= 0) {
+      probe->request.mutable_model_spec()->mutable_version()->set_value(target.model_version);
+    }
+    probe->request.add_metadata_field("signature_def");
+    probe->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    probe->stub = tensorflow::serving::PredictionService::NewStub(remote.channels.Get(*address));
+    probes.push_back(std::move(probe));
+  }
+  pending = probes.size();
+  for (auto& probe : probes) {
+    Probe* p = probe.get();
+    p->stub->async()->GetModelMetadata(&p->context, &p->request, &p->response,
+                                       [p, &mu, &pending](grpc::Status status) {
+                                         absl::MutexLock lock(&mu);
+                                         p->status = std::move(status);
+                                         --pending;
+                                       });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](size_t* n) { return *n == 0; }, &pending));
+  }
+  for (const auto& probe : probes) {
+    if (!probe->status.ok()) {
+      failures.push_back(absl::StrCat(probe->what, ": ", probe->status.error_message()));
+    }
+  }
+  if (failures.empty()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrJoin(failures, "; "));
 }
 
 }  // namespace recship::runtime

@@ -158,7 +158,7 @@ absl::StatusOr<const tensorflow::SignatureDef*> SavedModelBundle::FindSignature(
 
 absl::StatusOr<std::map<std::string, Tensor>> SavedModelBundle::RunSignature(
     const std::string& name, const std::map<std::string, Tensor>& inputs,
-    const std::vector<std::string>& output_filter) const {
+    const std::vector<std::string>& output_filter, const RunOptions& run_options) const {
   ASSIGN_OR_RETURN(const tensorflow::SignatureDef* signature, FindSignature(name));
   for (const auto& [key, tensor] : inputs) {
     if (!signature->inputs().contains(key)) {
@@ -213,7 +213,7 @@ absl::StatusOr<std::map<std::string, Tensor>> SavedModelBundle::RunSignature(
     }
   }
   for (const std::string& key : keys) fetches.push_back(outputs[key]->name());
-  ASSIGN_OR_RETURN(std::vector<Tensor> values, session_->Run(feeds, fetches, {}));
+  ASSIGN_OR_RETURN(std::vector<Tensor> values, session_->Run(feeds, fetches, {}, run_options));
   std::map<std::string, Tensor> result;
   for (size_t i = 0; i < keys.size(); ++i) result[keys[i]] = std::move(values[i]);
   return result;

@@ -300,7 +300,8 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
 
 absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>& feeds,
                                                  const std::vector<std::string>& fetches,
-                                                 const std::vector<std::string>& targets) const {
+                                                 const std::vector<std::string>& targets,
+                                                 const RunOptions& run_options) const {
   ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(feeds, fetches, targets));
   static const ThreadPool* const kInline = new ThreadPool(1);
   const ThreadPool* pool = options_.thread_pool != nullptr ? options_.thread_pool : kInline;
@@ -347,14 +348,14 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
       async_contexts[s] = std::make_unique<OpKernelContext>(
           *node.def, std::move(inputs), &values[s], resources_.get(), &pool->device(),
           options_.remote_predict);
-      async_contexts[s]->set_max_output_bytes(options_.max_output_bytes);
+      async_contexts[s]->set_memory(run_options.memory);
       absl::StatusOr<AsyncWait> wait = node.kernel->StartAsync(*async_contexts[s]);
       if (!wait.ok()) return NodeError(*node.def, wait.status());
       pending[s] = *std::move(wait);
     } else {
       OpKernelContext ctx(*node.def, std::move(inputs), &values[s], resources_.get(),
                           &pool->device(), options_.remote_predict);
-      ctx.set_max_output_bytes(options_.max_output_bytes);
+      ctx.set_memory(run_options.memory);
       absl::Status status = node.kernel->Compute(ctx);
       if (!status.ok()) return NodeError(*node.def, status);
     }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "recship/core/status_macros.h"
+#include "recship/serving/folder_snapshot.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/warmup_replay.h"
 
@@ -14,6 +15,10 @@ namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string VersionPath(const tensorflow::serving::ModelConfig& model, int64_t version) {
+  return (std::filesystem::path(model.base_path()) / std::to_string(version)).string();
 }
 
 }  // namespace
@@ -34,7 +39,7 @@ void ModelManager::Poll() {
 
 absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> ModelManager::LoadVersion(
     const tensorflow::serving::ModelConfig& model, int64_t version) {
-  std::string dir = (std::filesystem::path(model.base_path()) / std::to_string(version)).string();
+  std::string dir = VersionPath(model, version);
   runtime::LoadOptions load_options;
   load_options.thread_pool = options_.thread_pool;
   load_options.remote_predict = options_.remote_predict;
@@ -45,6 +50,54 @@ absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> ModelManager::L
     Log(absl::StrFormat("model '%s' version %d: replayed %d warmup requests", model.name(), version,
                         replayed));
   return std::shared_ptr<const runtime::SavedModelBundle>(std::move(bundle));
+}
+
+bool ModelManager::ReadyToLoad(const tensorflow::serving::ModelConfig& model, int64_t version) {
+  absl::StatusOr<FolderSnapshot> snapshot = SnapshotFolder(VersionPath(model, version));
+  if (!snapshot.ok()) return false;  // Vanished or changing mid-walk: look again next poll.
+  LoadState& state = load_states_[{model.name(), version}];
+  bool first_sight = !state.seen;
+  bool changed = first_sight || snapshot->hash != state.seen_hash;
+  state.seen = true;
+  state.seen_hash = snapshot->hash;
+  if (changed && state.failures > 0) {
+    // New files since the failures: a fresh set of attempts.
+    state.failures = 0;
+    state.gave_up = false;
+    state.retry_after = absl::InfinitePast();
+  }
+  if (state.gave_up) return false;
+  if (!snapshot->has_saved_model) {
+    if (!state.waiting_logged) {
+      Log(absl::StrFormat("model '%s' version %d: waiting for its saved_model.pb", model.name(),
+                          version));
+      state.waiting_logged = true;
+    }
+    return false;
+  }
+  // A folder seen before that changed since the last poll is still being
+  // written; one seen for the first time is tried at once (recship and
+  // TensorFlow publish versions whole, by renaming them into place).
+  if (changed && !first_sight) return false;
+  return options_.now() >= state.retry_after;
+}
+
+void ModelManager::RecordFailure(const tensorflow::serving::ModelConfig& model, int64_t version,
+                                 const absl::Status& status) {
+  LoadState& state = load_states_[{model.name(), version}];
+  ++state.failures;
+  if (state.failures > options_.max_num_load_retries) {
+    state.gave_up = true;
+    Log(absl::StrFormat(
+        "model '%s' version %d failed to load: %s; giving up after %d attempts "
+        "(--max_num_load_retries %d); it is tried again if its files change",
+        model.name(), version, status.message(), state.failures, options_.max_num_load_retries));
+    return;
+  }
+  state.retry_after = options_.now() + options_.load_retry_interval;
+  Log(absl::StrFormat("model '%s' version %d failed to load (attempt %d of %d): %s; retrying in %s",
+                      model.name(), version, state.failures, options_.max_num_load_retries + 1,
+                      status.message(), absl::FormatDuration(options_.load_retry_interval)));
 }
 
 void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
@@ -63,18 +116,23 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
     absl::MutexLock lock(&mu_);
     loaded = models_[model.name()];
   }
+  // Forget the load state of versions no longer on disk.
+  for (auto it = load_states_.lower_bound({model.name(), INT64_MIN});
+       it != load_states_.end() && it->first.first == model.name();) {
+    bool present = std::binary_search(on_disk->begin(), on_disk->end(), it->first.second);
+    it = present ? std::next(it) : load_states_.erase(it);
+  }
   // Load first ...
   for (int64_t version : wanted) {
-    if (loaded.contains(version) || failed_.contains({model.name(), version})) continue;
+    if (loaded.contains(version) || !ReadyToLoad(model, version)) continue;
     auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> bundle =
         LoadVersion(model, version);
     if (!bundle.ok()) {
-      failed_.insert({model.name(), version});
-      Log(absl::StrFormat("model '%s' version %d failed to load: %s", model.name(), version,
-                          bundle.status().message()));
+      RecordFailure(model, version, bundle.status());
       continue;
     }
+    load_states_.erase({model.name(), version});
     {
       absl::MutexLock lock(&mu_);
       models_[model.name()][version] = *bundle;

@@ -1,6 +1,8 @@
 #include "recship/serving/model_server.h"
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -8,6 +10,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/prediction_service.h"
+#include "src/serving/parse_error_interceptor.h"
 
 namespace recship::serving {
 
@@ -16,6 +19,12 @@ ModelServer::ModelServer(ServerOptions options) : options_(std::move(options)) {
 absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions options) {
   absl::Status valid = ValidateModelServerConfig(options.config);
   if (!valid.ok()) return valid;
+  if (options.limits.memory == nullptr) {
+    options.limits.memory = runtime::MemoryBudget::Create(
+        absl::StrCat("the server's requests in flight (--max_memory_mib ",
+                     options.max_memory_bytes >> 20, ")"),
+        options.max_memory_bytes);
+  }
   std::unique_ptr<ModelServer> server(new ModelServer(std::move(options)));
   const ServerOptions& o = server->options_;
   int threads = o.intra_op_threads > 0 ? o.intra_op_threads
@@ -26,6 +35,8 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   manager_options.remote_predict = o.remote_predict.get();
   manager_options.limits = o.limits;
   manager_options.log = o.log;
+  manager_options.max_num_load_retries = o.max_num_load_retries;
+  manager_options.load_retry_interval = o.load_retry_interval;
   server->manager_ = std::make_unique<ModelManager>(o.config, manager_options);
   server->manager_->Poll();
 
@@ -37,31 +48,76 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   builder.SetMaxReceiveMessageSize(o.max_request_bytes);
   builder.SetMaxSendMessageSize(INT32_MAX);
   builder.RegisterService(server->service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeParseErrorInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", o.host, ":", o.port, " (is the port in use?)"));
   }
+  server->CheckRemoteTargets();
   server->UpdateHealth();
   if (o.log) o.log(absl::StrCat("serving on ", o.host, ":", server->port_));
   server->poller_ = std::thread([s = server.get()] { s->PollLoop(); });
+  server->health_checker_ = std::thread([s = server.get()] { s->HealthLoop(); });
   return server;
 }
 
 ModelServer::~ModelServer() {
   Shutdown();
   if (poller_.joinable()) poller_.join();
+  if (health_checker_.joinable()) health_checker_.join();
+}
+
+void ModelServer::CheckRemoteTargets() {
+  absl::Duration timeout = std::min(options_.remote_health_interval, absl::Seconds(1));
+  for (const auto& [name, ready] : manager_->ModelsReady()) {
+    tensorflow::serving::ModelSpec spec;
+    spec.set_name(name);
+    absl::StatusOr<ServableHandle> servable = manager_->Get(spec);
+    absl::Status status;
+    if (servable.ok()) {
+      std::vector<runtime::RemoteTarget> targets =
+          runtime::RemoteTargets(servable->model->meta_graph().graph_def());
+      if (!targets.empty() && options_.remote_predict == nullptr) {
+        status = absl::FailedPreconditionError(
+            "it calls other servers, but no --remote_addresses or --remote_address_template "
+            "was given");
+      } else if (!targets.empty()) {
+        status = runtime::ProbeRemoteTargets(*options_.remote_predict, targets, timeout);
+      }
+    }
+    absl::MutexLock lock(&health_mu_);
+    auto [it, added] = remote_status_.try_emplace(name, absl::OkStatus());
+    if (status.ok() != it->second.ok() && options_.log) {
+      options_.log(
+          status.ok() ? absl::StrCat("model '", name, "': every sub-model it calls answers")
+                      : absl::StrCat("model '", name, "' reports NOT_SERVING: ", status.message()));
+    }
+    it->second = status;
+  }
 }
 
 void ModelServer::UpdateHealth() {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
+  absl::MutexLock lock(&health_mu_);
   bool all = true;
-  for (const auto& [name, ready] : manager_->ModelsReady()) {
+  for (const auto& [name, loaded] : manager_->ModelsReady()) {
+    auto remote = remote_status_.find(name);
+    bool ready = loaded && (remote == remote_status_.end() || remote->second.ok());
     health->SetServingStatus(name, ready);
     all = all && ready;
   }
   health->SetServingStatus(all);
+}
+
+void ModelServer::HealthLoop() {
+  while (!stop_.WaitForNotificationWithTimeout(options_.remote_health_interval)) {
+    CheckRemoteTargets();
+    UpdateHealth();
+  }
 }
 
 void ModelServer::PollLoop() {
@@ -78,6 +134,7 @@ void ModelServer::Shutdown() {
   if (stop_.HasBeenNotified()) return;
   stop_.Notify();
   if (poller_.joinable()) poller_.join();
+  if (health_checker_.joinable()) health_checker_.join();
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
   }

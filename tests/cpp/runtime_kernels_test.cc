@@ -654,6 +654,18 @@ TEST(CastKernelTest, Conversions) {
   EXPECT_TRUE(TensorIs<int64_t>(empty, {0, 2}, {}));
 }
 
+TEST(CastKernelTest, IntegersThatDoNotFitAreAnErrorNotAWrap) {
+  // TensorFlow's Cast wraps 2^32 + 2 to 2; a bag row index wrapped so would
+  // answer for another row.
+  EXPECT_TRUE(IsError(RunCast(T1<int64_t>({1, (int64_t{1} << 32) + 2}), DT_INT32).status(),
+                      absl::StatusCode::kInvalidArgument,
+                      {"'cast'", "4294967298", "position 1", "int32"}));
+  EXPECT_TRUE(IsError(RunCast(T1<int64_t>({-(int64_t{1} << 31) - 1}), DT_INT32).status(),
+                      absl::StatusCode::kInvalidArgument, {"-2147483649"}));
+  ASSERT_OK_AND_ASSIGN(Tensor edges, RunCast(T1<int64_t>({INT32_MAX, INT32_MIN}), DT_INT32));
+  EXPECT_TRUE(TensorIs<int32_t>(edges, {2}, {INT32_MAX, INT32_MIN}));
+}
+
 TEST(CastKernelTest, InputMustHaveSrcT) {
   GraphBuilder g;
   g.Add(

@@ -335,16 +335,70 @@ TEST_F(PredictTest, BatchLimitCountsABagsDenseShapeRowsNotItsEntries) {
   ASSERT_OK_AND_ASSIGN(Tensor values, TensorFromProto(response.outputs().at("values")));
   EXPECT_EQ(values.num_elements(), 7);
   // 3 rows holding one id: over it, named by the dense shape.
-  EXPECT_TRUE(IsError(RunPredict(*model_, BagRequest(3, 1, 2), limits, &response),
+  EXPECT_TRUE(IsError(RunPredict(*model_, BagRequest(3, 1, 3), limits, &response),
                       Code::kInvalidArgument, {"'bag_dense_shape'", "batch size 3", "limit of 2"}));
-  // A dense input over the limit.
-  EXPECT_TRUE(IsError(RunPredict(*model_, BagRequest(2, 1, 3), limits, &response),
-                      Code::kInvalidArgument, {"'dense'", "batch size 3"}));
   EXPECT_TRUE(IsError(RunPredict(*model_, XRequest({1, 2, 3}), limits, &response),
                       Code::kInvalidArgument, {"'x'"}));
   // No limit.
   EXPECT_OK(RunPredict(*model_, BagRequest(3, 20, 3), {}, &response));
   EXPECT_OK(RunPredict(*model_, XRequest({1, 2, 3}), {}, &response));
+}
+
+TEST_F(PredictTest, ABagsRowsMustBeTheBatchOfTheOtherInputs) {
+  PredictResponse response;
+  // The bag says 3 rows, the dense input has 2: refused before any kernel
+  // runs, with or without a batch limit.
+  EXPECT_TRUE(IsError(RunPredict(*model_, BagRequest(3, 1, 2), {}, &response),
+                      Code::kInvalidArgument,
+                      {"'bag_dense_shape'", "3 rows", "'dense'", "batch of 2"}));
+  EXPECT_TRUE(IsError(RunPredict(*model_, BagRequest(1 << 30, 1, 2), {}, &response),
+                      Code::kInvalidArgument, {"'bag_dense_shape'", "1073741824 rows"}));
+}
+
+TEST_F(PredictTest, BagIndicesOutsideTheDenseShapeAreRefusedNamingTheInput) {
+  PredictResponse response;
+  auto with_index = [](int64_t row, int64_t column) {
+    PredictRequest request = BagRequest(2, 3, 2);  // dense_shape [2, 2]
+    auto* indices = &(*request.mutable_inputs())["bag_indices"];
+    *indices = TensorToProto(Tensor::FromVector<int64_t>({3, 2}, {0, 0, 1, 0, row, column}));
+    return request;
+  };
+  ASSERT_OK(RunPredict(*model_, with_index(0, 1), {}, &response));
+  for (auto [row, column] : std::vector<std::pair<int64_t, int64_t>>{
+           {(int64_t{1} << 32) + 1, 0}, {2, 0}, {-1, 0}, {0, 2}, {0, -1}}) {
+    EXPECT_TRUE(IsError(RunPredict(*model_, with_index(row, column), {}, &response),
+                        Code::kInvalidArgument,
+                        {"'bag_indices'", "entry 2", absl::StrCat("[", row, ", ", column, "]"),
+                         "outside dense_shape [2, 2]"}))
+        << row << ", " << column;
+  }
+  PredictRequest negative = BagRequest(2, 3, 2);
+  (*negative.mutable_inputs())["bag_dense_shape"] =
+      TensorToProto(Tensor::FromVector<int64_t>({2}, {2, -1}));
+  EXPECT_TRUE(IsError(RunPredict(*model_, negative, {}, &response), Code::kInvalidArgument,
+                      {"'bag_dense_shape'", "non-negative"}));
+}
+
+TEST_F(PredictTest, MemoryBudgetsBoundARequestAndAllRequestsTogether) {
+  PredictLimits limits;
+  limits.memory = runtime::MemoryBudget::Create("the process", 1 << 20);
+  limits.max_request_memory_bytes = 64 << 10;
+  PredictResponse response;
+  std::vector<float> x(1000, 1.0f);  // 4 KB in, 4 KB out: within both.
+  ASSERT_OK(RunPredict(*model_, XRequest(x), limits, &response));
+  // 40 KB in and 40 KB out: over the request's 64 KiB.
+  std::vector<float> big(10'000, 1.0f);
+  EXPECT_TRUE(IsError(RunPredict(*model_, XRequest(big), limits, &response),
+                      Code::kResourceExhausted, {"the request", "64 KiB"}));
+  // Within the request's budget, but the process has less left.
+  limits.max_request_memory_bytes = 4 << 20;
+  ASSERT_OK(limits.memory->Reserve(1000 << 10));
+  EXPECT_TRUE(IsError(RunPredict(*model_, XRequest(big), limits, &response),
+                      Code::kResourceExhausted, {"the process"}));
+  limits.memory->Release(1000 << 10);
+  ASSERT_OK(RunPredict(*model_, XRequest(big), limits, &response));
+  // Every byte came back once the request was done.
+  EXPECT_EQ(limits.memory->used(), 0u);
 }
 
 TEST_F(PredictTest, InputBytesLimit) {

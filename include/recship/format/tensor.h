@@ -40,6 +40,10 @@ class Tensor {
 
   // Allocates a zeroed tensor. Fails for a bad shape or an unstorable dtype.
   static absl::StatusOr<Tensor> Create(DataType dtype, TensorShape shape);
+  // The same, with `owner` kept alive until the last tensor sharing the
+  // buffer is gone (a memory budget's charge for these bytes, say).
+  static absl::StatusOr<Tensor> Create(DataType dtype, TensorShape shape,
+                                       std::shared_ptr<const void> owner);
 
   // Tensors of known values, for constants and tests. The number of values
   // must equal the shape's element count: anything else is a programming

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "recship/runtime/kernel.h"
+#include "recship/runtime/memory_budget.h"
 
 namespace recship::runtime {
 
@@ -41,9 +42,11 @@ class HashTable : public Resource {
   DataType value_dtype() const { return options_.value_dtype; }
 
   // Rows for `keys` (any shape), `default_value` (one row) for missing ids.
-  // The output has shape keys.shape + value_shape.
+  // The output has shape keys.shape + value_shape and is charged to
+  // `memory` when given.
   absl::StatusOr<Tensor> Find(const Tensor& keys, const Tensor& default_value,
-                              const Eigen::ThreadPoolDevice* device) const;
+                              const Eigen::ThreadPoolDevice* device,
+                              MemoryBudget* memory = nullptr) const;
   // Inserts or overwrites rows: values has shape keys.shape + value_shape.
   absl::Status Insert(const Tensor& keys, const Tensor& values);
   // Replaces the whole contents.

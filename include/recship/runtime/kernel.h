@@ -22,6 +22,7 @@ struct ThreadPoolDevice;
 
 namespace recship::runtime {
 
+class MemoryBudget;
 class ResourceManager;
 struct RemotePredictOptions;
 
@@ -94,14 +95,17 @@ class OpKernelContext {
 
   void set_output(int i, Tensor tensor);
   void set_resource_output(int i, std::shared_ptr<Resource> r);
-  // The most bytes one allocate_output may take (sizes can come from request
-  // values, such as a SparseTensor's dense_shape).
-  void set_max_output_bytes(uint64_t bytes) { max_output_bytes_ = bytes; }
+  // The budget that tensors of this run are charged to (sizes can come from
+  // request values, such as a SparseTensor's dense_shape); null charges
+  // nothing. Not owned; outlives the run.
+  void set_memory(MemoryBudget* memory) { memory_ = memory; }
+  MemoryBudget* memory() const { return memory_; }
 
-  // Allocates output `i` (zeroed) and returns it for filling in;
-  // ResourceExhausted over the limit above. The pointer
-  // stays valid until an output with a higher index is first set: a kernel
-  // with several outputs allocates the last one first.
+  // A zeroed tensor charged to the run's budget; ResourceExhausted over it.
+  absl::StatusOr<Tensor> allocate_tensor(DataType dtype, TensorShape shape) const;
+  // Allocates output `i` with allocate_tensor and returns it for filling in.
+  // The pointer stays valid until an output with a higher index is first
+  // set: a kernel with several outputs allocates the last one first.
   absl::StatusOr<Tensor*> allocate_output(int i, DataType dtype, TensorShape shape);
 
   ResourceManager* resources() const { return resources_; }
@@ -120,7 +124,7 @@ class OpKernelContext {
   std::vector<Value>* outputs_;
   ResourceManager* resources_;
   const Eigen::ThreadPoolDevice* device_;
-  uint64_t max_output_bytes_ = uint64_t{1} << 30;
+  MemoryBudget* memory_ = nullptr;
   const RemotePredictOptions* remote_predict_;
 };
 

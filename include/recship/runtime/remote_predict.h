@@ -14,12 +14,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "tensorflow/core/framework/graph.pb.h"
 
 namespace grpc {
 class Channel;
@@ -85,6 +88,24 @@ struct RemotePredictOptions {
   RemoteAddressResolver resolver;
   RemoteChannelCache channels;
 };
+
+// A model that a graph's TfServingRemotePredict nodes call.
+struct RemoteTarget {
+  std::string model_name;
+  std::string target_address;  // The node's attr; empty to resolve.
+  int64_t model_version = -1;  // -1: the latest.
+  bool operator==(const RemoteTarget&) const = default;
+};
+
+// The distinct targets of `graph`'s TfServingRemotePredict nodes, in node
+// order.
+std::vector<RemoteTarget> RemoteTargets(const tensorflow::GraphDef& graph);
+
+// Asks every target for its metadata (GetModelMetadata), all at once, each
+// within `timeout`: OK when all answer, else Unavailable naming each target
+// that did not, with its address and what went wrong.
+absl::Status ProbeRemoteTargets(const RemotePredictOptions& remote,
+                                const std::vector<RemoteTarget>& targets, absl::Duration timeout);
 
 }  // namespace recship::runtime
 

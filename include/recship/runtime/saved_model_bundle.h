@@ -50,7 +50,7 @@ class SavedModelBundle {
   // a bad request, FailedPrecondition for an unknown signature.
   absl::StatusOr<std::map<std::string, Tensor>> RunSignature(
       const std::string& name, const std::map<std::string, Tensor>& inputs,
-      const std::vector<std::string>& output_filter = {}) const;
+      const std::vector<std::string>& output_filter = {}, const RunOptions& run_options = {}) const;
 
   // Bytes held by the model's tables and variables.
   size_t ResourceBytes() const;

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "recship/runtime/kernel.h"
+#include "recship/runtime/memory_budget.h"
 #include "recship/runtime/resource_manager.h"
 #include "tensorflow/core/framework/graph.pb.h"
 
@@ -56,9 +57,15 @@ struct SessionOptions {
   // Not owned; must outlive the session. Where TfServingRemotePredict nodes
   // send their calls; null makes such a node fail with FailedPrecondition.
   const RemotePredictOptions* remote_predict = nullptr;
-  // The most bytes one kernel output may take: a bound on what a request's
-  // values (a dense_shape, a Fill's dims) can make the runtime allocate.
-  uint64_t max_output_bytes = uint64_t{1} << 30;
+};
+
+// What one Run may use.
+struct RunOptions {
+  // Every tensor the kernels allocate is charged here, bounding what a
+  // request's values (a dense_shape, a Fill's dims, many ids) can make the
+  // runtime allocate; ResourceExhausted when it would go over. Null charges
+  // nothing (loading a model, tests).
+  MemoryBudget* memory = nullptr;
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;
@@ -74,7 +81,8 @@ class Session {
   // Returns the fetched tensors in order. Errors name the node at fault.
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<NamedTensor>& feeds,
                                           const std::vector<std::string>& fetches,
-                                          const std::vector<std::string>& targets) const;
+                                          const std::vector<std::string>& targets,
+                                          const RunOptions& run_options = {}) const;
 
   ResourceManager& resources() const { return *resources_; }
   const tensorflow::GraphDef& graph() const { return graph_; }

@@ -4,9 +4,15 @@
 // asks for that are not loaded yet (replaying the version's warmup file
 // before it is published), publishes them, and only then drops the versions
 // the policy no longer wants: a swap never leaves a model without a version.
-// A version that fails to load is logged and not retried until the server
-// restarts. Requests hold a shared reference, so a version being unloaded
-// finishes the requests it has. Thread-safe; Poll() runs on one thread.
+// A version folder is loaded once it holds saved_model.pb: at once when it
+// is first seen, else once it is unchanged since the previous poll, so a
+// version being copied into place (`cp -r` makes the folder, then fills it)
+// is not loaded half-written. A load that fails is retried after
+// load_retry_interval, up to max_num_load_retries times (as TensorFlow
+// Serving does); a folder whose files change after a failure gets a fresh
+// set of attempts once it stops changing. Requests hold a shared reference, so a
+// version being unloaded finishes the requests it has. Thread-safe; Poll()
+// runs on one thread.
 #ifndef RECSHIP_SERVING_MODEL_MANAGER_H_
 #define RECSHIP_SERVING_MODEL_MANAGER_H_
 
@@ -21,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "recship/runtime/saved_model_bundle.h"
 #include "recship/serving/predict.h"
 #include "tensorflow_serving/apis/model.pb.h"
@@ -46,6 +53,11 @@ class ModelManager {
     PredictLimits limits;
     // Receives one line per load, unload and failure.
     std::function<void(const std::string&)> log;
+    // Retries of a failed load, after the first attempt.
+    int max_num_load_retries = 5;
+    absl::Duration load_retry_interval = absl::Minutes(1);
+    // The clock that retries and quiet folders are timed by.
+    std::function<absl::Time()> now = absl::Now;
   };
 
   ModelManager(tensorflow::serving::ModelServerConfig config, Options options);
@@ -66,14 +78,26 @@ class ModelManager {
   void PollModel(const tensorflow::serving::ModelConfig& model);
   absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> LoadVersion(
       const tensorflow::serving::ModelConfig& model, int64_t version);
+  // Where a version not loaded yet stands.
+  struct LoadState {
+    uint64_t seen_hash = 0;  // The folder's snapshot hash at the last poll.
+    bool seen = false;
+    bool waiting_logged = false;
+    int failures = 0;
+    bool gave_up = false;
+    absl::Time retry_after = absl::InfinitePast();
+  };
+  bool ReadyToLoad(const tensorflow::serving::ModelConfig& model, int64_t version);
+  void RecordFailure(const tensorflow::serving::ModelConfig& model, int64_t version,
+                     const absl::Status& status);
   void Log(const std::string& line) const;
 
   const tensorflow::serving::ModelServerConfig config_;
   const Options options_;
   mutable absl::Mutex mu_;
   std::map<std::string, Versions> models_ ABSL_GUARDED_BY(mu_);
-  // Versions that failed to load, not retried. Only Poll() touches it.
-  std::set<std::pair<std::string, int64_t>> failed_;
+  // Versions on disk not loaded yet. Only Poll() touches it.
+  std::map<std::pair<std::string, int64_t>, LoadState> load_states_;
   std::set<std::string> missing_base_paths_;
 };
 

@@ -2,19 +2,24 @@
 //
 // Start() loads every configured model's versions (with warmup) before it
 // accepts requests, then serves PredictionService and gRPC health checking
-// ("" and each model name: SERVING once the model has a version), and polls
-// the base paths for new versions. Shutdown() stops polling, marks every
+// ("" and each model name: SERVING once the model has a version and, for a
+// model that calls other servers (an entry), while every sub-model it calls
+// answers; those are asked every remote_health_interval), and polls the base
+// paths for new versions. Shutdown() stops polling, marks every
 // service NOT_SERVING, and lets requests in flight finish (up to a deadline).
 #ifndef RECSHIP_SERVING_MODEL_SERVER_H_
 #define RECSHIP_SERVING_MODEL_SERVER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "recship/runtime/remote_predict.h"
 #include "recship/runtime/session.h"
 #include "recship/serving/model_manager.h"
@@ -35,9 +40,15 @@ struct ServerOptions {
   tensorflow::serving::ModelServerConfig config;
   // Seconds between looks at the base paths; 0 stops polling after start.
   double poll_wait_seconds = 1;
+  // How a failed load is retried (TensorFlow Serving's flags of these names).
+  int max_num_load_retries = 5;
+  absl::Duration load_retry_interval = absl::Minutes(1);
   // Threads one request may use; 0 means one per core.
   int intra_op_threads = 0;
   PredictLimits limits;
+  // The most bytes of tensors all requests in flight may hold together
+  // (limits.memory is made from it when not set).
+  uint64_t max_memory_bytes = uint64_t{4} << 30;
   // Requests over this many bytes are refused by gRPC (RESOURCE_EXHAUSTED).
   int max_request_bytes = 256 << 20;
   std::function<void(const std::string&)> log;
@@ -45,6 +56,9 @@ struct ServerOptions {
   // shards); shared so that every version loaded reuses its channels. Null
   // makes such nodes fail with FailedPrecondition.
   std::shared_ptr<const runtime::RemotePredictOptions> remote_predict;
+  // How often an entry's sub-models are asked whether they answer; each
+  // probe waits at most this long (and at most a second).
+  absl::Duration remote_health_interval = absl::Seconds(1);
 };
 
 class ModelServer {
@@ -62,6 +76,9 @@ class ModelServer {
  private:
   explicit ModelServer(ServerOptions options);
   void PollLoop();
+  void HealthLoop();
+  // Probes the sub-models each model's latest version calls.
+  void CheckRemoteTargets();
   void UpdateHealth();
 
   ServerOptions options_;
@@ -72,6 +89,10 @@ class ModelServer {
   std::unique_ptr<grpc::Server> server_;
   absl::Notification stop_;
   std::thread poller_;
+  std::thread health_checker_;
+  absl::Mutex health_mu_;
+  // Per model: whether the sub-models it calls answered the last probe.
+  std::map<std::string, absl::Status> remote_status_ ABSL_GUARDED_BY(health_mu_);
 };
 
 }  // namespace recship::serving

@@ -6,8 +6,10 @@
 #define RECSHIP_SERVING_PREDICT_H_
 
 #include <cstdint>
+#include <memory>
 
 #include "absl/status/status.h"
+#include "recship/runtime/memory_budget.h"
 #include "recship/runtime/saved_model_bundle.h"
 #include "tensorflow_serving/apis/predict.pb.h"
 
@@ -20,11 +22,19 @@ struct PredictLimits {
   int64_t max_batch_size = 0;
   // The most bytes one input tensor may decode to.
   uint64_t max_input_bytes = uint64_t{1} << 30;
+  // The most bytes of tensors one request may hold at once: its decoded
+  // inputs and every tensor its kernels allocate.
+  uint64_t max_request_memory_bytes = uint64_t{1} << 30;
+  // What all requests in flight hold together is charged here as well; null
+  // bounds each request alone.
+  std::shared_ptr<runtime::MemoryBudget> memory;
 };
 
 // Fills response->outputs. Errors carry TensorFlow Serving's codes:
 // InvalidArgument for a bad input (the message names it), FailedPrecondition
-// for an unknown signature.
+// for an unknown signature, ResourceExhausted over a memory budget. Before
+// any kernel runs, a bag's indices must lie inside its dense_shape and its
+// dense_shape[0] must equal the batch the other inputs agree on.
 absl::Status RunPredict(const runtime::SavedModelBundle& model,
                         const tensorflow::serving::PredictRequest& request,
                         const PredictLimits& limits,

@@ -243,7 +243,7 @@ absl::StatusOr<Tensor> ConcatAlong(const OpKernelContext& ctx, const std::vector
     }
     shape[axis] += t.shape()[axis];
   }
-  ASSIGN_OR_RETURN(Tensor out, Tensor::Create(first.dtype(), shape));
+  ASSIGN_OR_RETURN(Tensor out, ctx.allocate_tensor(first.dtype(), shape));
   int64_t outer = Product(shape, 0, axis);
   int64_t out_row = Product(shape, axis, shape.size());
   int64_t offset = 0;

@@ -2,6 +2,8 @@
 // unary ops, MatMul (Eigen), BiasAdd, Cast, Sum, Mean and Softmax.
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #define EIGEN_USE_THREADS
 #include "Eigen/Core"
@@ -263,22 +265,28 @@ class Cast : public OpKernel {
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, dst_, x.shape()));
-    auto convert = [&](auto src_tag, auto dst_tag) {
+    // Integers that do not fit the narrower type are an error, where
+    // TensorFlow would wrap them: ids and indices never change silently.
+    auto convert = [&](auto src_tag, auto dst_tag) -> absl::Status {
       using S = decltype(src_tag);
       using D = decltype(dst_tag);
       auto in = x.flat<S>();
       auto o = out->flat<D>();
-      for (size_t i = 0; i < in.size(); ++i) o[i] = static_cast<D>(in[i]);
+      for (size_t i = 0; i < in.size(); ++i) {
+        if constexpr (std::is_integral_v<S> && std::is_integral_v<D> && !std::is_same_v<S, bool> &&
+                      !std::is_same_v<D, bool>) {
+          if (!std::in_range<D>(in[i])) {
+            return ctx.Error(absl::StrCat("value ", in[i], " at position ", i, " does not fit ",
+                                          DataTypeName(dst_), " (recship never wraps integers)"));
+          }
+        }
+        o[i] = static_cast<D>(in[i]);
+      }
+      return absl::OkStatus();
     };
     auto with_src = [&](auto dst_tag) -> absl::Status {
-      if (src_ == tensorflow::DT_BOOL) {
-        convert(bool{}, dst_tag);
-        return absl::OkStatus();
-      }
-      return DispatchNumeric(src_, [&](auto src_tag) -> absl::Status {
-        convert(src_tag, dst_tag);
-        return absl::OkStatus();
-      });
+      if (src_ == tensorflow::DT_BOOL) return convert(bool{}, dst_tag);
+      return DispatchNumeric(src_, [&](auto src_tag) { return convert(src_tag, dst_tag); });
     };
     if (dst_ == tensorflow::DT_BOOL) return with_src(bool{});
     return DispatchNumeric(dst_, with_src);

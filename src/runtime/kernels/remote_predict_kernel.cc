@@ -17,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/tensor_proto.h"
+#include "recship/runtime/memory_budget.h"
 #include "recship/runtime/remote_predict.h"
 #include "src/runtime/kernels/kernel_util.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -202,7 +203,10 @@ class TfServingRemotePredict : public OpKernel {
                                                 "' (signature '", signature_name_,
                                                 "') has no output '", out_aliases[k], "'"));
       }
-      absl::StatusOr<Tensor> t = TensorFromProto(it->second);
+      // Bounded by what the request may still hold.
+      absl::StatusOr<Tensor> t = ctx.memory() != nullptr
+                                     ? TensorFromProto(it->second, ctx.memory()->available())
+                                     : TensorFromProto(it->second);
       if (!t.ok()) {
         return ctx.Error(absl::StrCat("output '", out_aliases[k], "' of model '", model_name_,
                                       "': ", t.status().message()));

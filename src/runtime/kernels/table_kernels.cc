@@ -65,7 +65,8 @@ class LookupTableFindV2 : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
     ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
-    ASSIGN_OR_RETURN(Tensor rows, table->Find(ctx.input(1), ctx.input(2), &ctx.device()));
+    ASSIGN_OR_RETURN(Tensor rows,
+                     table->Find(ctx.input(1), ctx.input(2), &ctx.device(), ctx.memory()));
     ctx.set_output(0, std::move(rows));
     return absl::OkStatus();
   }
