@@ -79,7 +79,7 @@ void ModelServer::CheckRemoteTargets() {
     absl::Status status;
     if (servable.ok()) {
       std::vector<runtime::RemoteTarget> targets =
-          runtime::RemoteTargets(servable->model->meta_graph().graph_def());
+          runtime::RemoteTargets(servable->model->session().graph());
       if (!targets.empty() && options_.remote_predict == nullptr) {
         status = absl::FailedPreconditionError(
             "it calls other servers, but no --remote_addresses or --remote_address_template "

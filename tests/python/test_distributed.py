@@ -5,6 +5,7 @@ predict what the standalone export and numpy predict; hashtable_assign
 updates live; a dead shard gives UNAVAILABLE; the exporter's options."""
 
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -109,13 +110,14 @@ def free_port():
 class Cluster:
     """Entry + one process per shard, on loopback."""
 
-    def __init__(self, recship, base, log_dir):
+    def __init__(self, recship, base, log_dir, entry_flags=()):
         self.recship, self.base, self.log_dir = recship, base, log_dir
         self.ports = [free_port() for _ in range(NUM_PS)]
         self.shards = [self.start_shard(i) for i in range(NUM_PS)]
         addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(self.ports))
         self.entry = Server(recship.path, ["--model_name", MODEL, "--model_base_path",
-                                           base / "entry", "--remote_addresses", addresses],
+                                           base / "entry", "--remote_addresses", addresses,
+                                           *entry_flags],
                             log_dir / "entry.log")
 
     def start_shard(self, i):
@@ -195,6 +197,43 @@ def test_a_dead_shard_gives_unavailable_and_recovers(cluster):
             assert time.monotonic() < deadline, "the entry did not recover"
             time.sleep(0.2)
     assert_close(got, want)
+
+
+def wait_for_health(server, service, want, timeout):
+    """Seconds until `service`'s gRPC health is `want` (1 SERVING, 2 NOT_SERVING)."""
+    start = time.monotonic()
+    while server.health(service) != want:
+        assert time.monotonic() - start < timeout, \
+            f"health of '{service}' is {server.health(service)}, not {want}:\n{server.log()}"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def test_entry_health_follows_the_shards_it_calls(recship, layout, tmp_path):
+    """Killed, stopped (as a hung host) and restarted shards: the entry's
+    health says NOT_SERVING within its check interval plus the probe's
+    deadline, and SERVING again once every shard answers."""
+    c = Cluster(recship, layout[0], tmp_path, ["--remote_health_interval_seconds", 0.2])
+    try:
+        wait_for_health(c.entry, MODEL, 1, timeout=5)
+        assert c.entry.health() == 1
+        c.shards[1].process.kill()
+        c.shards[1].process.wait()
+        assert wait_for_health(c.entry, MODEL, 2, timeout=3) < 3
+        assert c.entry.health() == 2
+        assert "model 'ctr:ps_1' at 127.0.0.1" in c.entry.log()
+        c.shards[1].stop()
+        c.shards[1] = c.start_shard(1)
+        wait_for_health(c.entry, MODEL, 1, timeout=5)
+        c.shards[2].process.send_signal(signal.SIGSTOP)
+        try:
+            assert wait_for_health(c.entry, MODEL, 2, timeout=3) < 3
+        finally:
+            c.shards[2].process.send_signal(signal.SIGCONT)
+        wait_for_health(c.entry, MODEL, 1, timeout=5)
+        assert c.entry.process.poll() is None
+    finally:
+        c.stop()
 
 
 def test_parallel_shard_exports_agree_on_the_version(recship, model_dir, tmp_path):

@@ -170,7 +170,7 @@ def test_bad_warmup_fails_the_version_and_the_old_one_keeps_serving(recship, mod
     warmup = tmp_path / "warmup"
     write_warmup(warmup, [good, predict_request(MODEL, bad_feed)])
     export_version(recship, model_dir, base, 2, "--warmup-file", warmup)
-    server.wait_for_log(r"version 2 failed to load: .*warmup record 1.*user_id")
+    server.wait_for_log(r"version 2 failed to load \(attempt 1 of 6\): .*warmup record 1.*user_id")
     assert server.predict(MODEL, feed).model_spec.version.value == 1
     assert server.health() == 1 and server.health(MODEL) == 1
     with pytest.raises(grpc.RpcError) as error:
@@ -257,7 +257,7 @@ def test_garbage_truncated_and_oversized_requests(ctr_server):
                  np.random.default_rng(0).bytes(4096)]:
         with pytest.raises(grpc.RpcError) as error:
             server.raw_call(method, junk)
-        assert error.value.code() != grpc.StatusCode.UNAVAILABLE, "the server died"
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
     oversized = dict(feed, context=np.zeros((4, 1 << 17), np.float32))  # 2 MiB > 1 MiB limit
     expect_error(lambda: server.predict(MODEL, oversized), grpc.StatusCode.RESOURCE_EXHAUSTED)
     for rpc in ["Classify", "Regress", "MultiInference"]:
@@ -385,18 +385,3 @@ def test_random_hostile_requests_never_crash_the_server(ctr_server):
     assert "INVALID_ARGUMENT" in answered
     assert server.process.poll() is None
     assert outputs_of(server.predict(MODEL, good))["prediction"].shape == (8, 1)
-
-
-def test_values_that_ask_for_huge_outputs_are_refused(recship, model_dir, tmp_path, serve):
-    """Without a batch limit, a bag's dense_shape still cannot make the
-    runtime allocate without bound: each kernel output is capped at 1 GiB."""
-    base = tmp_path / "export"
-    export_version(recship, model_dir, base, 2)
-    server = serve("--model_name", MODEL, "--model_base_path", base)
-    feed, _ = make_batch(4, np.random.default_rng(4))
-    for rows in [2**26, 2**31 - 1]:  # 2 GiB of pooled rows, and far more
-        feed["clicked_items_dense_shape"] = np.array([rows, 3], np.int64)
-        expect_error(lambda: server.predict(MODEL, feed), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                     "would take more than")
-    feed, _ = make_batch(4, np.random.default_rng(4))
-    assert outputs_of(server.predict(MODEL, feed))["prediction"].shape == (4, 1)
