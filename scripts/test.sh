@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is needed
 # (Debian packages, the Python venv with TensorFlow), builds, then runs the
-# C++ unit tests, the C++ example against the installed library, the fuzzers
+# C++ unit tests, the C++ example against the installed library, the C++
+# tests under AddressSanitizer + UBSan and ThreadSanitizer, the fuzzers
 # (bounded time) and the TensorFlow interop tests.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,15 +33,10 @@ cmake -S "$root/examples/cpp" -B "$root/build/example" -G Ninja \
 cmake --build "$root/build/example"
 "$root/build/example/custom_model"
 
-echo "== fuzzers (clang, libFuzzer, bounded time)"
-if [[ ! -f "$root/build/fuzz/build.ninja" ]]; then
-  cmake -S "$root" -B "$root/build/fuzz" -G Ninja -DRECSHIP_FUZZ=ON \
-    -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
-fi
-cmake --build "$root/build/fuzz" -j "$(nproc)"
-ctest --test-dir "$root/build/fuzz" --output-on-failure
-
 echo "== TensorFlow interop tests"
 RECSHIP_BUILD_DIR="$root/build" "$root/build/venv/bin/python" -m pytest "$root/tests/python" -q
+
+# ASan + UBSan over the C++ tests and the fuzzers, TSan over the concurrent ones.
+"$root/scripts/sanitize.sh" address thread
 
 echo "== all tests passed in $((SECONDS - start)) s"

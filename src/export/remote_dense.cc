@@ -243,7 +243,8 @@ absl::StatusOr<DenseSplit> Splitter::Split(const model::CheckpointReader& checkp
     }
   }
   for (const auto& signature : signatures_) {
-    for (const auto& [key, output] : signature.outputs) {
+    for (const auto& key_and_output : signature.outputs) {
+      const auto& output = key_and_output.second;
       bool seen = std::any_of(dense_outputs_.begin(), dense_outputs_.end(), [&](const Output& o) {
         return o.tensor_name() == output.tensor_name();
       });
