@@ -9,7 +9,7 @@
 // side's peak RSS is the child's ru_maxrss from wait4. Rounds alternate which
 // side goes first; the table shows median MB/s and the highest peak RSS.
 //
-// Targets (issue 2): bundle/baseline >= 0.8 for writing and for reading, and
+// Targets: bundle/baseline >= 0.8 for writing and for reading, and
 // bundle peak RSS <= baseline peak RSS + 64 MiB.
 #include <fcntl.h>
 #include <sys/mman.h>

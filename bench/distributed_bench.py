@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Distributed serving benchmark (issue 5): the same CTR model served
+"""Distributed serving benchmark: the same CTR model served
 standalone (one `recship serve`) and distributed (an entry process plus one
 process per parameter-server shard), on loopback, in one run.
 
@@ -36,7 +36,7 @@ Steps:
     before the server is stopped; the distributed layout's is the sum over its
     five processes.
 
-Target (issue 5): distributed p50 minus standalone p50 at batch 64 <= 1 ms.
+Target: distributed p50 minus standalone p50 at batch 64 <= 1 ms.
 Binaries under test are private copies of <build-dir>/recship and
 <build-dir>/bench/runtime_bench. Temporary data goes to
 <tmp-dir>/distributed_bench-<pid> (default <build-dir>/bench-tmp) and is

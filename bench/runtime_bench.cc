@@ -1,4 +1,4 @@
-// Serving benchmark driver (issue 4), run by bench/serving_bench.py.
+// Serving benchmark driver, run by bench/serving_bench.py.
 //
 // Three modes, each printing one JSON document on stdout:
 //  * in-process (default): loads --saved-model with runtime::SavedModelBundle

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Serving benchmark (issue 4): the recship runtime against TensorFlow on the
+"""Serving benchmark: the recship runtime against TensorFlow on the
 same SavedModel, and `recship serve` over gRPC, in one run.
 
   build/venv/bin/python bench/serving_bench.py            # the issue's sizes, ~4 minutes

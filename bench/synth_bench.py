@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`recship synth` benchmark (issue 6): it streams, so memory stays flat
+"""`recship synth` benchmark: it streams, so memory stays flat
 whatever the number of ids. Compared, in the same script, with plain file
 I/O writing the same number of bytes in 8 MiB blocks (Python). Neither
 fsyncs: a checkpoint writer leaves that to the page cache, as TensorFlow's does.
