@@ -132,3 +132,32 @@ def read_bundle(fmt_tool):
 
     return read
 
+
+
+@pytest.fixture(scope="session")
+def model_dir(recship, tmp_path_factory):
+    """A training folder of the CTR model (examples/ctr.json), shared by the
+    test modules that do not define their own; tests must not change it."""
+    from ctr_model import NUM_PS, SPEC
+
+    out = tmp_path_factory.mktemp("ctr") / "model"
+    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
+    return out
+
+
+@pytest.fixture
+def serve(recship, tmp_path):
+    """serve(*args) starts a `recship serve` that is stopped (and must exit 0)
+    at teardown."""
+    from recship_server import Server
+
+    servers = []
+
+    def start(*args):
+        server = Server(recship.path, args, tmp_path / f"serve-{len(servers)}.log")
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        assert server.stop() == 0, server.log()

@@ -23,13 +23,6 @@ MODEL = "ctr"
 TABLES = ["user_id", "item_id"]
 
 
-@pytest.fixture(scope="module")
-def model_dir(recship, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ctr") / "model"
-    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
-    return out
-
-
 def export_distributed(recship, model_dir, base, *flags):
     """{sub-model: path} from `recship export --mode distributed --json`."""
     out = recship.ok("export", "--model", SPEC, "--model-dir", model_dir, "--export-dir-base", base,

@@ -11,16 +11,9 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from ctr_model import SPEC, NUM_PS
+from ctr_model import SPEC
 
 TENSOR = "user_id/shard_1-values"
-
-
-@pytest.fixture(scope="module")
-def model_dir(recship, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ctr") / "model"
-    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
-    return out
 
 
 def export_args(model_dir, base, mode, *flags):

@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ctr_model import DIM, NUM_PS, SPEC, export, make_batch, predict_tf1
+from ctr_model import DIM, NUM_PS, export, make_batch, predict_tf1
 from recship_server import Server, assert_close, outputs_of
 from test_distributed import MODEL, TABLES, export_distributed, free_port
 
 ALL = [MODEL] + [f"{MODEL}:ps_{i}" for i in range(NUM_PS)]
-
-
-@pytest.fixture(scope="module")
-def model_dir(recship, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ctr") / "model"
-    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -13,32 +13,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from conftest import REPO_DIR
-from ctr_model import SPEC, NUM_PS, export, make_batch, numpy_predictions, predict_tf1
-from recship_server import Server, assert_close, outputs_of, predict_request
+from ctr_model import export, make_batch, numpy_predictions, predict_tf1
+from recship_server import assert_close, outputs_of, predict_request
 
 MODEL = "ctr"
-
-
-@pytest.fixture(scope="module")
-def model_dir(recship, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ctr") / "model"
-    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
-    return out
-
-
-@pytest.fixture
-def serve(recship, tmp_path):
-    """serve(*args) starts a server that is stopped (and must exit 0) at teardown."""
-    servers = []
-
-    def start(*args):
-        server = Server(recship.path, args, tmp_path / f"serve-{len(servers)}.log")
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        assert server.stop() == 0, server.log()
 
 
 def export_version(recship, model_dir, base, step, *flags):

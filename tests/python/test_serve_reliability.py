@@ -15,18 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ctr_model import SPEC, NUM_PS, export, make_batch, predict_tf1
-from recship_server import Server, outputs_of, predict_request
+from ctr_model import export, make_batch, predict_tf1
+from recship_server import outputs_of, predict_request
 
 MODEL = "ctr"
 MIB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def model_dir(recship, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ctr") / "model"
-    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +27,6 @@ def version(recship, model_dir, tmp_path_factory):
     """A standalone export, version 2."""
     return Path(export(recship, model_dir, tmp_path_factory.mktemp("export") / "base",
                        "--global-step", 2))
-
-
-@pytest.fixture
-def serve(recship, tmp_path):
-    servers = []
-
-    def start(*args):
-        server = Server(recship.path, args, tmp_path / f"serve-{len(servers)}.log")
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        assert server.stop() == 0, server.log()
 
 
 def status_kib(pid, field):

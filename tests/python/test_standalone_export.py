@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ctr_model import NUM_PS, SPEC, export, make_batch, numpy_predictions, predict_tf1, predict_tf2
-
-
-@pytest.fixture(scope="module")
-def model_dir(recship, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ctr") / "model"
-    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", 2000, "--num-ps", NUM_PS)
-    return out
+from ctr_model import SPEC, export, make_batch, numpy_predictions, predict_tf1, predict_tf2
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["copy", "shared"])
