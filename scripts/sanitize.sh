@@ -25,7 +25,7 @@ for kind in "${kinds[@]}"; do
     address)
       echo "== C++ tests and fuzzers under AddressSanitizer + UndefinedBehaviorSanitizer"
       configure "$root/build/asan" address
-      cmake --build "$root/build/asan" -j "$jobs"
+      cmake --build "$root/build/asan" -j "$jobs" --target cpp_tests fuzz_targets
       export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
       export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -35,7 +35,7 @@ for kind in "${kinds[@]}"; do
     thread)
       echo "== server, hash table and remote-call tests under ThreadSanitizer"
       configure "$root/build/tsan" thread
-      cmake --build "$root/build/tsan" -j "$jobs" --target tsan_tests
+      cmake --build "$root/build/tsan" -j "$jobs" --target cpp_tests
       export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
       ctest --test-dir "$root/build/tsan" --output-on-failure -j "$jobs" -L cpp
       ;;

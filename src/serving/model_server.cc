@@ -72,7 +72,7 @@ ModelServer::~ModelServer() {
 
 void ModelServer::CheckRemoteTargets() {
   absl::Duration timeout = std::min(options_.remote_health_interval, absl::Seconds(1));
-  for (const auto& [name, ready] : manager_->ModelsReady()) {
+  for (const auto& [name, loaded] : manager_->ModelsReady()) {
     tensorflow::serving::ModelSpec spec;
     spec.set_name(name);
     absl::StatusOr<ServableHandle> servable = manager_->Get(spec);
@@ -89,7 +89,7 @@ void ModelServer::CheckRemoteTargets() {
       }
     }
     absl::MutexLock lock(&health_mu_);
-    auto [it, added] = remote_status_.try_emplace(name, absl::OkStatus());
+    auto it = remote_status_.try_emplace(name, absl::OkStatus()).first;
     if (status.ok() != it->second.ok() && options_.log) {
       options_.log(
           status.ok() ? absl::StrCat("model '", name, "': every sub-model it calls answers")
