@@ -238,13 +238,19 @@ class FakePredictionService final : public tensorflow::serving::PredictionServic
  public:
   explicit FakePredictionService(absl::Duration delay) : delay_(delay) {}
 
-  grpc::Status Predict(grpc::ServerContext*, const tensorflow::serving::PredictRequest* request,
+  grpc::Status Predict(grpc::ServerContext* context,
+                       const tensorflow::serving::PredictRequest* request,
                        tensorflow::serving::PredictResponse* response) override {
     int now = ++in_flight_;
     int seen = max_in_flight_.load();
     while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
     }
-    absl::SleepFor(delay_);
+    // The delay ends early once the call is cancelled (the client's deadline
+    // passed, or the server is shutting down), so no handler outlives the
+    // server: one still sleeping when the test's server was destroyed made
+    // gRPC abort on a reference count.
+    absl::Time until = absl::Now() + delay_;
+    while (absl::Now() < until && !context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
     {
       absl::MutexLock lock(&mu_);
       requests_.push_back(*request);
