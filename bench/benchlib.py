@@ -7,7 +7,6 @@ Messages and folder names start with the running script's name (prog())."""
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -90,21 +89,28 @@ def tensorflow_importable():
 class Server:
     """One `recship serve --port 0 ...` process, its stderr in log_path: once
     constructed it is serving on a loopback port it picked itself (.port,
-    .address). Exits, with the log's tail, when the server stops or has not
-    said "serving on" within `timeout` seconds. As a context manager it is
-    stopped at the end."""
+    .address): it wrote its port to --port_file (docs/cli.md). Exits, with the
+    log's tail, when the server stops or is not ready within `timeout`
+    seconds. .ready_seconds is how long it took to become ready; on_spawn,
+    when given, is called with the process as soon as it exists. As a
+    context manager it is stopped at the end."""
 
-    def __init__(self, recship, name, args, log_path, timeout=120):
+    def __init__(self, recship, name, args, log_path, timeout=120, on_spawn=None):
         self.name, self.log_path = name, log_path
+        port_file = log_path.with_name(log_path.name + ".port")
+        port_file.unlink(missing_ok=True)
+        start = time.perf_counter()
         with open(log_path, "wb") as log:
-            self.process = subprocess.Popen([str(recship), "serve", "--port", "0",
-                                             *map(str, args)],
+            self.process = subprocess.Popen([str(recship), "serve", "--port", "0", "--port_file",
+                                             str(port_file), *map(str, args)],
                                             stdout=subprocess.DEVNULL, stderr=log)
+        if on_spawn:
+            on_spawn(self.process)
         deadline = time.monotonic() + timeout
         while True:
-            match = re.search(r"serving on (\S+):(\d+)", log_path.read_text())
-            if match:
-                self.port = int(match.group(2))
+            if port_file.exists():
+                self.port = int(port_file.read_text())
+                self.ready_seconds = time.perf_counter() - start
                 return
             if self.process.poll() is not None:
                 sys.exit(f"{prog()}: recship serve ({name}) exited "

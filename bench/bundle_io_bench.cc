@@ -198,23 +198,23 @@ absl::Status WriteBundle(const Config& config, PhaseResult* result) {
   TensorShape shape = elements % 64 == 0 ? TensorShape{static_cast<int64_t>(elements / 64), 64}
                                          : TensorShape{static_cast<int64_t>(elements)};
   auto start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(config.bundle_prefix));
-  RETURN_IF_ERROR(writer->BeginTensor(kTensorName, tensorflow::DT_FLOAT, shape));
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(config.bundle_prefix));
+  RECSHIP_RETURN_IF_ERROR(writer->BeginTensor(kTensorName, tensorflow::DT_FLOAT, shape));
   for (uint64_t done = 0, index = 0; done < config.size; ++index) {
     uint64_t n = std::min(config.chunk, config.size - done);
     FillChunk(&buffer, index);
-    RETURN_IF_ERROR(writer->Append(absl::string_view(buffer.data(), n)));
+    RECSHIP_RETURN_IF_ERROR(writer->Append(absl::string_view(buffer.data(), n)));
     done += n;
   }
-  RETURN_IF_ERROR(writer->EndTensor());
-  RETURN_IF_ERROR(writer->Finish());  // fsyncs the data shard, then writes the index.
+  RECSHIP_RETURN_IF_ERROR(writer->EndTensor());
+  RECSHIP_RETURN_IF_ERROR(writer->Finish());  // fsyncs the data shard, then writes the index.
   result->seconds = SecondsSince(start);
   return absl::OkStatus();
 }
 
 absl::Status ReadBaseline(const Config& config, PhaseResult* result) {
   std::vector<char> buffer(config.chunk);
-  ASSIGN_OR_RETURN(result->cached_fraction, DropFromPageCache(config.baseline_path));
+  RECSHIP_ASSIGN_OR_RETURN(result->cached_fraction, DropFromPageCache(config.baseline_path));
   auto start = std::chrono::steady_clock::now();
   int fd = ::open(config.baseline_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("opening", config.baseline_path);
@@ -243,17 +243,17 @@ absl::Status ReadBaseline(const Config& config, PhaseResult* result) {
 
 absl::Status ReadBundle(const Config& config, PhaseResult* result) {
   std::vector<char> buffer(config.chunk);
-  ASSIGN_OR_RETURN(result->cached_fraction,
-                   DropFromPageCache(BundleDataPath(config.bundle_prefix, 0, 1)));
+  RECSHIP_ASSIGN_OR_RETURN(result->cached_fraction,
+                           DropFromPageCache(BundleDataPath(config.bundle_prefix, 0, 1)));
   auto start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(auto reader, BundleReader::Open(config.bundle_prefix));
-  ASSIGN_OR_RETURN(TensorStream stream, reader->OpenStream(kTensorName));
+  RECSHIP_ASSIGN_OR_RETURN(auto reader, BundleReader::Open(config.bundle_prefix));
+  RECSHIP_ASSIGN_OR_RETURN(TensorStream stream, reader->OpenStream(kTensorName));
   if (stream.remaining_bytes() != config.size) {
     return absl::DataLossError(absl::StrCat("tensor has ", stream.remaining_bytes(), " bytes"));
   }
   for (uint64_t done = 0, index = 0; done < config.size; ++index) {
     uint64_t n = std::min(config.chunk, config.size - done);
-    RETURN_IF_ERROR(stream.Read(n, buffer.data()));  // The last read checks the crc32c.
+    RECSHIP_RETURN_IF_ERROR(stream.Read(n, buffer.data()));  // The last read checks the crc32c.
     if (!ChunkStampOk(buffer, n, index)) {
       return absl::DataLossError(absl::StrCat(config.bundle_prefix, ": chunk ", index, " wrong"));
     }

@@ -1,8 +1,8 @@
 // Serving benchmark driver, run by bench/serving_bench.py.
 //
 // Three modes, each printing one JSON document on stdout:
-//  * in-process (default): loads --saved-model with runtime::SavedModelBundle
-//    on a runtime::ThreadPool of --threads threads and, for each batch size in
+//  * in-process (default): loads --saved-model with SavedModelBundle
+//    on a ThreadPool of --threads threads and, for each batch size in
 //    the --requests file, calls RunSignature in a closed loop from
 //    --concurrency caller threads (1) on the pre-built inputs, round robin.
 //  * --grpc HOST:PORT: the load generator for `recship serve`. --clients
@@ -45,7 +45,7 @@
 #include "nlohmann/json.hpp"
 #include "recship/format/tensor_proto.h"
 #include "recship/runtime/saved_model_bundle.h"
-#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
 namespace recship {
 namespace {
@@ -183,13 +183,12 @@ json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& 
   return Summarize(batch, std::move(all), seconds);
 }
 
-std::unique_ptr<runtime::SavedModelBundle> LoadBundle(const Options& o,
-                                                      const runtime::ThreadPool& pool,
-                                                      double* seconds) {
-  runtime::LoadOptions load_options;
+std::unique_ptr<SavedModelBundle> LoadBundle(const Options& o, const ThreadPool& pool,
+                                             double* seconds) {
+  LoadOptions load_options;
   load_options.thread_pool = &pool;
   Clock::time_point start = Clock::now();
-  auto bundle = runtime::SavedModelBundle::Load(o.saved_model, load_options);
+  auto bundle = SavedModelBundle::Load(o.saved_model, load_options);
   *seconds = Since(start);
   if (!bundle.ok()) Die(std::string(bundle.status().message()));
   return *std::move(bundle);
@@ -197,9 +196,9 @@ std::unique_ptr<runtime::SavedModelBundle> LoadBundle(const Options& o,
 
 int RunLoadOnly(const Options& o) {
   json rss_before = PeakRss();
-  runtime::ThreadPool pool(o.threads);
+  ThreadPool pool(o.threads);
   double seconds = 0;
-  std::unique_ptr<runtime::SavedModelBundle> bundle = LoadBundle(o, pool, &seconds);
+  std::unique_ptr<SavedModelBundle> bundle = LoadBundle(o, pool, &seconds);
   json out{{"mode", "load-only"},
            {"saved_model", o.saved_model},
            {"threads", o.threads},
@@ -212,9 +211,9 @@ int RunLoadOnly(const Options& o) {
 }
 
 int RunInProcess(const Options& o) {
-  runtime::ThreadPool pool(o.threads);
+  ThreadPool pool(o.threads);
   double load_seconds = 0;
-  std::unique_ptr<runtime::SavedModelBundle> bundle = LoadBundle(o, pool, &load_seconds);
+  std::unique_ptr<SavedModelBundle> bundle = LoadBundle(o, pool, &load_seconds);
   json results = json::array();
   for (const auto& [batch, protos] : ReadRequests(o.requests_file)) {
     std::vector<std::map<std::string, Tensor>> requests;
@@ -249,7 +248,7 @@ int RunInProcess(const Options& o) {
 }
 
 int RunGrpc(const Options& o) {
-  std::vector<std::unique_ptr<tensorflow::serving::PredictionService::Stub>> stubs;
+  std::vector<std::unique_ptr<::tensorflow::serving::PredictionService::Stub>> stubs;
   for (int c = 0; c < o.clients; ++c) {
     grpc::ChannelArguments args;
     // A connection per client thread, as separate client processes would have.
@@ -260,7 +259,7 @@ int RunGrpc(const Options& o) {
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
       Die(absl::StrCat("cannot connect to ", o.grpc_target));
     }
-    stubs.push_back(tensorflow::serving::PredictionService::NewStub(channel));
+    stubs.push_back(::tensorflow::serving::PredictionService::NewStub(channel));
   }
   json results = json::array();
   for (auto& [batch, requests] : ReadRequests(o.requests_file)) {

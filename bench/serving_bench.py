@@ -2,7 +2,7 @@
 """Serving benchmark: the recship runtime against TensorFlow on the
 same SavedModel, and `recship serve` over gRPC, in one run.
 
-  build/venv/bin/python bench/serving_bench.py            # the issue's sizes, ~4 minutes
+  build/venv/bin/python bench/serving_bench.py            # default sizes, a few minutes
   build/venv/bin/python bench/serving_bench.py --quick    # small sizes, a smoke run
 
 Steps:
@@ -17,7 +17,7 @@ Steps:
  3. Latency and throughput, each system in its own process, --seconds (3)
     timed per batch size after --warmup-seconds (0.5):
     (a) recship in-process: build/bench/runtime_bench, SavedModelBundle on a
-        runtime::ThreadPool of --threads (2), RunSignature in a closed loop
+        ThreadPool of --threads (2), RunSignature in a closed loop
         from one caller thread;
     (b) TensorFlow in-process: tf.compat.v1 SavedModel loader, ConfigProto
         intra_op_parallelism_threads=--threads, inter_op_parallelism_threads=1,

@@ -5,7 +5,8 @@
 #
 # Installed: the layer libraries (static), the recship command, the public
 # headers include/recship/**, the generated proto headers the public headers
-# include (tensorflow/**.pb.h, tensorflow_serving/**.pb.h), and
+# include (recship/tensorflow/**.pb.h, recship/tensorflow_serving/**.pb.h:
+# TensorFlow's protos under package recship.tensorflow), and
 # lib/cmake/recship/ with recshipConfig.cmake, its version file and the
 # exported targets recship::<target>. examples/cpp builds against it.
 include(GNUInstallDirs)

@@ -9,6 +9,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 start=$SECONDS
 "$root/scripts/install-deps.sh" --python
+echo "== layering: includes and links point down the stack"
+python3 "$root/scripts/check_layers.py"
 "$root/scripts/build.sh"
 
 echo "== C++ unit tests"

@@ -2,7 +2,7 @@
 //
 //   1. a model_fn, tf.estimator style, with a custom "gated residual" layer
 //      built from graph ops and two sparse features on hash embedding tables;
-//   2. a training checkpoint written with model::CheckpointWriter, as a
+//   2. a training checkpoint written with CheckpointWriter, as a
 //      trainer would (dense variables named after the layers, each table in
 //      two parameter-server shards);
 //   3. a standalone export to a SavedModel (what TensorFlow Serving loads);
@@ -36,21 +36,15 @@
 
 namespace {
 
-using recship::Tensor;
-using recship::TensorShape;
-using recship::graph::Output;
-using recship::graph::PartialShape;
-using recship::graph::Scope;
-namespace model = recship::model;
-namespace ops = recship::graph::ops;
+using namespace recship;  // NOLINT: an example reads better unqualified
 
 // ---------------------------------------------------------------------------
 // The model.
 
 // Two embedding tables, each trained on two parameter servers (an id x lives
 // on shard floor_mod(x, 2)).
-const model::HashTableSpec kUserTable{"user", /*dim=*/4, /*num_shards=*/2};
-const model::HashTableSpec kItemTable{"item", /*dim=*/4, /*num_shards=*/2};
+const HashTableSpec kUserTable{"user", /*dim=*/4, /*num_shards=*/2};
+const HashTableSpec kItemTable{"item", /*dim=*/4, /*num_shards=*/2};
 constexpr int64_t kDenseDim = 3;  // The "context" feature: three floats.
 // The model's input: user vector, mean of the item vectors, context.
 constexpr int64_t kWidth = 4 + 4 + kDenseDim;
@@ -60,15 +54,15 @@ constexpr int64_t kWidth = 4 + 4 + kDenseDim;
 //   y = x + sigmoid(x · gate_kernel + gate_bias) * (x · value_kernel)
 //
 // Its variables are <scope>/<name>/gate_kernel [d, d], .../gate_bias [d] and
-// .../value_kernel [d, d]; model::Variable restores each from the checkpoint
+// .../value_kernel [d, d]; Variable restores each from the checkpoint
 // tensor of that name. The Output carries the static shape [-1, d], which
 // the next layer needs to size its kernel.
 Output GatedResidual(const Scope& s, const Output& x, const std::string& name) {
   Scope layer = s.NewSubScope(name);
   const int64_t d = x.shape.dim(1);
-  Output gate_kernel = model::Variable(layer, "gate_kernel", tensorflow::DT_FLOAT, {d, d});
-  Output gate_bias = model::Variable(layer, "gate_bias", tensorflow::DT_FLOAT, {d});
-  Output value_kernel = model::Variable(layer, "value_kernel", tensorflow::DT_FLOAT, {d, d});
+  Output gate_kernel = Variable(layer, "gate_kernel", tensorflow::DT_FLOAT, {d, d});
+  Output gate_bias = Variable(layer, "gate_bias", tensorflow::DT_FLOAT, {d});
+  Output value_kernel = Variable(layer, "value_kernel", tensorflow::DT_FLOAT, {d, d});
   Output gate = ops::Unary(layer, "Sigmoid",
                            ops::BiasAdd(layer, ops::MatMul(layer, x, gate_kernel), gate_bias));
   Output value = ops::MatMul(layer, x, value_kernel);
@@ -89,40 +83,39 @@ std::map<std::string, TensorShape> DenseVariables() {
 
 // The model_fn: the same signature as tf.estimator's. It reads the features
 // made by the serving input receiver below.
-absl::StatusOr<model::EstimatorSpec> ModelFn(const model::Features& features, model::Mode,
-                                             const model::RunConfig&) {
+absl::StatusOr<EstimatorSpec> ModelFn(const Features& features, Mode, const RunConfig&) {
   const Scope& root = features.scope();
-  ASSIGN_OR_RETURN(model::Feature user, features.Get("user_id"));
-  ASSIGN_OR_RETURN(model::Feature items, features.Get("item_ids"));
-  ASSIGN_OR_RETURN(model::Feature context, features.Get("context"));
+  RECSHIP_ASSIGN_OR_RETURN(Feature user, features.Get("user_id"));
+  RECSHIP_ASSIGN_OR_RETURN(Feature items, features.Get("item_ids"));
+  RECSHIP_ASSIGN_OR_RETURN(Feature context, features.Get("context"));
 
   // Sparse lookups: one vector per user id, the mean vector of each bag of
   // item ids (an empty bag gives zeros, so does an id the table lacks).
-  Output user_vec = model::HashEmbeddingBag(root, kUserTable, user, model::Combiner::kSum);
-  Output item_vec = model::HashEmbeddingBag(root, kItemTable, items, model::Combiner::kMean);
+  Output user_vec = HashEmbeddingBag(root, kUserTable, user, Combiner::kSum);
+  Output item_vec = HashEmbeddingBag(root, kItemTable, items, Combiner::kMean);
   std::vector<Output> columns = {user_vec, item_vec, context.dense};
   Output x = ops::ConcatV2(root, columns, ops::ScalarConst(root, int32_t{1}, "axis"));
 
   Output h = GatedResidual(root, x, "gated");
-  Output probability = model::Dense(root, h, 1, model::Activation::kSigmoid, "logits");
+  Output probability = Dense(root, h, 1, Activation::kSigmoid, "logits");
 
   // Graph errors are sticky: check once, at the end.
-  RETURN_IF_ERROR(root.graph()->status());
-  model::EstimatorSpec spec;
+  RECSHIP_RETURN_IF_ERROR(root.graph()->status());
+  EstimatorSpec spec;
   spec.predictions["probability"] = ops::Identity(root, probability, "probability");
   return spec;
 }
 
 // The serving input receiver: the signature's inputs (placeholders) and the
 // features they make. item_ids is a SparseTensor, fed as its three parts.
-absl::StatusOr<model::ServingInputReceiver> ServingInputReceiverFn(const Scope& root) {
-  model::ServingInputReceiver receiver{model::Features(root), {}};
-  model::Feature user;
+absl::StatusOr<ServingInputReceiver> ServingInputReceiverFn(const Scope& root) {
+  ServingInputReceiver receiver{Features(root), {}};
+  Feature user;
   user.dense = ops::Placeholder(root, tensorflow::DT_INT64, PartialShape::Of({-1}), "user_id");
   receiver.receiver_tensors["user_id"] = user.dense;
   receiver.features.Set("user_id", user);
 
-  model::Feature items;
+  Feature items;
   items.indices =
       ops::Placeholder(root, tensorflow::DT_INT64, PartialShape::Of({-1, 2}), "item_ids_indices");
   items.values =
@@ -134,13 +127,13 @@ absl::StatusOr<model::ServingInputReceiver> ServingInputReceiverFn(const Scope& 
   receiver.receiver_tensors["item_ids_dense_shape"] = items.dense_shape;
   receiver.features.Set("item_ids", items);
 
-  model::Feature context;
+  Feature context;
   context.dense =
       ops::Placeholder(root, tensorflow::DT_FLOAT, PartialShape::Of({-1, kDenseDim}), "context");
   receiver.receiver_tensors["context"] = context.dense;
   receiver.features.Set("context", context);
 
-  RETURN_IF_ERROR(root.graph()->status());
+  RECSHIP_RETURN_IF_ERROR(root.graph()->status());
   return receiver;
 }
 
@@ -162,7 +155,7 @@ std::vector<float> RandomValues(std::mt19937& rng, size_t n) {
 
 // Writes each table's rows to their shard (keys int64 [n], values float
 // [n, dim]) and keeps them in `rows`.
-absl::Status WriteTable(model::CheckpointWriter& writer, const model::HashTableSpec& table,
+absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
                         const std::vector<int64_t>& ids, std::mt19937& rng,
                         std::map<int64_t, std::vector<float>>& rows) {
   for (int shard = 0; shard < table.num_shards; ++shard) {
@@ -176,13 +169,13 @@ absl::Status WriteTable(model::CheckpointWriter& writer, const model::HashTableS
       values.insert(values.end(), rows[id].begin(), rows[id].end());
     }
     const int64_t n = static_cast<int64_t>(keys.size());
-    model::CheckpointWriter::TableShard data;
+    CheckpointWriter::TableShard data;
     data.keys = Tensor::FromVector<int64_t>({n}, keys);
     data.values = Tensor::FromVector<float>({n, table.dim}, values);
     // Optimizer state, as a trainer saves it; the export leaves it behind.
     data.slots["adagrad"] =
         Tensor::FromVector<float>({n, table.dim}, std::vector<float>(values.size(), 0.1f));
-    RETURN_IF_ERROR(writer.AddTableShard(table.name, shard, data));
+    RECSHIP_RETURN_IF_ERROR(writer.AddTableShard(table.name, shard, data));
   }
   return absl::OkStatus();
 }
@@ -190,17 +183,18 @@ absl::Status WriteTable(model::CheckpointWriter& writer, const model::HashTableS
 absl::StatusOr<Weights> WriteCheckpoint(const std::string& model_dir) {
   Weights weights;
   std::mt19937 rng(2024);
-  ASSIGN_OR_RETURN(auto writer, model::CheckpointWriter::Create(model_dir, /*step=*/100));
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Create(model_dir, /*step=*/100));
   for (const auto& [name, shape] : DenseVariables()) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     weights.dense[name] = RandomValues(rng, static_cast<size_t>(n));
-    RETURN_IF_ERROR(writer->AddDense(name, Tensor::FromVector<float>(shape, weights.dense[name])));
+    RECSHIP_RETURN_IF_ERROR(
+        writer->AddDense(name, Tensor::FromVector<float>(shape, weights.dense[name])));
   }
-  RETURN_IF_ERROR(WriteTable(*writer, kUserTable, {-3, 1, 2, 5, 7}, rng, weights.user));
-  RETURN_IF_ERROR(WriteTable(*writer, kItemTable, {1, 2, 3, 4, 5, 6}, rng, weights.item));
+  RECSHIP_RETURN_IF_ERROR(WriteTable(*writer, kUserTable, {-3, 1, 2, 5, 7}, rng, weights.user));
+  RECSHIP_RETURN_IF_ERROR(WriteTable(*writer, kItemTable, {1, 2, 3, 4, 5, 6}, rng, weights.item));
   // Finish() adds global_step and the `checkpoint` state file.
-  ASSIGN_OR_RETURN(std::string prefix, writer->Finish());
+  RECSHIP_ASSIGN_OR_RETURN(std::string prefix, writer->Finish());
   std::cout << "checkpoint:  " << prefix << "\n";
   return weights;
 }
@@ -287,14 +281,15 @@ absl::StatusOr<bool> Run(const std::string& work_dir) {
   const std::string model_dir = work_dir + "/model_dir";
   const std::string export_base = work_dir + "/export";
 
-  ASSIGN_OR_RETURN(Weights weights, WriteCheckpoint(model_dir));
+  RECSHIP_ASSIGN_OR_RETURN(Weights weights, WriteCheckpoint(model_dir));
 
-  recship::exporter::StandaloneExporter exporter(ModelFn, model_dir, export_base);
-  ASSIGN_OR_RETURN(std::string export_dir, exporter.ExportSavedModel(ServingInputReceiverFn));
+  recship::StandaloneExporter exporter(ModelFn, model_dir, export_base);
+  RECSHIP_ASSIGN_OR_RETURN(std::string export_dir,
+                           exporter.ExportSavedModel(ServingInputReceiverFn));
   std::cout << "saved model: " << export_dir << "\n";
 
-  ASSIGN_OR_RETURN(auto bundle, recship::runtime::SavedModelBundle::Load(export_dir));
-  ASSIGN_OR_RETURN(auto outputs, bundle->RunSignature("serving_default", BatchInputs()));
+  RECSHIP_ASSIGN_OR_RETURN(auto bundle, recship::SavedModelBundle::Load(export_dir));
+  RECSHIP_ASSIGN_OR_RETURN(auto outputs, bundle->RunSignature("serving_default", BatchInputs()));
   const Tensor& probability = outputs.at("probability");  // float [batch, 1]
   if (probability.num_elements() != static_cast<int64_t>(kBatch.size())) {
     return absl::InternalError("serving_default returned the wrong number of predictions");

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace recship::cli {
+namespace recship {
 
 void AddInspectCommand(CLI::App& app);
 void AddSynthCommand(CLI::App& app);
@@ -31,6 +31,6 @@ void AddDemoCommand(CLI::App& app);
   Fail(command, status.message());
 }
 
-}  // namespace recship::cli
+}  // namespace recship
 
 #endif  // RECSHIP_CLI_COMMANDS_H_

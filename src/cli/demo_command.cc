@@ -20,17 +20,19 @@
 #include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
 #include "recship/export/warmup_writer.h"
+#include "recship/format/sub_model.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/format/tfrecord.h"
 #include "recship/model/distributed_lookup.h"
 #include "recship/model/model_zoo.h"
 #include "recship/model/synthetic.h"
+#include "recship/serving/grpc_remote_caller.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_server.h"
-#include "tensorflow_serving/apis/prediction_log.pb.h"
-#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_log.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
-namespace recship::cli {
+namespace recship {
 namespace {
 
 namespace fs = std::filesystem;
@@ -53,16 +55,15 @@ T OrFail(absl::StatusOr<T> value) {
 void Step(absl::string_view text) { std::cout << "\n== " << text << "\n" << std::flush; }
 
 // A model server on a free loopback port, quiet, stopped when destroyed.
-std::unique_ptr<serving::ModelServer> StartServer(
-    const std::string& name, const std::string& base_path,
-    std::shared_ptr<const runtime::RemotePredictOptions> remote = nullptr) {
-  serving::ServerOptions options;
+std::unique_ptr<ModelServer> StartServer(const std::string& name, const std::string& base_path,
+                                         std::shared_ptr<const RemoteCaller> remote = nullptr) {
+  ServerOptions options;
   options.port = 0;
-  options.config = serving::SingleModelConfig(name, base_path);
+  options.config = SingleModelConfig(name, base_path);
   options.poll_wait_seconds = 0;
   options.log = [](const std::string&) {};
-  options.remote_predict = std::move(remote);
-  auto server = serving::ModelServer::Start(std::move(options));
+  options.remote_caller = std::move(remote);
+  auto server = ModelServer::Start(std::move(options));
   if (!server.ok()) Fail("demo", server.status());
   std::cout << absl::StrFormat("  %-14s 127.0.0.1:%d  %s\n", name, (*server)->port(), base_path);
   return *std::move(server);
@@ -79,7 +80,7 @@ struct RemoveOnExit {
 
 // Stops every server it holds when it goes out of scope, on any path.
 struct Servers {
-  std::vector<std::unique_ptr<serving::ModelServer>> all;
+  std::vector<std::unique_ptr<ModelServer>> all;
   ~Servers() {
     for (auto& server : all) server->Shutdown();
   }
@@ -88,7 +89,7 @@ struct Servers {
 class Client {
  public:
   explicit Client(int port)
-      : stub_(tensorflow::serving::PredictionService::NewStub(grpc::CreateChannel(
+      : stub_(::tensorflow::serving::PredictionService::NewStub(grpc::CreateChannel(
             absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()))) {}
 
   PredictResponse Predict(const PredictRequest& request, const std::string& model) const {
@@ -106,7 +107,7 @@ class Client {
   }
 
  private:
-  std::unique_ptr<tensorflow::serving::PredictionService::Stub> stub_;
+  std::unique_ptr<::tensorflow::serving::PredictionService::Stub> stub_;
 };
 
 std::vector<PredictRequest> ReadRequests(const std::string& warmup_file) {
@@ -135,15 +136,15 @@ std::vector<float> Predictions(const PredictResponse& response) {
 // Overwrites, on shard 0 through its hashtable_assign signature, the rows of
 // every id the requests look up there: the standalone model keeps the old
 // rows, so the two layouts must then disagree.
-void UpdateShardZero(const model::ModelSpec& spec, const std::vector<PredictRequest>& requests,
+void UpdateShardZero(const ModelSpec& spec, const std::vector<PredictRequest>& requests,
                      const Client& shard, const std::string& model) {
   PredictRequest assign;
-  assign.mutable_model_spec()->set_signature_name(model::kAssignSignature);
-  for (const model::HashTableSpec& table : spec.tables) {
+  assign.mutable_model_spec()->set_signature_name(kAssignSignature);
+  for (const HashTableSpec& table : spec.tables) {
     std::vector<int64_t> ids;
-    for (const model::FeatureSpec& f : spec.features) {
+    for (const FeatureSpec& f : spec.features) {
       if (f.table != table.name) continue;
-      std::string input = f.kind == model::FeatureSpec::Kind::kIdBag ? f.name + "_values" : f.name;
+      std::string input = f.kind == FeatureSpec::Kind::kIdBag ? f.name + "_values" : f.name;
       for (const PredictRequest& request : requests) {
         Tensor t = OrFail(TensorFromProto(request.inputs().at(input)));
         for (int64_t id : t.flat<int64_t>()) {
@@ -193,6 +194,59 @@ bool CompareLayouts(const std::vector<PredictRequest>& requests, size_t warmup_c
   return agree;
 }
 
+// Exports the checkpoint in <work>/model standalone and distributed, with a
+// warmup file (<work>/warmup) made from the standalone export, which the
+// entry ships; returns the standalone version's path.
+std::string ExportBothLayouts(const ModelSpec& spec, const fs::path& work) {
+  const std::string& name = spec.name;
+  Step("recship export --mode standalone, then a warmup file from it");
+  StandaloneExporter standalone_exporter(MakeModelFn(spec), (work / "model").string(),
+                                         (work / "standalone").string());
+  std::string standalone = OrFail(
+      standalone_exporter.ExportSavedModel(MakeServingInputReceiverFn(spec), {}, int64_t{1}));
+  std::cout << "  " << standalone << "\n";
+  std::string warmup = (work / "warmup").string();
+  WarmupOptions warmup_options;
+  warmup_options.count = 4;
+  if (absl::Status s = WriteWarmupFile(standalone, warmup, warmup_options); !s.ok()) {
+    Fail("demo", s);
+  }
+  std::cout << "  " << warmup << " (4 requests)\n";
+
+  Step("recship export --mode distributed (entry + shards; the entry ships the warmup file)");
+  DistributedExportOptions distributed;
+  distributed.model_name = name;
+  distributed.warmup_file = warmup;
+  DistributedExporter distributed_exporter(MakeModelFn(spec), (work / "model").string(),
+                                           (work / "distributed").string(), distributed);
+  for (const std::string& path : OrFail(distributed_exporter.ExportSavedModel(
+           MakeServingInputReceiverFn(spec), {}, int64_t{1}))) {
+    std::cout << "  " << path << "\n";
+  }
+  return standalone;
+}
+
+// Serves the standalone export, then each shard, then the entry calling
+// them, on loopback: servers.all holds them in that order.
+void ServeBothLayouts(const ModelSpec& spec, const fs::path& work, Servers& servers) {
+  const std::string& name = spec.name;
+  Step("recship serve: the standalone model, and the entry with its shards, on loopback");
+  servers.all.push_back(StartServer(name, (work / "standalone").string()));
+  std::string addresses;
+  int num_ps = 1;
+  for (const HashTableSpec& table : spec.tables) num_ps = std::max(num_ps, table.num_shards);
+  for (int i = 0; i < num_ps; ++i) {
+    SubModel shard = SubModel::Ps(i);
+    std::string ps = shard.name();
+    servers.all.push_back(
+        StartServer(shard.ServedName(name), (work / "distributed" / ps).string()));
+    absl::StrAppend(&addresses, i == 0 ? "" : ",", ps, "=127.0.0.1:", servers.all.back()->port());
+  }
+  auto remote =
+      std::make_shared<GrpcRemoteCaller>(OrFail(RemoteAddressResolver::Create(addresses, "")));
+  servers.all.push_back(StartServer(name, (work / "distributed/entry").string(), remote));
+}
+
 void RunDemo(const DemoOptions& o) {
   bool temporary = o.work.empty();
   fs::path work = temporary ? fs::temp_directory_path() / absl::StrCat("recship-demo-", getpid())
@@ -202,71 +256,33 @@ void RunDemo(const DemoOptions& o) {
          absl::AlreadyExistsError(absl::StrCat(work.string(), " is not empty; pick a new --work")));
   }
   RemoveOnExit cleanup{temporary ? work : fs::path()};
-  model::ModelSpec spec = OrFail(model::ParseModelSpec(kDemoSpecJson));
+  ModelSpec spec = OrFail(ParseModelSpec(kDemoSpecJson));
   const std::string name = spec.name;
   bool agree = false;
   size_t started = 0;
   {
     Step(absl::StrCat("recship synth: a DeepFM training folder (", o.ids, " ids per table, ",
                       spec.tables[0].num_shards, " parameter-server shards, 2 steps)"));
-    model::SyntheticOptions synthetic;
+    SyntheticOptions synthetic;
     synthetic.ids_per_table = o.ids;
     std::string checkpoint =
-        OrFail(model::WriteSyntheticCheckpoints(spec, (work / "model").string(), synthetic));
+        OrFail(WriteSyntheticCheckpoints(spec, (work / "model").string(), synthetic));
     std::cout << "  " << checkpoint << "\n";
 
-    Step("recship export --mode standalone, then a warmup file from it");
-    exporter::StandaloneExporter standalone_exporter(
-        model::MakeModelFn(spec), (work / "model").string(), (work / "standalone").string());
-    std::string standalone = OrFail(standalone_exporter.ExportSavedModel(
-        model::MakeServingInputReceiverFn(spec), {}, int64_t{1}));
-    std::cout << "  " << standalone << "\n";
+    std::string standalone = ExportBothLayouts(spec, work);
     std::string warmup = (work / "warmup").string();
-    exporter::WarmupOptions warmup_options;
-    warmup_options.count = 4;
-    if (absl::Status s = exporter::WriteWarmupFile(standalone, warmup, warmup_options); !s.ok()) {
-      Fail("demo", s);
-    }
-    std::cout << "  " << warmup << " (4 requests)\n";
-
-    Step("recship export --mode distributed (entry + shards; the entry ships the warmup file)");
-    exporter::DistributedExportOptions distributed;
-    distributed.model_name = name;
-    distributed.warmup_file = warmup;
-    exporter::DistributedExporter distributed_exporter(
-        model::MakeModelFn(spec), (work / "model").string(), (work / "distributed").string(),
-        distributed);
-    for (const std::string& path : OrFail(distributed_exporter.ExportSavedModel(
-             model::MakeServingInputReceiverFn(spec), {}, int64_t{1}))) {
-      std::cout << "  " << path << "\n";
-    }
-
-    Step("recship serve: the standalone model, and the entry with its shards, on loopback");
     Servers servers;
-    servers.all.push_back(StartServer(name, (work / "standalone").string()));
-    std::string addresses;
-    int num_ps = 1;
-    for (const model::HashTableSpec& table : spec.tables)
-      num_ps = std::max(num_ps, table.num_shards);
-    for (int i = 0; i < num_ps; ++i) {
-      std::string ps = model::PsGraphName(i);
-      servers.all.push_back(
-          StartServer(absl::StrCat(name, ":", ps), (work / "distributed" / ps).string()));
-      absl::StrAppend(&addresses, i == 0 ? "" : ",", ps, "=127.0.0.1:", servers.all.back()->port());
-    }
-    auto remote = std::make_shared<runtime::RemotePredictOptions>();
-    remote->resolver = OrFail(runtime::RemoteAddressResolver::Create(addresses, ""));
-    servers.all.push_back(StartServer(name, (work / "distributed/entry").string(), remote));
-
+    ServeBothLayouts(spec, work, servers);
     Step(absl::StrCat("recship predict: the 4 warmup requests and ", o.extra_requests,
                       " more, to both layouts"));
     std::vector<PredictRequest> requests = ReadRequests(warmup);
     size_t warmup_count = requests.size();
+    WarmupOptions warmup_options;
     warmup_options.count = o.extra_requests;
     warmup_options.seed = 2;
     if (o.extra_requests > 0) {
       std::string extra = (work / "extra_requests").string();
-      if (absl::Status s = exporter::WriteWarmupFile(standalone, extra, warmup_options); !s.ok()) {
+      if (absl::Status s = WriteWarmupFile(standalone, extra, warmup_options); !s.ok()) {
         Fail("demo", s);
       }
       for (PredictRequest& r : ReadRequests(extra)) requests.push_back(std::move(r));
@@ -275,7 +291,7 @@ void RunDemo(const DemoOptions& o) {
     Client entry_client(servers.all.back()->port());
     if (o.update_shard) {
       Client shard(servers.all[1]->port());
-      UpdateShardZero(spec, requests, shard, absl::StrCat(name, ":ps_0"));
+      UpdateShardZero(spec, requests, shard, SubModel::Ps(0).ServedName(name));
     }
     agree = CompareLayouts(requests, warmup_count, standalone_client, entry_client, name);
     Step("stopping the servers");
@@ -309,4 +325,4 @@ void AddDemoCommand(CLI::App& app) {
   cmd->callback([options] { RunDemo(*options); });
 }
 
-}  // namespace recship::cli
+}  // namespace recship

@@ -23,7 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "recship/export/export_progress.h"
 
-namespace recship::cli {
+namespace recship {
 
 // "812 B", "3.4 KiB", "12.3 MiB", "1.27 GiB".
 inline std::string FormatBytes(double bytes) {
@@ -40,7 +40,7 @@ class ExportProgressBar {
   ExportProgressBar(const ExportProgressBar&) = delete;
   ExportProgressBar& operator=(const ExportProgressBar&) = delete;
 
-  void Update(const exporter::ExportProgress& p) {
+  void Update(const ExportProgress& p) {
     if (!enabled_) return;
     auto now = std::chrono::steady_clock::now();
     if (!started_) {
@@ -62,13 +62,14 @@ class ExportProgressBar {
   }
 
  private:
-  void Draw(const exporter::ExportProgress& p, double seconds) {
+  void Draw(const ExportProgress& p, double seconds) {
     double fraction = p.total_bytes > 0
                           ? static_cast<double>(p.bytes) / static_cast<double>(p.total_bytes)
                           : static_cast<double>(p.sub_model_index) / p.num_sub_models;
     fraction = std::clamp(fraction, 0.0, 1.0);
     constexpr double kMiB = 1024.0 * 1024;
-    std::string head = p.sub_model.empty() ? "export" : absl::StrCat("export ", p.sub_model);
+    std::string head =
+        p.sub_model.is_standalone() ? "export" : absl::StrCat("export ", p.sub_model.name());
     std::string tail = absl::StrFormat("  %3.0f%%  %.0f/%.0f MiB", 100 * fraction, p.bytes / kMiB,
                                        p.total_bytes / kMiB);
     if (seconds > 0.2) absl::StrAppend(&tail, "  ", FormatBytes(p.bytes / seconds), "/s");
@@ -96,6 +97,6 @@ class ExportProgressBar {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
-}  // namespace recship::cli
+}  // namespace recship
 
 #endif  // RECSHIP_CLI_EXPORT_PROGRESS_BAR_H_

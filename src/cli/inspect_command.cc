@@ -17,7 +17,7 @@
 #include "recship/format/tensor_bundle.h"
 #include "recship/format/warmup.h"
 
-namespace recship::cli {
+namespace recship {
 namespace {
 
 namespace fs = std::filesystem;
@@ -62,7 +62,7 @@ std::string LatestVersion(const std::string& dir) {
 absl::StatusOr<Target> Resolve(const std::string& path) {
   if (IsSavedModelDirectory(path)) return Target{Target::kSavedModel, path};
   if (Exists(fs::path(path) / kCheckpointStateFilename)) {
-    ASSIGN_OR_RETURN(std::string prefix, LatestCheckpoint(path));
+    RECSHIP_ASSIGN_OR_RETURN(std::string prefix, LatestCheckpoint(path));
     return Target{Target::kCheckpoint, prefix};
   }
   if (Exists(BundleIndexPath(path))) return Target{Target::kCheckpoint, path};
@@ -81,11 +81,11 @@ json ShapeJson(const TensorShape& shape) { return json(shape); }
 
 // Lists a bundle's tensors; with `verify`, reads each and checks its crc32c.
 absl::StatusOr<json> DescribeBundle(const std::string& prefix, bool verify) {
-  ASSIGN_OR_RETURN(auto reader, BundleReader::Open(prefix));
+  RECSHIP_ASSIGN_OR_RETURN(auto reader, BundleReader::Open(prefix));
   json tensors = json::array();
   uint64_t total = 0;
   for (const BundleEntry& entry : reader->entries()) {
-    if (verify) RETURN_IF_ERROR(reader->Verify(entry.name));
+    if (verify) RECSHIP_RETURN_IF_ERROR(reader->Verify(entry.name));
     tensors.push_back({{"name", entry.name},
                        {"dtype", DataTypeName(entry.dtype)},
                        {"shape", ShapeJson(entry.shape)},
@@ -136,14 +136,14 @@ json MetaGraphJson(const tensorflow::MetaGraphDef& meta_graph) {
 
 // Counts the warmup records by kind; every record must frame and parse.
 absl::StatusOr<json> DescribeWarmup(const std::string& path) {
-  ASSIGN_OR_RETURN(WarmupSummary summary, ReadWarmupSummary(path));
+  RECSHIP_ASSIGN_OR_RETURN(WarmupSummary summary, ReadWarmupSummary(path));
   return json{{"records", summary.records},
               {"kinds", summary.kinds},
               {"over_limit", summary.records > kMaxWarmupRecords}};
 }
 
 absl::StatusOr<json> DescribeSavedModel(const std::string& dir, bool verify) {
-  ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(dir));
+  RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(dir));
   json meta_graphs = json::array();
   json assets = json::array();
   for (const auto& meta_graph : saved_model.meta_graphs()) {
@@ -161,13 +161,13 @@ absl::StatusOr<json> DescribeSavedModel(const std::string& dir, bool verify) {
            {"assets", std::move(assets)}};
   std::string variables = (fs::path(dir) / kVariablesDirectory / kVariablesFilename).string();
   if (Exists(BundleIndexPath(variables))) {
-    ASSIGN_OR_RETURN(out["variables"], DescribeBundle(variables, verify));
+    RECSHIP_ASSIGN_OR_RETURN(out["variables"], DescribeBundle(variables, verify));
   } else {
     out["variables"] = nullptr;
   }
   std::string warmup = (fs::path(dir) / kExtraAssetsDirectory / kWarmupFilename).string();
   if (Exists(warmup)) {
-    ASSIGN_OR_RETURN(out["warmup"], DescribeWarmup(warmup));
+    RECSHIP_ASSIGN_OR_RETURN(out["warmup"], DescribeWarmup(warmup));
   } else {
     out["warmup"] = nullptr;
   }
@@ -242,14 +242,14 @@ void PrintSavedModel(const json& model) {
 }
 
 absl::Status RunInspect(const InspectOptions& options) {
-  ASSIGN_OR_RETURN(Target target, Resolve(options.path));
+  RECSHIP_ASSIGN_OR_RETURN(Target target, Resolve(options.path));
   json out;
   if (target.kind == Target::kCheckpoint) {
-    ASSIGN_OR_RETURN(json bundle, DescribeBundle(target.path, options.verify));
+    RECSHIP_ASSIGN_OR_RETURN(json bundle, DescribeBundle(target.path, options.verify));
     out = json{{"kind", "checkpoint"}};
     out.update(bundle);
   } else {
-    ASSIGN_OR_RETURN(out, DescribeSavedModel(target.path, options.verify));
+    RECSHIP_ASSIGN_OR_RETURN(out, DescribeSavedModel(target.path, options.verify));
   }
   if (options.json) {
     std::cout << out.dump(2) << "\n";
@@ -285,4 +285,4 @@ void AddInspectCommand(CLI::App& app) {
   });
 }
 
-}  // namespace recship::cli
+}  // namespace recship

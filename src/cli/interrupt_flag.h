@@ -9,7 +9,7 @@
 
 #include <atomic>
 
-namespace recship::cli {
+namespace recship {
 
 class InterruptFlag {
  public:
@@ -50,6 +50,6 @@ class InterruptFlag {
   struct sigaction old_term_ = {};
 };
 
-}  // namespace recship::cli
+}  // namespace recship
 
 #endif  // RECSHIP_CLI_INTERRUPT_FLAG_H_

@@ -1,22 +1,29 @@
 // The recship command line: one subcommand per job.
+#include <algorithm>
 #include <exception>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
 #include "commands.h"
+#include "flag_spelling.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"recship: ship large recommendation models from training to serving"};
+  app.name("recship");
   app.require_subcommand(1);
-  recship::cli::AddInspectCommand(app);
-  recship::cli::AddSynthCommand(app);
-  recship::cli::AddExportCommand(app);
-  recship::cli::AddWarmupCommand(app);
-  recship::cli::AddServeCommand(app);
-  recship::cli::AddPredictCommand(app);
-  recship::cli::AddDemoCommand(app);
+  recship::AddInspectCommand(app);
+  recship::AddSynthCommand(app);
+  recship::AddExportCommand(app);
+  recship::AddWarmupCommand(app);
+  recship::AddServeCommand(app);
+  recship::AddPredictCommand(app);
+  recship::AddDemoCommand(app);
+  std::vector<std::string> args = recship::NormalizeFlagSpellings(
+      app, std::vector<std::string>(argv + std::min(argc, 1), argv + argc));
+  // CLI11 takes the arguments last first.
+  std::reverse(args.begin(), args.end());
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::RequiredError& e) {
     // CLI11 checks required options before unknown ones, but a misspelt
     // option is the likelier cause of a missing one: name it first.

@@ -17,7 +17,7 @@
 #include "recship/model/model_zoo.h"
 #include "recship/model/synthetic.h"
 
-namespace recship::cli {
+namespace recship {
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -25,10 +25,10 @@ using json = nlohmann::ordered_json;
 struct SynthOptions {
   std::string model;
   std::string out;
-  model::SyntheticOptions synthetic;
+  SyntheticOptions synthetic;
 };
 
-struct ExportOptions {
+struct ExportCommandOptions {
   std::string model;
   std::string model_dir;
   std::string export_dir_base;
@@ -40,81 +40,78 @@ struct ExportOptions {
   bool json = false;
   // Distributed only.
   std::string model_name;
-  exporter::DistributedExportOptions distributed;
+  std::vector<std::string> include_graphs;
+  DistributedExportOptions distributed;
 };
 
+// The name the entry calls its shards by: --model_name, else the spec's.
+std::string DistributedModelName(const ExportCommandOptions& options, const ModelSpec& spec) {
+  return options.model_name.empty() ? spec.name : options.model_name;
+}
+
 void RunSynth(const SynthOptions& options) {
-  auto spec = model::LoadModelSpec(options.model);
+  auto spec = LoadModelSpec(options.model);
   if (!spec.ok()) Fail("synth", spec.status());
-  auto prefix = model::WriteSyntheticCheckpoints(*spec, options.out, options.synthetic);
+  auto prefix = WriteSyntheticCheckpoints(*spec, options.out, options.synthetic);
   if (!prefix.ok()) Fail("synth", prefix.status());
   std::cout << *prefix << "\n";
 }
 
-// What an export wrote, in either mode: one entry per sub-model (a
-// standalone export is one sub-model, "standalone").
-struct ExportResult {
-  std::string checkpoint;
-  int64_t version = 0;
-  double seconds = 0;
-  std::vector<exporter::DistributedExportSummary::SubModel> sub_models;
-  std::string model_name;  // Distributed only.
-};
-
-absl::StatusOr<ExportResult> ExportStandalone(const ExportOptions& options,
-                                              const model::ModelSpec& spec,
-                                              std::optional<int64_t> step,
-                                              exporter::ExportProgressCallback progress) {
-  exporter::StandaloneExporter exporter(model::MakeModelFn(spec), options.model_dir,
-                                        options.export_dir_base, options.shared_embedding,
-                                        options.warmup_file);
-  exporter.set_progress_callback(std::move(progress));
-  auto path =
-      exporter.ExportSavedModel(model::MakeServingInputReceiverFn(spec), options.checkpoint, step);
+absl::StatusOr<ExportSummary> ExportStandalone(const ExportCommandOptions& options,
+                                               const ModelSpec& spec, std::optional<int64_t> step,
+                                               ExportProgressCallback progress) {
+  ExportOptions standalone;
+  standalone.shared_embedding = options.shared_embedding;
+  standalone.warmup_file = options.warmup_file;
+  standalone.progress = std::move(progress);
+  StandaloneExporter exporter(MakeModelFn(spec), options.model_dir, options.export_dir_base,
+                              std::move(standalone));
+  auto path = exporter.ExportSavedModel(MakeServingInputReceiverFn(spec), options.checkpoint, step);
   if (!path.ok()) return path.status();
-  const exporter::ExportSummary& summary = exporter.last_summary();
-  return ExportResult{summary.checkpoint,
-                      summary.version,
-                      summary.seconds,
-                      {{"standalone", *path, summary.variables, summary.seconds}},
-                      {}};
+  return exporter.last_summary();
 }
 
-absl::StatusOr<ExportResult> ExportDistributed(const ExportOptions& options,
-                                               const model::ModelSpec& spec,
-                                               std::optional<int64_t> step,
-                                               exporter::ExportProgressCallback progress) {
-  exporter::DistributedExportOptions distributed = options.distributed;
-  distributed.model_name = options.model_name.empty() ? spec.name : options.model_name;
+absl::StatusOr<ExportSummary> ExportDistributed(const ExportCommandOptions& options,
+                                                const ModelSpec& spec, std::optional<int64_t> step,
+                                                ExportProgressCallback progress) {
+  DistributedExportOptions distributed = options.distributed;
+  distributed.model_name = DistributedModelName(options, spec);
   distributed.shared_embedding = options.shared_embedding;
   distributed.warmup_file = options.warmup_file;
   distributed.progress = std::move(progress);
-  exporter::DistributedExporter exporter(model::MakeModelFn(spec), options.model_dir,
-                                         options.export_dir_base, distributed);
+  for (const std::string& name : options.include_graphs) {
+    std::optional<SubModel> sub = SubModel::Parse(name);
+    if (!sub || sub->is_standalone()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--include-graphs: '", name, "' is no sub-model name (entry, ps_<i>, dense_<i>)"));
+    }
+    distributed.include_graphs.push_back(*sub);
+  }
+  DistributedExporter exporter(MakeModelFn(spec), options.model_dir, options.export_dir_base,
+                               distributed);
   auto paths =
-      exporter.ExportSavedModel(model::MakeServingInputReceiverFn(spec), options.checkpoint, step);
+      exporter.ExportSavedModel(MakeServingInputReceiverFn(spec), options.checkpoint, step);
   if (!paths.ok()) return paths.status();
-  const exporter::DistributedExportSummary& summary = exporter.last_summary();
-  return ExportResult{summary.checkpoint, summary.version, summary.seconds, summary.sub_models,
-                      distributed.model_name};
+  return exporter.last_summary();
 }
 
 // One line per sub-model (name, path, variables' bytes, seconds to write
 // it), then a summary line.
-void PrintExport(const ExportResult& result) {
+void PrintExport(const ExportSummary& result) {
   int name_width = 0;
   int path_width = 0;
   uint64_t bytes = 0;
   uint64_t copied = 0;
   for (const auto& sub : result.sub_models) {
-    name_width = std::max(name_width, static_cast<int>(sub.name.size()));
+    name_width = std::max(name_width, static_cast<int>(sub.sub_model.name().size()));
     path_width = std::max(path_width, static_cast<int>(sub.path.size()));
     bytes += sub.variables.tensor_bytes;
     copied += sub.variables.copied_bytes;
   }
   for (const auto& sub : result.sub_models) {
-    std::cout << absl::StrFormat("%-*s  %-*s  %10s  %.2f s\n", name_width, sub.name, path_width,
-                                 sub.path, FormatBytes(sub.variables.tensor_bytes), sub.seconds);
+    std::cout << absl::StrFormat("%-*s  %-*s  %10s  %.2f s\n", name_width, sub.sub_model.name(),
+                                 path_width, sub.path, FormatBytes(sub.variables.tensor_bytes),
+                                 sub.seconds);
   }
   size_t n = result.sub_models.size();
   std::cout << absl::StrFormat(
@@ -123,12 +120,13 @@ void PrintExport(const ExportResult& result) {
       FormatBytes(copied), result.seconds);
 }
 
-json SharedBy(const exporter::VariablesStats& variables) {
+json SharedBy(const VariablesStats& variables) {
   if (!variables.shared_by) return nullptr;
   return CloneMethodName(*variables.shared_by);
 }
 
-void PrintExportJson(const ExportOptions& options, const ExportResult& result) {
+void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
+                     const ExportSummary& result) {
   std::vector<std::string> paths;
   for (const auto& sub : result.sub_models) paths.push_back(sub.path);
   json out{{"mode", options.mode},
@@ -136,7 +134,7 @@ void PrintExportJson(const ExportOptions& options, const ExportResult& result) {
            {"checkpoint", result.checkpoint},
            {"version", result.version}};
   if (options.mode != "distributed") {
-    const exporter::VariablesStats& variables = result.sub_models.at(0).variables;
+    const VariablesStats& variables = result.sub_models.at(0).variables;
     out["tensor_bytes"] = variables.tensor_bytes;
     out["copied_bytes"] = variables.copied_bytes;
     out["seconds"] = result.seconds;
@@ -144,11 +142,11 @@ void PrintExportJson(const ExportOptions& options, const ExportResult& result) {
     std::cout << out.dump(2) << "\n";
     return;
   }
-  out["model_name"] = result.model_name;
+  out["model_name"] = DistributedModelName(options, spec);
   out["seconds"] = result.seconds;
   out["sub_models"] = json::array();
   for (const auto& sub : result.sub_models) {
-    out["sub_models"].push_back(json{{"name", sub.name},
+    out["sub_models"].push_back(json{{"name", sub.sub_model.name()},
                                      {"path", sub.path},
                                      {"tensor_bytes", sub.variables.tensor_bytes},
                                      {"copied_bytes", sub.variables.copied_bytes},
@@ -158,16 +156,16 @@ void PrintExportJson(const ExportOptions& options, const ExportResult& result) {
   std::cout << out.dump(2) << "\n";
 }
 
-void RunExport(const ExportOptions& options) {
+void RunExport(const ExportCommandOptions& options) {
   // SIGINT/SIGTERM from here on cancel the export through its progress
   // callback: nothing is published (exporters' contract).
   InterruptFlag interrupt;
-  auto spec = model::LoadModelSpec(options.model);
+  auto spec = LoadModelSpec(options.model);
   if (!spec.ok()) Fail("export", spec.status());
   std::optional<int64_t> step;
   if (options.global_step >= 0) step = options.global_step;
   ExportProgressBar bar(!options.json && ::isatty(STDERR_FILENO));
-  auto progress = [&](const exporter::ExportProgress& p) {
+  auto progress = [&](const ExportProgress& p) {
     if (interrupt.signal() != 0) return absl::CancelledError("interrupted");
     bar.Update(p);
     return absl::OkStatus();
@@ -183,18 +181,18 @@ void RunExport(const ExportOptions& options) {
   if (interrupt.signal() != 0) {
     std::cerr << "recship export: interrupted while publishing; the export completed\n";
   }
-  if (options.json) return PrintExportJson(options, *result);
+  if (options.json) return PrintExportJson(options, *spec, *result);
   PrintExport(*result);
 }
 
 struct WarmupCommandOptions {
   std::string saved_model;
   std::string out;
-  exporter::WarmupOptions warmup;
+  WarmupOptions warmup;
 };
 
 void RunWarmup(const WarmupCommandOptions& options) {
-  absl::Status status = exporter::WriteWarmupFile(options.saved_model, options.out, options.warmup);
+  absl::Status status = WriteWarmupFile(options.saved_model, options.out, options.warmup);
   if (!status.ok()) Fail("warmup", status);
   std::cout << options.out << "\n";
 }
@@ -242,7 +240,7 @@ void AddSynthCommand(CLI::App& app) {
 }
 
 void AddExportCommand(CLI::App& app) {
-  auto options = std::make_shared<ExportOptions>();
+  auto options = std::make_shared<ExportCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
       "export",
       "Export a training checkpoint as SavedModel versions for serving: one SavedModel "
@@ -282,7 +280,7 @@ void AddExportCommand(CLI::App& app) {
   cmd->add_flag("--json", options->json,
                 "print one JSON document (paths, version, bytes, seconds) instead of lines; no "
                 "progress bar");
-  cmd->add_option("--model-name", options->model_name,
+  cmd->add_option("--model_name", options->model_name,
                   "distributed: the name the entry calls its shards by (<name>:ps_<i>); use the "
                   "--model_name the shards are served under (default: the spec's name)");
   cmd->add_flag("--dense-only", options->distributed.dense_only,
@@ -297,7 +295,7 @@ void AddExportCommand(CLI::App& app) {
   cmd->add_flag("--clear-entry-devices", options->distributed.clear_entry_devices,
                 "distributed: clear every device field of entry, leaving placement to the "
                 "server (for entry servers whose devices differ from training's)");
-  cmd->add_option("--include-graphs", options->distributed.include_graphs,
+  cmd->add_option("--include-graphs", options->include_graphs,
                   "distributed: write only these sub-models (entry, ps_0, dense_0, ...), so "
                   "separate processes or machines export the shards in parallel; pair with "
                   "--global-step-as-timestamp")
@@ -320,4 +318,4 @@ void AddExportCommand(CLI::App& app) {
   cmd->callback([options] { RunExport(*options); });
 }
 
-}  // namespace recship::cli
+}  // namespace recship

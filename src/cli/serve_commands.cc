@@ -13,15 +13,16 @@
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "recship/core/file.h"
+#include "recship/format/proto_any.h"
 #include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
-#include "recship/runtime/remote_predict.h"
+#include "recship/serving/grpc_remote_caller.h"
 #include "recship/serving/layout_filter.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_server.h"
-#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
-namespace recship::cli {
+namespace recship {
 namespace {
 
 using json = nlohmann::json;
@@ -38,6 +39,7 @@ struct ServeOptions {
   int max_num_load_retries = 5;
   int64_t load_retry_interval_micros = 60'000'000;
   int intra_op_threads = 0;
+  bool map_variables = true;
   int64_t max_batch_size = 0;
   int max_request_mib = 256;
   int64_t max_request_memory_mib = 1024;
@@ -45,6 +47,7 @@ struct ServeOptions {
   std::string remote_addresses;
   std::string remote_address_template;
   double remote_health_interval_seconds = 1;
+  std::string port_file;
 };
 
 void LogLine(const std::string& line) {
@@ -53,13 +56,14 @@ void LogLine(const std::string& line) {
 }
 
 void RunServe(const ServeOptions& o) {
-  serving::ServerOptions options;
+  ServerOptions options;
   options.host = o.host;
   options.port = o.port;
   options.poll_wait_seconds = o.poll_wait_seconds;
   options.max_num_load_retries = o.max_num_load_retries;
   options.load_retry_interval = absl::Microseconds(o.load_retry_interval_micros);
   options.intra_op_threads = o.intra_op_threads;
+  options.map_variables = o.map_variables;
   options.limits.max_batch_size = o.max_batch_size;
   options.max_request_bytes = o.max_request_mib << 20;
   options.limits.max_request_memory_bytes = static_cast<uint64_t>(o.max_request_memory_mib) << 20;
@@ -67,12 +71,9 @@ void RunServe(const ServeOptions& o) {
   options.log = LogLine;
   options.remote_health_interval = absl::Seconds(o.remote_health_interval_seconds);
   if (!o.remote_addresses.empty() || !o.remote_address_template.empty()) {
-    auto resolver =
-        runtime::RemoteAddressResolver::Create(o.remote_addresses, o.remote_address_template);
+    auto resolver = RemoteAddressResolver::Create(o.remote_addresses, o.remote_address_template);
     if (!resolver.ok()) Fail("serve", resolver.status().message());
-    auto remote = std::make_shared<runtime::RemotePredictOptions>();
-    remote->resolver = *std::move(resolver);
-    options.remote_predict = std::move(remote);
+    options.remote_caller = std::make_shared<GrpcRemoteCaller>(*std::move(resolver));
   }
   if (!o.layout_filters.empty() && o.layout_base_path.empty()) {
     Fail("serve", "--layout_filter chooses sub-models of --layout_base_path; give that too");
@@ -86,13 +87,13 @@ void RunServe(const ServeOptions& o) {
            "--layout_base_path needs --model_name: the name the entry's remote calls use "
            "(<name>:ps_<i>)");
     }
-    std::vector<serving::LayoutFilter> filters;
+    std::vector<LayoutFilter> filters;
     for (const std::string& text : o.layout_filters) {
-      auto filter = serving::LayoutFilter::Parse(text);
+      auto filter = LayoutFilter::Parse(text);
       if (!filter.ok()) Fail("serve", filter.status().message());
       filters.push_back(*std::move(filter));
     }
-    auto config = serving::LayoutModelServerConfig(o.layout_base_path, o.model_name, filters);
+    auto config = LayoutModelServerConfig(o.layout_base_path, o.model_name, filters);
     if (!config.ok()) Fail("serve", config.status().message());
     for (const auto& model : config->model_config_list().config()) {
       LogLine(absl::StrCat("layout: serving ", model.base_path(), " as '", model.name(), "'"));
@@ -102,7 +103,7 @@ void RunServe(const ServeOptions& o) {
     if (!o.model_name.empty() || !o.model_base_path.empty()) {
       Fail("serve", "give either --model_config_file or --model_name/--model_base_path");
     }
-    auto config = serving::ReadModelServerConfig(o.model_config_file);
+    auto config = ReadModelServerConfig(o.model_config_file);
     if (!config.ok()) Fail("serve", config.status().message());
     options.config = *std::move(config);
   } else {
@@ -111,8 +112,8 @@ void RunServe(const ServeOptions& o) {
            "give --model_base_path (with --model_name), --model_config_file or "
            "--layout_base_path (with --model_name)");
     }
-    options.config = serving::SingleModelConfig(o.model_name.empty() ? "default" : o.model_name,
-                                                o.model_base_path);
+    options.config =
+        SingleModelConfig(o.model_name.empty() ? "default" : o.model_name, o.model_base_path);
   }
   // SIGTERM and SIGINT are taken by sigwait below, so block them before any
   // server thread starts (threads inherit the mask).
@@ -121,8 +122,12 @@ void RunServe(const ServeOptions& o) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto server = serving::ModelServer::Start(std::move(options));
+  auto server = ModelServer::Start(std::move(options));
   if (!server.ok()) Fail("serve", server.status().message());
+  if (!o.port_file.empty()) {
+    absl::Status written = WriteFileAtomically(o.port_file, absl::StrCat((*server)->port(), "\n"));
+    if (!written.ok()) Fail("serve", absl::StrCat("--port_file: ", written.message()));
+  }
   int signal = 0;
   sigwait(&signals, &signal);
   LogLine(absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ", stopping"));
@@ -141,7 +146,7 @@ struct PredictOptions {
 };
 
 absl::StatusOr<tensorflow::SignatureDef> FetchSignature(
-    tensorflow::serving::PredictionService::Stub& stub, const PredictOptions& o) {
+    ::tensorflow::serving::PredictionService::Stub& stub, const PredictOptions& o) {
   tensorflow::serving::GetModelMetadataRequest request;
   request.mutable_model_spec()->set_name(o.model_name);
   if (o.version >= 0) request.mutable_model_spec()->mutable_version()->set_value(o.version);
@@ -157,7 +162,7 @@ absl::StatusOr<tensorflow::SignatureDef> FetchSignature(
         absl::StrCat("GetModelMetadata from ", o.server, ": ", status.error_message()));
   }
   tensorflow::serving::SignatureDefMap map;
-  if (!response.metadata().at("signature_def").UnpackTo(&map)) {
+  if (!UnpackAny(response.metadata().at("signature_def"), &map)) {
     return absl::InternalError("the server's signature_def metadata does not parse");
   }
   auto it = map.signature_def().find(o.signature);
@@ -197,7 +202,7 @@ absl::StatusOr<json> CollectInputs(const PredictOptions& o) {
 
 void RunPredict(const PredictOptions& o) {
   auto channel = grpc::CreateChannel(o.server, grpc::InsecureChannelCredentials());
-  auto stub = tensorflow::serving::PredictionService::NewStub(channel);
+  auto stub = ::tensorflow::serving::PredictionService::NewStub(channel);
   auto signature = FetchSignature(*stub, o);
   if (!signature.ok()) Fail("predict", signature.status().message());
   auto inputs = CollectInputs(o);
@@ -316,6 +321,14 @@ void AddServeCommand(CLI::App& app) {
                   "health reports NOT_SERVING while one does not")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--map_variables", o->map_variables,
+                  "serve embedding table rows from their files, mapped (in the page cache, "
+                  "shared between processes and versions), rather than read into the heap")
+      ->capture_default_str();
+  cmd->add_option("--port_file", o->port_file,
+                  "once the server takes requests (first load pass done, port bound), write "
+                  "the port it listens on to this file, atomically: how a script that passed "
+                  "--port 0 learns the port and that the server is ready");
   cmd->callback([o] { RunServe(*o); });
 }
 
@@ -326,7 +339,7 @@ void AddPredictCommand(CLI::App& app) {
       "Call Predict on a TensorFlow Serving-compatible server and print the outputs as JSON. "
       "Input dtypes come from the model's signature.");
   cmd->add_option("--server", o->server, "HOST:PORT")->capture_default_str();
-  cmd->add_option("--model-name", o->model_name, "model to call")->required();
+  cmd->add_option("--model_name", o->model_name, "model to call")->required();
   cmd->add_option("--version", o->version, "version to call (default: the latest)");
   cmd->add_option("--signature", o->signature, "signature to call")->capture_default_str();
   cmd->add_option("--input", o->inputs, "an input as name=JSON, e.g. user_id=[1,2]");
@@ -337,4 +350,4 @@ void AddPredictCommand(CLI::App& app) {
   cmd->callback([o] { RunPredict(*o); });
 }
 
-}  // namespace recship::cli
+}  // namespace recship

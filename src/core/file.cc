@@ -158,7 +158,7 @@ absl::Status WritableFile::Append(absl::string_view data) {
     buffered_ += data.size();
     return absl::OkStatus();
   }
-  RETURN_IF_ERROR(Flush());
+  RECSHIP_RETURN_IF_ERROR(Flush());
   if (data.size() >= kWriteBufferSize) return WriteAll(data.data(), data.size());
   std::memcpy(buffer_.get(), data.data(), data.size());
   buffered_ = data.size();
@@ -173,7 +173,7 @@ absl::Status WritableFile::Flush() {
 }
 
 absl::Status WritableFile::Sync() {
-  RETURN_IF_ERROR(Flush());
+  RECSHIP_RETURN_IF_ERROR(Flush());
   if (::fdatasync(fd_) != 0) return ErrnoToStatus(errno, absl::StrCat("fsync ", path_));
   return absl::OkStatus();
 }
@@ -210,13 +210,13 @@ std::unique_ptr<RandomAccessFile> NewStringFile(std::string name, std::string co
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, uint64_t max_bytes) {
-  ASSIGN_OR_RETURN(auto file, OpenRandomAccessFile(path));
+  RECSHIP_ASSIGN_OR_RETURN(auto file, OpenRandomAccessFile(path));
   if (file->size() > max_bytes) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, " is ", file->size(), " bytes, more than the limit of ", max_bytes));
   }
   std::string contents(file->size(), '\0');
-  RETURN_IF_ERROR(file->Read(0, contents.size(), contents.data()));
+  RECSHIP_RETURN_IF_ERROR(file->Read(0, contents.size(), contents.data()));
   return contents;
 }
 
@@ -225,10 +225,10 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   static std::atomic<uint64_t> counter{0};
   std::string temp = absl::StrCat(path, ".tmp-", ::getpid(), "-", counter.fetch_add(1));
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(auto file, WritableFile::Create(temp));
-    RETURN_IF_ERROR(file->Append(contents));
-    RETURN_IF_ERROR(file->Sync());
-    RETURN_IF_ERROR(file->Close());
+    RECSHIP_ASSIGN_OR_RETURN(auto file, WritableFile::Create(temp));
+    RECSHIP_RETURN_IF_ERROR(file->Append(contents));
+    RECSHIP_RETURN_IF_ERROR(file->Sync());
+    RECSHIP_RETURN_IF_ERROR(file->Close());
     if (::rename(temp.c_str(), path.c_str()) != 0) {
       return ErrnoToStatus(errno, absl::StrCat("renaming ", temp, " to ", path));
     }
@@ -293,9 +293,9 @@ absl::Status SyncTree(const std::string& path) {
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_symlink()) continue;
     if (it->is_directory()) {
-      RETURN_IF_ERROR(SyncDirectory(it->path().string()));
+      RECSHIP_RETURN_IF_ERROR(SyncDirectory(it->path().string()));
     } else if (it->is_regular_file()) {
-      RETURN_IF_ERROR(FsyncPath(it->path().string(), O_RDONLY));
+      RECSHIP_RETURN_IF_ERROR(FsyncPath(it->path().string(), O_RDONLY));
     }
   }
   if (ec) return absl::InternalError(absl::StrCat("listing ", path, ": ", ec.message()));

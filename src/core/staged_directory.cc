@@ -140,7 +140,7 @@ absl::StatusOr<StagedDirectory> StagedDirectory::Create(const std::string& paren
         absl::StrCat(final_path, " already exists; recship never overwrites a version"));
   }
   ParentLock parent_lock(parent);
-  RETURN_IF_ERROR(RemoveDeadStagingFoldersLocked(parent));
+  RECSHIP_RETURN_IF_ERROR(RemoveDeadStagingFoldersLocked(parent));
   if (::mkdir(staging_path.c_str(), 0755) != 0) {
     if (errno != EEXIST) return ErrnoToStatus(errno, absl::StrCat("creating ", staging_path));
     return absl::AlreadyExistsError(
@@ -165,7 +165,7 @@ absl::StatusOr<std::string> StagedDirectory::Commit() {
   }
   active_ = false;
   ReleaseLock();
-  RETURN_IF_ERROR(SyncDirectory(std::filesystem::path(final_path_).parent_path().string()));
+  RECSHIP_RETURN_IF_ERROR(SyncDirectory(std::filesystem::path(final_path_).parent_path().string()));
   return final_path_;
 }
 

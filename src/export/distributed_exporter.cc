@@ -1,8 +1,6 @@
 #include "recship/export/distributed_exporter.h"
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <set>
 
@@ -16,33 +14,38 @@
 #include "recship/model/export_context.h"
 #include "src/export/export_steps.h"
 #include "src/export/remote_dense.h"
+#include "src/export/shard_routing.h"
 
-namespace recship::exporter {
+namespace recship {
 namespace {
 
-// The sub-models an export writes, in publishing order (shards, then entry).
-absl::StatusOr<std::vector<std::string>> SelectSubModels(const DistributedExportOptions& options,
-                                                         int num_ps) {
-  std::vector<std::string> all;
-  for (int i = 0; i < num_ps; ++i) all.push_back(model::PsGraphName(i));
-  if (options.with_remote_gpu) all.push_back(kDenseGraph);
-  all.push_back(kEntryGraph);
+// The sub-models an export writes, in publishing order (shards, then dense,
+// then entry).
+absl::StatusOr<std::vector<SubModel>> SelectSubModels(const DistributedExportOptions& options,
+                                                      int num_ps) {
+  std::vector<SubModel> all;
+  for (int i = 0; i < num_ps; ++i) all.push_back(SubModel::Ps(i));
+  if (options.with_remote_gpu) all.push_back(SubModel::Dense(0));
+  all.push_back(SubModel::Entry());
   if (options.dense_only) {
-    if (options.with_remote_gpu) return std::vector<std::string>{kDenseGraph, kEntryGraph};
-    return std::vector<std::string>{kEntryGraph};
+    if (options.with_remote_gpu)
+      return std::vector<SubModel>{SubModel::Dense(0), SubModel::Entry()};
+    return std::vector<SubModel>{SubModel::Entry()};
   }
   if (options.include_graphs.empty()) return all;
-  std::set<std::string> wanted(options.include_graphs.begin(), options.include_graphs.end());
-  for (const std::string& name : wanted) {
-    if (std::find(all.begin(), all.end(), name) == all.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("include_graphs names '", name,
+  std::set<SubModel> wanted(options.include_graphs.begin(), options.include_graphs.end());
+  for (const SubModel& sub : wanted) {
+    if (std::find(all.begin(), all.end(), sub) == all.end()) {
+      std::vector<std::string> names;
+      for (const SubModel& s : all) names.push_back(s.name());
+      return absl::InvalidArgumentError(absl::StrCat("include_graphs names '", sub.name(),
                                                      "', which this model does not have (it has ",
-                                                     absl::StrJoin(all, ", "), ")"));
+                                                     absl::StrJoin(names, ", "), ")"));
     }
   }
-  std::vector<std::string> selected;
-  for (const std::string& name : all) {
-    if (wanted.contains(name)) selected.push_back(name);
+  std::vector<SubModel> selected;
+  for (const SubModel& sub : all) {
+    if (wanted.contains(sub)) selected.push_back(sub);
   }
   return selected;
 }
@@ -53,7 +56,7 @@ absl::Status RemoveDeadStagingFoldersUnder(const std::string& export_dir_base) {
   std::error_code ec;
   for (const auto& child : std::filesystem::directory_iterator(export_dir_base, ec)) {
     if (child.is_directory(ec)) {
-      RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(child.path().string()));
+      RECSHIP_RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(child.path().string()));
     }
   }
   return absl::OkStatus();
@@ -61,9 +64,11 @@ absl::Status RemoveDeadStagingFoldersUnder(const std::string& export_dir_base) {
 
 absl::StatusOr<int64_t> ChooseVersion(const DistributedExportOptions& options,
                                       std::optional<int64_t> global_step,
-                                      const model::CheckpointReader& checkpoint) {
+                                      const CheckpointReader& checkpoint) {
   if (global_step) return *global_step;
-  if (!options.global_step_as_timestamp) return static_cast<int64_t>(std::time(nullptr));
+  if (!options.global_step_as_timestamp) {
+    return absl::ToUnixSeconds(ClockOrReal(options.clock).Now());
+  }
   if (!checkpoint.global_step()) {
     return absl::FailedPreconditionError(
         absl::StrCat("global_step_as_timestamp: checkpoint ", checkpoint.prefix(),
@@ -75,30 +80,88 @@ absl::StatusOr<int64_t> ChooseVersion(const DistributedExportOptions& options,
 // Keeps shard `shard` of every table in a ps sub-model's restore plan. The
 // checkpoint must hold exactly the shards the model routes ids to: a shard
 // beyond them would hold ids that no request could reach.
-absl::Status KeepOneShard(RestorePlan& plan, int shard, const std::string& checkpoint,
-                          const model::DistributedLookups& lookups) {
+absl::Status KeepOneShard(RestorePlan& plan, int64_t shard, const std::string& checkpoint,
+                          const DistributedLookups& lookups) {
   for (RestorePlan::Table& table : plan.tables) {
-    const model::HashTableSpec* spec = lookups.FindTable(table.name);
+    const HashTableSpec* spec = lookups.FindTable(table.name);
     int last = *std::max_element(table.shards.begin(), table.shards.end());
     if (spec != nullptr && last >= spec->num_shards) {
       return absl::FailedPreconditionError(absl::StrCat(
           "checkpoint ", checkpoint, " has shard ", last, " of table ", table.name, " (",
-          model::TableShardTensorName(table.name, last, "keys"), ") but the model routes its ids ",
+          TableShardTensorName(table.name, last, "keys"), ") but the model routes its ids ",
           "over ", spec->num_shards, " shards (num_shards); its ids would be lost"));
     }
     if (std::find(table.shards.begin(), table.shards.end(), shard) == table.shards.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("checkpoint ", checkpoint, " has no shard ", shard, " of table ", table.name,
-                       " (", model::TableShardTensorName(table.name, shard, "keys"), ")"));
+      return absl::NotFoundError(absl::StrCat(
+          "checkpoint ", checkpoint, " has no shard ", shard, " of table ", table.name, " (",
+          TableShardTensorName(table.name, static_cast<int>(shard), "keys"), ")"));
     }
-    table.shards = {shard};
+    table.shards = {static_cast<int>(shard)};
   }
   return absl::OkStatus();
 }
 
+// Every graph of a distributed export: the entry (with the dense network,
+// or calling dense_0), the ps sub-graphs in the context, and dense_0.
+struct DistributedGraphs {
+  ExportContext context;
+  ExportGraph entry;
+  ExportGraph dense;  // with_remote_gpu only.
+
+  explicit DistributedGraphs(bool with_remote_gpu) : context(with_remote_gpu) {}
+
+  const ExportGraph& Get(const SubModel& sub) const { return sub.is_entry() ? entry : dense; }
+};
+
+absl::Status SplitGraphs(const DistributedExportOptions& options, const CheckpointReader& reader,
+                         int64_t pinned, DistributedGraphs& graphs) {
+  RECSHIP_RETURN_IF_ERROR(
+      BuildShardRouting(*graphs.entry.graph, options.model_name, graphs.context, pinned));
+  if (!options.with_remote_gpu) return absl::OkStatus();
+  // The entry keeps the routing; dense_0 gets the network.
+  RECSHIP_ASSIGN_OR_RETURN(DenseSplit split,
+                           SplitDenseNetwork(graphs.entry.graph->def(), graphs.entry.signatures,
+                                             reader, options.model_name, pinned));
+  graphs.entry = ExportGraph{std::move(split.entry), std::move(split.entry_signatures)};
+  graphs.dense = ExportGraph{std::move(split.dense), std::move(split.dense_signatures)};
+  return absl::OkStatus();
+}
+
+// Plans sub-model `sub`'s version `version` and claims its folder.
+absl::StatusOr<PendingVersion> PlanSubModel(const SubModel& sub, int64_t version,
+                                            DistributedGraphs& graphs,
+                                            const CheckpointReader& reader,
+                                            const std::string& export_dir_base,
+                                            const DistributedExportOptions& options) {
+  Graph& g = sub.is_ps() ? graphs.context.sub_graph(sub.name()) : *graphs.Get(sub).graph;
+  RECSHIP_ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(g.def(), reader));
+  if (sub.is_ps()) {
+    RECSHIP_RETURN_IF_ERROR(
+        KeepOneShard(plan, sub.index(), reader.prefix(), graphs.context.lookups()));
+  }
+  PendingVersion v;
+  v.sub_model = sub;
+  const std::vector<SignatureSpec>& signatures =
+      sub.is_ps() ? graphs.context.signatures(sub.name()) : graphs.Get(sub).signatures;
+  RECSHIP_ASSIGN_OR_RETURN(v.saved_model, MakeSavedModel(g, plan, signatures));
+  // dense_0 is the GPU model; allow_gpu governs the other sub-models.
+  if (!sub.is_dense()) {
+    ApplyDevicePolicy(*v.saved_model.mutable_meta_graphs(0)->mutable_graph_def(), options.allow_gpu,
+                      sub.is_entry() && options.clear_entry_devices);
+  }
+  v.tensor_names = plan.TensorNames();
+  if (sub.is_entry()) v.warmup_file = options.warmup_file;
+  RECSHIP_ASSIGN_OR_RETURN(
+      SavedModelWriter writer,
+      SavedModelWriter::Begin((std::filesystem::path(export_dir_base) / sub.name()).string(),
+                              version));
+  v.writer = std::make_unique<SavedModelWriter>(std::move(writer));
+  return v;
+}
+
 }  // namespace
 
-DistributedExporter::DistributedExporter(model::ModelFn model_fn, std::string model_dir,
+DistributedExporter::DistributedExporter(ModelFn model_fn, std::string model_dir,
                                          std::string export_dir_base,
                                          DistributedExportOptions options)
     : model_fn_(std::move(model_fn)),
@@ -107,93 +170,49 @@ DistributedExporter::DistributedExporter(model::ModelFn model_fn, std::string mo
       options_(std::move(options)) {}
 
 absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
-    const model::ServingInputReceiverFn& serving_input_receiver_fn,
-    const std::string& checkpoint_path, std::optional<int64_t> global_step) {
-  auto start = std::chrono::steady_clock::now();
+    const ServingInputReceiverFn& serving_input_receiver_fn, const std::string& checkpoint_path,
+    std::optional<int64_t> global_step) {
+  const Clock& clock = ClockOrReal(options_.clock);
+  absl::Time start = clock.Now();
   if (options_.model_name.empty() || absl::StrContains(options_.model_name, ":")) {
     return absl::InvalidArgumentError(
         "a distributed export needs a model name without ':' (the entry calls <name>:ps_<i>)");
   }
-  ASSIGN_OR_RETURN(std::string checkpoint, ResolveCheckpoint(model_dir_, checkpoint_path));
-  ASSIGN_OR_RETURN(auto reader, model::CheckpointReader::Open(checkpoint));
-  RETURN_IF_ERROR(CheckWarmupFile(options_.warmup_file));
+  RECSHIP_ASSIGN_OR_RETURN(std::string checkpoint, ResolveCheckpoint(model_dir_, checkpoint_path));
+  RECSHIP_ASSIGN_OR_RETURN(auto reader, CheckpointReader::Open(checkpoint));
+  RECSHIP_RETURN_IF_ERROR(CheckWarmupFile(options_.warmup_file));
 
-  // Build the entry graph with model_fn, then the shards' sub-graphs.
-  graph::Graph entry;
-  model::ExportContext context(options_.with_remote_gpu);
-  std::vector<model::SignatureSpec> entry_signatures;
-  {
-    ASSIGN_OR_RETURN(model::ExportModeScope mode,
-                     model::EnterExportMode(model::ExportMode::kDistributed, &context));
-    ASSIGN_OR_RETURN(model::ServingInputReceiver receiver,
-                     serving_input_receiver_fn(graph::Scope(&entry)));
-    ASSIGN_OR_RETURN(model::EstimatorSpec spec,
-                     model_fn_(receiver.features, model::Mode::kPredict, {model_dir_}));
-    RETURN_IF_ERROR(entry.status());
-    ASSIGN_OR_RETURN(entry_signatures, MakeSignatures(receiver, spec));
-  }
-  ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
-  int64_t pinned = options_.pin_versions ? version : -1;
-  RETURN_IF_ERROR(context.lookups().Finalize(entry, options_.model_name, context, pinned));
-  // with_remote_gpu: the entry keeps the routing; dense_0 gets the network.
-  graph::Graph* entry_graph = &entry;
-  DenseSplit split;
-  if (options_.with_remote_gpu) {
-    ASSIGN_OR_RETURN(split, SplitDenseNetwork(entry.def(), entry_signatures, *reader,
-                                              options_.model_name, pinned));
-    entry_graph = split.entry.get();
-    entry_signatures = split.entry_signatures;
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> names,
-                   SelectSubModels(options_, context.lookups().num_ps()));
+  DistributedGraphs graphs(options_.with_remote_gpu);
+  RECSHIP_ASSIGN_OR_RETURN(graphs.entry,
+                           BuildExportGraph(ExportMode::kDistributed, graphs.context, model_fn_,
+                                            serving_input_receiver_fn, model_dir_));
+  RECSHIP_ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
+  RECSHIP_RETURN_IF_ERROR(
+      SplitGraphs(options_, *reader, options_.pin_versions ? version : -1, graphs));
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<SubModel> subs,
+                           SelectSubModels(options_, graphs.context.lookups().num_ps()));
 
   // Plan every sub-model and claim its version folder before writing any.
   NewFoldersGuard new_folders;
   new_folders.Watch(export_dir_base_);
-  for (const std::string& name : names) {
-    new_folders.Watch((std::filesystem::path(export_dir_base_) / name).string());
+  for (const SubModel& sub : subs) {
+    new_folders.Watch((std::filesystem::path(export_dir_base_) / sub.name()).string());
   }
-  RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
+  RECSHIP_RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
   std::vector<PendingVersion> pending;
-  for (const std::string& name : names) {
-    bool is_entry = name == kEntryGraph;
-    bool is_dense = name == kDenseGraph;
-    graph::Graph& g = is_entry ? *entry_graph : is_dense ? *split.dense : context.sub_graph(name);
-    ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(g.def(), *reader));
-    if (!is_entry && !is_dense) {
-      RETURN_IF_ERROR(KeepOneShard(plan, std::stoi(name.substr(3)), checkpoint, context.lookups()));
-    }
-    PendingVersion v;
-    v.name = name;
-    const std::vector<model::SignatureSpec>& signatures = is_entry   ? entry_signatures
-                                                          : is_dense ? split.dense_signatures
-                                                                     : context.signatures(name);
-    ASSIGN_OR_RETURN(v.saved_model, MakeSavedModel(g, plan, signatures));
-    // dense_0 is the GPU model; allow_gpu governs the other sub-models.
-    if (!is_dense) {
-      ApplyDevicePolicy(*v.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
-                        options_.allow_gpu, is_entry && options_.clear_entry_devices);
-    }
-    v.tensor_names = plan.TensorNames();
-    if (is_entry) v.warmup_file = options_.warmup_file;
-    ASSIGN_OR_RETURN(SavedModelWriter writer,
-                     SavedModelWriter::Begin(
-                         (std::filesystem::path(export_dir_base_) / name).string(), version));
-    v.writer = std::make_unique<SavedModelWriter>(std::move(writer));
+  for (const SubModel& sub : subs) {
+    RECSHIP_ASSIGN_OR_RETURN(
+        PendingVersion v, PlanSubModel(sub, version, graphs, *reader, export_dir_base_, options_));
     pending.push_back(std::move(v));
   }
-  RETURN_IF_ERROR(WriteVersions(pending, *reader, options_.shared_embedding, options_.progress));
-  DistributedExportSummary summary{checkpoint, version, {}, 0};
-  std::vector<std::string> paths;
-  for (PendingVersion& v : pending) {
-    ASSIGN_OR_RETURN(std::string path, v.writer->Commit());
-    paths.push_back(path);
-    summary.sub_models.push_back({v.name, path, v.stats, v.seconds});
-  }
+  RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, options_));
+  RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
   new_folders.Keep();
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
+  std::vector<std::string> paths;
+  for (const ExportSummary::Written& w : summary.sub_models) paths.push_back(w.path);
   summary_ = std::move(summary);
   return paths;
 }
 
-}  // namespace recship::exporter
+}  // namespace recship

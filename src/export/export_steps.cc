@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -12,7 +11,7 @@
 #include "recship/format/checkpoint_state.h"
 #include "recship/format/warmup.h"
 
-namespace recship::exporter {
+namespace recship {
 
 constexpr char kCpuDevice[] = "/device:CPU:0";
 
@@ -39,7 +38,7 @@ absl::StatusOr<std::string> ResolveCheckpoint(const std::string& model_dir,
 
 absl::Status CheckWarmupFile(const std::string& warmup_file) {
   if (warmup_file.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(WarmupSummary warmup, ReadWarmupSummary(warmup_file));
+  RECSHIP_ASSIGN_OR_RETURN(WarmupSummary warmup, ReadWarmupSummary(warmup_file));
   if (warmup.records > kMaxWarmupRecords) {
     return absl::InvalidArgumentError(absl::StrCat(warmup_file, " holds ", warmup.records,
                                                    " records; TensorFlow Serving accepts at most ",
@@ -48,9 +47,11 @@ absl::Status CheckWarmupFile(const std::string& warmup_file) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
-    const model::ServingInputReceiver& receiver, const model::EstimatorSpec& spec) {
-  std::vector<model::SignatureSpec> signatures;
+namespace {
+
+absl::StatusOr<std::vector<SignatureSpec>> MakeSignatures(const ServingInputReceiver& receiver,
+                                                          const EstimatorSpec& spec) {
+  std::vector<SignatureSpec> signatures;
   if (!spec.export_outputs.contains(kDefaultServingSignatureKey)) {
     signatures.push_back(
         {kDefaultServingSignatureKey, receiver.receiver_tensors, spec.predictions});
@@ -74,16 +75,32 @@ absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
   return signatures;
 }
 
+}  // namespace
+
+absl::StatusOr<ExportGraph> BuildExportGraph(ExportMode mode, ExportContext& context,
+                                             const ModelFn& model_fn,
+                                             const ServingInputReceiverFn& receiver_fn,
+                                             const std::string& model_dir) {
+  ExportGraph out;
+  out.graph = std::make_unique<Graph>();
+  RECSHIP_ASSIGN_OR_RETURN(ExportModeScope scope, EnterExportMode(mode, &context));
+  RECSHIP_ASSIGN_OR_RETURN(ServingInputReceiver receiver, receiver_fn(Scope(out.graph.get())));
+  RECSHIP_ASSIGN_OR_RETURN(EstimatorSpec spec,
+                           model_fn(receiver.features, Mode::kPredict, {model_dir}));
+  RECSHIP_RETURN_IF_ERROR(out.graph->status());
+  RECSHIP_ASSIGN_OR_RETURN(out.signatures, MakeSignatures(receiver, spec));
+  return out;
+}
+
 absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
-    graph::Graph& graph, const RestorePlan& plan,
-    const std::vector<model::SignatureSpec>& signatures) {
+    Graph& graph, const RestorePlan& plan, const std::vector<SignatureSpec>& signatures) {
   tensorflow::MetaGraphDef meta_graph;
   if (plan.variables.empty() && plan.tables.empty()) {
     // As TensorFlow does: no variables, no saver.
-    ASSIGN_OR_RETURN(meta_graph, MakeServeMetaGraph(graph, nullptr, signatures));
+    RECSHIP_ASSIGN_OR_RETURN(meta_graph, MakeServeMetaGraph(graph, nullptr, signatures));
   } else {
-    ASSIGN_OR_RETURN(tensorflow::SaverDef saver, AddSaverOps(graph, plan));
-    ASSIGN_OR_RETURN(meta_graph, MakeServeMetaGraph(graph, &saver, signatures));
+    RECSHIP_ASSIGN_OR_RETURN(tensorflow::SaverDef saver, AddSaverOps(graph, plan));
+    RECSHIP_ASSIGN_OR_RETURN(meta_graph, MakeServeMetaGraph(graph, &saver, signatures));
   }
   tensorflow::SavedModel saved_model;
   saved_model.set_saved_model_schema_version(1);
@@ -93,14 +110,14 @@ absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
 
 namespace {
 
-absl::Status WriteVersion(PendingVersion& version, const model::CheckpointReader& checkpoint,
+absl::Status WriteVersion(PendingVersion& version, const CheckpointReader& checkpoint,
                           bool shared_embedding, const BytesDoneCallback& on_bytes) {
-  ASSIGN_OR_RETURN(version.stats,
-                   WriteVariables(checkpoint.bundle(), version.tensor_names,
-                                  version.writer->variables_prefix(), shared_embedding, on_bytes));
-  RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
+  RECSHIP_ASSIGN_OR_RETURN(version.stats, WriteVariables(checkpoint.bundle(), version.tensor_names,
+                                                         version.writer->variables_prefix(),
+                                                         shared_embedding, on_bytes));
+  RECSHIP_RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
   if (!version.warmup_file.empty()) {
-    RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, version.warmup_file));
+    RECSHIP_RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, version.warmup_file));
   }
   return absl::OkStatus();
 }
@@ -108,15 +125,16 @@ absl::Status WriteVersion(PendingVersion& version, const model::CheckpointReader
 }  // namespace
 
 absl::Status WriteVersions(std::vector<PendingVersion>& versions,
-                           const model::CheckpointReader& checkpoint, bool shared_embedding,
-                           const ExportProgressCallback& progress) {
+                           const CheckpointReader& checkpoint, const ExportOptions& options) {
+  const ExportProgressCallback& progress = options.progress;
+  const Clock& clock = ClockOrReal(options.clock);
   ExportProgress p;
   p.num_sub_models = static_cast<int>(versions.size());
   std::vector<uint64_t> totals;
   for (const PendingVersion& version : versions) {
     uint64_t bytes = 0;
     for (const std::string& name : version.tensor_names) {
-      ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.bundle().Lookup(name));
+      RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.bundle().Lookup(name));
       bytes += entry->size;
     }
     totals.push_back(bytes);
@@ -136,23 +154,34 @@ absl::Status WriteVersions(std::vector<PendingVersion>& versions,
     };
   }
   for (size_t i = 0; i < versions.size(); ++i) {
-    auto start = std::chrono::steady_clock::now();
+    absl::Time start = clock.Now();
     PendingVersion& version = versions[i];
-    p.sub_model = version.name;
+    p.sub_model = version.sub_model;
     p.sub_model_index = static_cast<int>(i);
     p.sub_model_bytes = 0;
     p.sub_model_total_bytes = totals[i];
     p.bytes = before;
-    RETURN_IF_ERROR(report(ExportProgress::Event::kStarted));
-    RETURN_IF_ERROR(WriteVersion(version, checkpoint, shared_embedding, on_bytes));
-    version.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    RECSHIP_RETURN_IF_ERROR(report(ExportProgress::Event::kStarted));
+    RECSHIP_RETURN_IF_ERROR(WriteVersion(version, checkpoint, options.shared_embedding, on_bytes));
+    version.seconds = absl::ToDoubleSeconds(clock.Now() - start);
     before += totals[i];
     p.sub_model_bytes = totals[i];
     p.bytes = before;
-    RETURN_IF_ERROR(report(ExportProgress::Event::kFinished));
+    RECSHIP_RETURN_IF_ERROR(report(ExportProgress::Event::kFinished));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ExportSummary> CommitVersions(std::vector<PendingVersion>& versions,
+                                             const std::string& checkpoint, int64_t version) {
+  ExportSummary summary;
+  summary.checkpoint = checkpoint;
+  summary.version = version;
+  for (PendingVersion& v : versions) {
+    RECSHIP_ASSIGN_OR_RETURN(std::string path, v.writer->Commit());
+    summary.sub_models.push_back({v.sub_model, std::move(path), v.stats, v.seconds});
+  }
+  return summary;
 }
 
 NewFoldersGuard::~NewFoldersGuard() {
@@ -165,4 +194,4 @@ void NewFoldersGuard::Watch(const std::string& path) {
   if (!std::filesystem::exists(path, ignored)) paths_.push_back(path);
 }
 
-}  // namespace recship::exporter
+}  // namespace recship

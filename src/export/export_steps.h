@@ -1,6 +1,7 @@
 // Steps both exporters take (private to export/): finding the checkpoint,
-// checking the warmup file, the signatures of a model_fn's graph, and
-// turning one graph into a SavedModel version.
+// checking the warmup file, building model_fn's graph in export mode,
+// turning one graph into a SavedModel version, and writing and committing
+// the versions.
 #ifndef RECSHIP_SRC_EXPORT_EXPORT_STEPS_H_
 #define RECSHIP_SRC_EXPORT_EXPORT_STEPS_H_
 
@@ -9,14 +10,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "recship/export/export_progress.h"
+#include "recship/export/export_options.h"
 #include "recship/export/serving_graph.h"
 #include "recship/export/variables_writer.h"
 #include "recship/format/saved_model.h"
 #include "recship/model/checkpoint.h"
 #include "recship/model/estimator.h"
+#include "recship/model/export_context.h"
 
-namespace recship::exporter {
+namespace recship {
 
 // `checkpoint_path`, else the newest checkpoint of `model_dir`.
 absl::StatusOr<std::string> ResolveCheckpoint(const std::string& model_dir,
@@ -26,10 +28,18 @@ absl::StatusOr<std::string> ResolveCheckpoint(const std::string& model_dir,
 // Serving accepts.
 absl::Status CheckWarmupFile(const std::string& warmup_file);
 
-// serving_default from the predictions unless an export output replaces it,
-// plus every export output; each must have outputs.
-absl::StatusOr<std::vector<model::SignatureSpec>> MakeSignatures(
-    const model::ServingInputReceiver& receiver, const model::EstimatorSpec& spec);
+// The graph model_fn builds in PREDICT mode, inside export mode `mode` with
+// `context`, and its signatures: serving_default from the predictions unless
+// an export output replaces it, plus every export output; each must have
+// outputs.
+struct ExportGraph {
+  std::unique_ptr<Graph> graph;
+  std::vector<SignatureSpec> signatures;
+};
+absl::StatusOr<ExportGraph> BuildExportGraph(ExportMode mode, ExportContext& context,
+                                             const ModelFn& model_fn,
+                                             const ServingInputReceiverFn& receiver_fn,
+                                             const std::string& model_dir);
 
 // allow_gpu keeps GPU device placements, else they move to the CPU;
 // clear_devices empties every device field.
@@ -38,7 +48,7 @@ void ApplyDevicePolicy(tensorflow::GraphDef& graph, bool allow_gpu, bool clear_d
 // One SavedModel version being written: its serve meta graph, the
 // checkpoint tensors its variables/ holds and the warmup file it ships.
 struct PendingVersion {
-  std::string name;  // "entry", "ps_0", ... or "" for a standalone export.
+  SubModel sub_model = SubModel::Standalone();
   tensorflow::SavedModel saved_model;
   std::vector<std::string> tensor_names;
   std::string warmup_file;  // Shipped as assets.extra/ when not empty.
@@ -68,18 +78,21 @@ class NewFoldersGuard {
 };
 
 // The meta graph of `graph` restoring `plan`, with `signatures`.
-absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
-    graph::Graph& graph, const RestorePlan& plan,
-    const std::vector<model::SignatureSpec>& signatures);
+absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(Graph& graph, const RestorePlan& plan,
+                                                      const std::vector<SignatureSpec>& signatures);
 
 // Writes each version's variables/, saved_model.pb and warmup file into its
-// staged folder, in order, committing none, and tells `progress` (when set)
-// as it goes (export_progress.h). Stops at the first error or non-OK status
-// of `progress`, and returns it.
+// staged folder, in order, committing none, and tells options.progress
+// (when set) as it goes (export_progress.h). Stops at the first error or
+// non-OK status of the callback, and returns it.
 absl::Status WriteVersions(std::vector<PendingVersion>& versions,
-                           const model::CheckpointReader& checkpoint, bool shared_embedding,
-                           const ExportProgressCallback& progress);
+                           const CheckpointReader& checkpoint, const ExportOptions& options);
 
-}  // namespace recship::exporter
+// Publishes the written versions, in order, and says what was written
+// (ExportSummary::seconds is left for the caller).
+absl::StatusOr<ExportSummary> CommitVersions(std::vector<PendingVersion>& versions,
+                                             const std::string& checkpoint, int64_t version);
+
+}  // namespace recship
 
 #endif  // RECSHIP_SRC_EXPORT_EXPORT_STEPS_H_

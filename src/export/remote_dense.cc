@@ -10,12 +10,9 @@
 #include "recship/format/tensor_proto.h"
 #include "recship/graph/ops.h"
 
-namespace recship::exporter {
+namespace recship {
 namespace {
 
-namespace ops = graph::ops;
-using graph::Output;
-using graph::PartialShape;
 using Edge = std::pair<std::string, int>;  // (node, output index)
 
 struct Inputs {
@@ -63,7 +60,7 @@ DataType OutputType(const tensorflow::NodeDef& node, int index) {
 
 class Splitter {
  public:
-  Splitter(const tensorflow::GraphDef& graph, const std::vector<model::SignatureSpec>& signatures,
+  Splitter(const tensorflow::GraphDef& graph, const std::vector<SignatureSpec>& signatures,
            int64_t version)
       : graph_(graph), signatures_(signatures), version_(version) {
     for (const auto& node : graph.node()) {
@@ -72,18 +69,17 @@ class Splitter {
     }
   }
 
-  absl::StatusOr<DenseSplit> Split(const model::CheckpointReader& checkpoint,
+  absl::StatusOr<DenseSplit> Split(const CheckpointReader& checkpoint,
                                    const std::string& model_name);
 
  private:
   bool DependsOnVariable(const std::string& name);
   void MarkAncestors(const std::string& name, std::set<std::string>& seen);
-  absl::StatusOr<std::unique_ptr<graph::Graph>> BuildDense(
-      const model::CheckpointReader& checkpoint);
+  absl::StatusOr<std::unique_ptr<Graph>> BuildDense(const CheckpointReader& checkpoint);
   absl::Status BuildEntry(DenseSplit& split, const std::string& model_name);
 
   const tensorflow::GraphDef& graph_;
-  const std::vector<model::SignatureSpec>& signatures_;
+  const std::vector<SignatureSpec>& signatures_;
   const int64_t version_;  // The dense_0 version the entry asks for; -1: any.
   std::map<std::string, const tensorflow::NodeDef*> nodes_;
   std::map<std::string, Inputs> inputs_;
@@ -93,7 +89,7 @@ class Splitter {
   // The signature outputs the dense network computes, by tensor name, in
   // order; dense_0 returns the j-th as output_<j>.
   std::vector<Output> dense_outputs_;
-  model::SignatureSpec dense_signature_;
+  SignatureSpec dense_signature_;
 };
 
 bool Splitter::DependsOnVariable(const std::string& name) {
@@ -116,12 +112,11 @@ void Splitter::MarkAncestors(const std::string& name, std::set<std::string>& see
   }
 }
 
-absl::StatusOr<std::unique_ptr<graph::Graph>> Splitter::BuildDense(
-    const model::CheckpointReader& checkpoint) {
-  auto dense = std::make_unique<graph::Graph>();
-  graph::Scope root(dense.get());
+absl::StatusOr<std::unique_ptr<Graph>> Splitter::BuildDense(const CheckpointReader& checkpoint) {
+  auto dense = std::make_unique<Graph>();
+  Scope root(dense.get());
   std::map<Edge, std::string> placeholder_of;
-  model::SignatureSpec signature{kGpuRemoteCallSignature, {}, {}};
+  SignatureSpec signature{kGpuRemoteCallSignature, {}, {}};
   for (size_t k = 0; k < boundary_.size(); ++k) {
     const Edge& edge = boundary_[k];
     DataType dtype = OutputType(*nodes_.at(edge.first), edge.second);
@@ -138,7 +133,7 @@ absl::StatusOr<std::unique_ptr<graph::Graph>> Splitter::BuildDense(
     if (node.op() == "ReadVariableOp" && nodes_.at(in.data[0].first)->op() == "VarHandleOp") {
       // Frozen: the variable's checkpoint value as a constant.
       const std::string& variable = nodes_.at(in.data[0].first)->attr().at("shared_name").s();
-      ASSIGN_OR_RETURN(Tensor value, checkpoint.bundle().Read(variable));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor value, checkpoint.bundle().Read(variable));
       copy.set_name(node.name());
       copy.set_op("Const");
       (*copy.mutable_attr())["dtype"].set_type(value.dtype());
@@ -179,12 +174,12 @@ absl::Status Splitter::BuildEntry(DenseSplit& split, const std::string& model_na
       if (!dense_.contains(output.node)) MarkAncestors(output.node, keep);
     }
   }
-  split.entry = std::make_unique<graph::Graph>();
+  split.entry = std::make_unique<Graph>();
   for (const auto& node : graph_.node()) {
     if (keep.contains(node.name()) && !split.entry->AddNode(node)) return split.entry->status();
   }
   ops::RemotePredictCall call;
-  call.model_name = absl::StrCat(model_name, ":", kDenseGraph);
+  call.model_name = SubModel::Dense(0).ServedName(model_name);
   call.model_version = version_;
   call.signature_name = kGpuRemoteCallSignature;
   for (size_t k = 0; k < boundary_.size(); ++k) {
@@ -198,11 +193,11 @@ absl::Status Splitter::BuildEntry(DenseSplit& split, const std::string& model_na
     call.output_aliases.push_back(absl::StrCat("output_", j));
     call.outputs.push_back(dense_outputs_[j]);
   }
-  graph::Scope root(split.entry.get());
-  std::vector<Output> results = ops::TfServingRemotePredict(root, call, kDenseGraph);
+  Scope root(split.entry.get());
+  std::vector<Output> results = ops::TfServingRemotePredict(root, call, SubModel::Dense(0).name());
   if (results.size() != dense_outputs_.size() + 2) return split.entry->status();
   for (const auto& signature : signatures_) {
-    model::SignatureSpec rewritten = signature;
+    SignatureSpec rewritten = signature;
     for (auto& [key, output] : rewritten.outputs) {
       for (size_t j = 0; j < dense_outputs_.size(); ++j) {
         if (dense_outputs_[j].tensor_name() == output.tensor_name()) output = results[2 + j];
@@ -213,7 +208,7 @@ absl::Status Splitter::BuildEntry(DenseSplit& split, const std::string& model_na
   return split.entry->status();
 }
 
-absl::StatusOr<DenseSplit> Splitter::Split(const model::CheckpointReader& checkpoint,
+absl::StatusOr<DenseSplit> Splitter::Split(const CheckpointReader& checkpoint,
                                            const std::string& model_name) {
   std::set<std::string> feeds_outputs;
   for (const auto& signature : signatures_) {
@@ -252,20 +247,20 @@ absl::StatusOr<DenseSplit> Splitter::Split(const model::CheckpointReader& checkp
     }
   }
   DenseSplit split;
-  ASSIGN_OR_RETURN(split.dense, BuildDense(checkpoint));
+  RECSHIP_ASSIGN_OR_RETURN(split.dense, BuildDense(checkpoint));
   split.dense_signatures.push_back(dense_signature_);
-  RETURN_IF_ERROR(BuildEntry(split, model_name));
+  RECSHIP_RETURN_IF_ERROR(BuildEntry(split, model_name));
   return split;
 }
 
 }  // namespace
 
 absl::StatusOr<DenseSplit> SplitDenseNetwork(const tensorflow::GraphDef& entry,
-                                             const std::vector<model::SignatureSpec>& signatures,
-                                             const model::CheckpointReader& checkpoint,
+                                             const std::vector<SignatureSpec>& signatures,
+                                             const CheckpointReader& checkpoint,
                                              const std::string& model_name, int64_t dense_version) {
   Splitter splitter(entry, signatures, dense_version);
   return splitter.Split(checkpoint, model_name);
 }
 
-}  // namespace recship::exporter
+}  // namespace recship

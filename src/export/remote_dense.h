@@ -16,29 +16,28 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "recship/format/sub_model.h"
 #include "recship/graph/graph.h"
 #include "recship/model/checkpoint.h"
 #include "recship/model/export_context.h"
 
-namespace recship::exporter {
+namespace recship {
 
-inline constexpr char kDenseGraph[] = "dense_0";
-inline constexpr char kGpuRemoteCallSignature[] = "gpu_remote_call";
 inline constexpr char kGpuDevice[] = "/device:GPU:0";
 
 struct DenseSplit {
-  std::unique_ptr<graph::Graph> entry;
-  std::vector<model::SignatureSpec> entry_signatures;
-  std::unique_ptr<graph::Graph> dense;
-  std::vector<model::SignatureSpec> dense_signatures;
+  std::unique_ptr<Graph> entry;
+  std::vector<SignatureSpec> entry_signatures;
+  std::unique_ptr<Graph> dense;
+  std::vector<SignatureSpec> dense_signatures;
 };
 
 absl::StatusOr<DenseSplit> SplitDenseNetwork(const tensorflow::GraphDef& entry,
-                                             const std::vector<model::SignatureSpec>& signatures,
-                                             const model::CheckpointReader& checkpoint,
+                                             const std::vector<SignatureSpec>& signatures,
+                                             const CheckpointReader& checkpoint,
                                              const std::string& model_name,
                                              int64_t dense_version = -1);
 
-}  // namespace recship::exporter
+}  // namespace recship
 
 #endif  // RECSHIP_SRC_EXPORT_REMOTE_DENSE_H_

@@ -5,16 +5,12 @@
 #include "recship/format/saved_model.h"
 #include "recship/graph/ops.h"
 
-namespace recship::exporter {
+namespace recship {
 namespace {
-
-namespace ops = graph::ops;
-using graph::Output;
-using graph::PartialShape;
 
 absl::Status CheckTensor(const BundleReader& bundle, const std::string& name, DataType dtype,
                          const PartialShape& shape, absl::string_view what) {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, bundle.Lookup(name));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, bundle.Lookup(name));
   if (entry->dtype != dtype || !shape.IsCompatibleWith(entry->shape)) {
     return absl::FailedPreconditionError(
         absl::StrCat(what, " expects tensor '", name, "' as ", DataTypeName(dtype), " ",
@@ -25,7 +21,7 @@ absl::Status CheckTensor(const BundleReader& bundle, const std::string& name, Da
 }
 
 absl::StatusOr<RestorePlan::Table> PlanTable(const tensorflow::NodeDef& node,
-                                             const model::CheckpointReader& checkpoint) {
+                                             const CheckpointReader& checkpoint) {
   RestorePlan::Table table;
   table.name = node.attr().at("shared_name").s();
   table.handle_node = node.name();
@@ -38,22 +34,22 @@ absl::StatusOr<RestorePlan::Table> PlanTable(const tensorflow::NodeDef& node,
   auto it = checkpoint.tables().find(table.name);
   if (it == checkpoint.tables().end()) {
     return absl::NotFoundError(absl::StrCat("table '", table.name, "' has no shards (",
-                                            model::TableShardTensorName(table.name, 0, "keys"),
+                                            TableShardTensorName(table.name, 0, "keys"),
                                             ", ...) in checkpoint ", checkpoint.prefix()));
   }
   table.shards = it->second;
   for (int shard : table.shards) {
     std::string what = absl::StrCat("table ", table.name);
-    RETURN_IF_ERROR(CheckTensor(checkpoint.bundle(),
-                                model::TableShardTensorName(table.name, shard, "keys"),
-                                tensorflow::DT_INT64, PartialShape::Of({-1}), what));
-    RETURN_IF_ERROR(CheckTensor(checkpoint.bundle(),
-                                model::TableShardTensorName(table.name, shard, "values"),
-                                tensorflow::DT_FLOAT, PartialShape::Of({-1, table.dim}), what));
+    RECSHIP_RETURN_IF_ERROR(CheckTensor(checkpoint.bundle(),
+                                        TableShardTensorName(table.name, shard, "keys"),
+                                        tensorflow::DT_INT64, PartialShape::Of({-1}), what));
+    RECSHIP_RETURN_IF_ERROR(
+        CheckTensor(checkpoint.bundle(), TableShardTensorName(table.name, shard, "values"),
+                    tensorflow::DT_FLOAT, PartialShape::Of({-1, table.dim}), what));
     const BundleEntry* keys =
-        checkpoint.bundle().Find(model::TableShardTensorName(table.name, shard, "keys"));
+        checkpoint.bundle().Find(TableShardTensorName(table.name, shard, "keys"));
     const BundleEntry* values =
-        checkpoint.bundle().Find(model::TableShardTensorName(table.name, shard, "values"));
+        checkpoint.bundle().Find(TableShardTensorName(table.name, shard, "values"));
     if (keys->shape[0] != values->shape[0]) {
       return absl::DataLossError(absl::StrCat("checkpoint ", checkpoint.prefix(), ": table ",
                                               table.name, " shard ", shard, " has ", keys->shape[0],
@@ -83,35 +79,35 @@ std::vector<std::string> RestorePlan::TensorNames() const {
   for (const Variable& v : variables) names.push_back(v.name);
   for (const Table& t : tables) {
     for (int shard : t.shards) {
-      names.push_back(model::TableShardTensorName(t.name, shard, "keys"));
-      names.push_back(model::TableShardTensorName(t.name, shard, "values"));
+      names.push_back(TableShardTensorName(t.name, shard, "keys"));
+      names.push_back(TableShardTensorName(t.name, shard, "values"));
     }
   }
   return names;
 }
 
 absl::StatusOr<RestorePlan> PlanRestore(const tensorflow::GraphDef& graph,
-                                        const model::CheckpointReader& checkpoint) {
+                                        const CheckpointReader& checkpoint) {
   RestorePlan plan;
   for (const tensorflow::NodeDef& node : graph.node()) {
     if (node.op() == "VarHandleOp") {
       RestorePlan::Variable v{
           node.attr().at("shared_name").s(), node.name(), node.attr().at("dtype").type(), {}};
       PartialShape shape = PartialShape::FromProto(node.attr().at("shape").shape());
-      RETURN_IF_ERROR(CheckTensor(checkpoint.bundle(), v.name, v.dtype, shape,
-                                  absl::StrCat("variable ", v.name)));
+      RECSHIP_RETURN_IF_ERROR(CheckTensor(checkpoint.bundle(), v.name, v.dtype, shape,
+                                          absl::StrCat("variable ", v.name)));
       v.shape = checkpoint.bundle().Find(v.name)->shape;
       plan.variables.push_back(std::move(v));
     } else if (node.op() == "MutableHashTableOfTensorsV2") {
-      ASSIGN_OR_RETURN(RestorePlan::Table table, PlanTable(node, checkpoint));
+      RECSHIP_ASSIGN_OR_RETURN(RestorePlan::Table table, PlanTable(node, checkpoint));
       plan.tables.push_back(std::move(table));
     }
   }
   return plan;
 }
 
-absl::StatusOr<tensorflow::SaverDef> AddSaverOps(graph::Graph& graph, const RestorePlan& plan) {
-  graph::Scope save = graph::Scope(&graph).NewSubScope("save");
+absl::StatusOr<tensorflow::SaverDef> AddSaverOps(Graph& graph, const RestorePlan& plan) {
+  Scope save = Scope(&graph).NewSubScope("save");
   Output filename = ops::PlaceholderWithDefault(
       save, ops::StringConst(save, {"model"}, /*scalar=*/true, "filename"), PartialShape::Scalar(),
       "Const");
@@ -126,7 +122,7 @@ absl::StatusOr<tensorflow::SaverDef> AddSaverOps(graph::Graph& graph, const Rest
   }
   std::vector<std::string> restore_deps;
   if (!names.empty()) {
-    graph::Scope restore = save.NewSubScope("RestoreV2");
+    Scope restore = save.NewSubScope("RestoreV2");
     std::vector<Output> restored =
         ops::RestoreV2(save, filename, ops::StringConst(restore, names, false, "tensor_names"),
                        ops::StringConst(restore, std::vector<std::string>(names.size()), false,
@@ -168,7 +164,7 @@ absl::StatusOr<tensorflow::SaverDef> AddSaverOps(graph::Graph& graph, const Rest
       values.push_back(
           ops::ReadVariableOp(save, handle, v.dtype, PartialShape::Of(v.shape), "ReadVariableOp"));
     }
-    graph::Scope save_v2 = save.NewSubScope("SaveV2");
+    Scope save_v2 = save.NewSubScope("SaveV2");
     save_deps.push_back(
         ops::SaveV2(save, filename, ops::StringConst(save_v2, var_names, false, "tensor_names"),
                     ops::StringConst(save_v2, std::vector<std::string>(var_names.size()), false,
@@ -177,7 +173,7 @@ absl::StatusOr<tensorflow::SaverDef> AddSaverOps(graph::Graph& graph, const Rest
   }
   Output saved =
       ops::Identity(save.WithControlDependencies(save_deps), filename, "control_dependency");
-  RETURN_IF_ERROR(graph.status());
+  RECSHIP_RETURN_IF_ERROR(graph.status());
 
   tensorflow::SaverDef saver;
   saver.set_filename_tensor_name(filename.tensor_name());
@@ -190,15 +186,15 @@ absl::StatusOr<tensorflow::SaverDef> AddSaverOps(graph::Graph& graph, const Rest
 }
 
 absl::StatusOr<tensorflow::MetaGraphDef> MakeServeMetaGraph(
-    const graph::Graph& graph, const tensorflow::SaverDef* saver,
-    const std::vector<model::SignatureSpec>& signatures) {
-  RETURN_IF_ERROR(graph.status());
+    const Graph& graph, const tensorflow::SaverDef* saver,
+    const std::vector<SignatureSpec>& signatures) {
+  RECSHIP_RETURN_IF_ERROR(graph.status());
   tensorflow::MetaGraphDef meta_graph;
   meta_graph.mutable_meta_info_def()->add_tags(kServeTag);
   meta_graph.mutable_meta_info_def()->set_tensorflow_git_version("recship");
   *meta_graph.mutable_graph_def() = graph.def();
   if (saver != nullptr) *meta_graph.mutable_saver_def() = *saver;
-  for (const model::SignatureSpec& spec : signatures) {
+  for (const SignatureSpec& spec : signatures) {
     tensorflow::SignatureDef& signature = (*meta_graph.mutable_signature_def())[spec.name];
     for (auto& [key, info] : TensorInfos(spec.inputs)) (*signature.mutable_inputs())[key] = info;
     for (auto& [key, info] : TensorInfos(spec.outputs)) (*signature.mutable_outputs())[key] = info;
@@ -207,4 +203,4 @@ absl::StatusOr<tensorflow::MetaGraphDef> MakeServeMetaGraph(
   return meta_graph;
 }
 
-}  // namespace recship::exporter
+}  // namespace recship

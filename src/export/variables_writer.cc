@@ -8,7 +8,7 @@
 
 #include "recship/core/status_macros.h"
 
-namespace recship::exporter {
+namespace recship {
 namespace {
 
 // Small enough that the kernel's sequential readahead fetches the next chunks
@@ -46,16 +46,16 @@ class ByteCounter {
 // the bytes, without keeping them.
 absl::Status VerifyTensor(const BundleReader& checkpoint, const std::string& name,
                           std::vector<char>& buffer, ByteCounter& counter) {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
   if (entry->dtype == tensorflow::DT_STRING) {
-    RETURN_IF_ERROR(checkpoint.Verify(name));
+    RECSHIP_RETURN_IF_ERROR(checkpoint.Verify(name));
     return counter.Add(entry->size);
   }
-  ASSIGN_OR_RETURN(TensorStream stream, checkpoint.OpenStream(name));
+  RECSHIP_ASSIGN_OR_RETURN(TensorStream stream, checkpoint.OpenStream(name));
   while (stream.remaining_bytes() > 0) {
     uint64_t n = std::min<uint64_t>(stream.remaining_bytes(), buffer.size());
-    RETURN_IF_ERROR(stream.Read(n, buffer.data()));
-    RETURN_IF_ERROR(counter.Add(n));
+    RECSHIP_RETURN_IF_ERROR(stream.Read(n, buffer.data()));
+    RECSHIP_RETURN_IF_ERROR(counter.Add(n));
   }
   return absl::OkStatus();
 }
@@ -88,30 +88,30 @@ absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
                                                const BytesDoneCallback& on_bytes) {
   VariablesStats stats;
   ByteCounter counter(on_bytes);
-  ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix));
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix));
   std::vector<char> buffer;
   for (const std::string& name : names) {
-    ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
+    RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
     stats.tensor_bytes += entry->size;
     if (entry->dtype == tensorflow::DT_STRING) {
-      ASSIGN_OR_RETURN(Tensor tensor, checkpoint.Read(name));
-      RETURN_IF_ERROR(writer->Add(name, tensor));
-      RETURN_IF_ERROR(counter.Add(entry->size));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor tensor, checkpoint.Read(name));
+      RECSHIP_RETURN_IF_ERROR(writer->Add(name, tensor));
+      RECSHIP_RETURN_IF_ERROR(counter.Add(entry->size));
       continue;
     }
-    ASSIGN_OR_RETURN(TensorStream stream, checkpoint.OpenStream(name));
-    RETURN_IF_ERROR(writer->BeginTensor(name, entry->dtype, entry->shape));
+    RECSHIP_ASSIGN_OR_RETURN(TensorStream stream, checkpoint.OpenStream(name));
+    RECSHIP_RETURN_IF_ERROR(writer->BeginTensor(name, entry->dtype, entry->shape));
     buffer.resize(std::min(kChunkBytes, std::max<uint64_t>(entry->size, 1)));
     while (stream.remaining_bytes() > 0) {
       uint64_t n = std::min<uint64_t>(stream.remaining_bytes(), buffer.size());
-      RETURN_IF_ERROR(stream.Read(n, buffer.data()));
-      RETURN_IF_ERROR(writer->Append(absl::string_view(buffer.data(), n)));
-      RETURN_IF_ERROR(counter.Add(n));
+      RECSHIP_RETURN_IF_ERROR(stream.Read(n, buffer.data()));
+      RECSHIP_RETURN_IF_ERROR(writer->Append(absl::string_view(buffer.data(), n)));
+      RECSHIP_RETURN_IF_ERROR(counter.Add(n));
     }
-    RETURN_IF_ERROR(writer->EndTensor());
+    RECSHIP_RETURN_IF_ERROR(writer->EndTensor());
   }
-  RETURN_IF_ERROR(writer->Finish());
-  RETURN_IF_ERROR(counter.Flush());
+  RECSHIP_RETURN_IF_ERROR(writer->Finish());
+  RECSHIP_RETURN_IF_ERROR(counter.Flush());
   stats.copied_bytes = stats.tensor_bytes;
   return stats;
 }
@@ -124,12 +124,12 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
   std::vector<BundleEntry> entries;
   int n = checkpoint.num_shards();
   for (const std::string& name : names) {
-    ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
+    RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));
     entries.push_back(*entry);
     stats.tensor_bytes += entry->size;
   }
   for (int i = 0; i < n; ++i) {
-    ASSIGN_OR_RETURN(
+    RECSHIP_ASSIGN_OR_RETURN(
         std::optional<CloneMethod> method,
         LinkOrReflinkFile(BundleDataPath(checkpoint.prefix(), i, n), BundleDataPath(prefix, i, n)));
     if (!method) {
@@ -137,7 +137,7 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
       // copy optimizer slots and every other sub-model's tables, so copy
       // just the exported tensors instead.
       for (int j = 0; j < i; ++j) ::unlink(BundleDataPath(prefix, j, n).c_str());
-      ASSIGN_OR_RETURN(stats, StreamVariables(checkpoint, names, prefix, on_bytes));
+      RECSHIP_ASSIGN_OR_RETURN(stats, StreamVariables(checkpoint, names, prefix, on_bytes));
       stats.shared_by = CloneMethod::kCopy;
       return stats;
     }
@@ -159,10 +159,10 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
   ByteCounter counter(on_bytes);
   std::vector<char> buffer(kChunkBytes);
   for (const BundleEntry& entry : by_offset) {
-    RETURN_IF_ERROR(VerifyTensor(checkpoint, entry.name, buffer, counter));
+    RECSHIP_RETURN_IF_ERROR(VerifyTensor(checkpoint, entry.name, buffer, counter));
   }
-  RETURN_IF_ERROR(WriteBundleIndex(prefix, n, entries));
-  RETURN_IF_ERROR(counter.Flush());
+  RECSHIP_RETURN_IF_ERROR(WriteBundleIndex(prefix, n, entries));
+  RECSHIP_RETURN_IF_ERROR(counter.Flush());
   return stats;
 }
 
@@ -176,4 +176,4 @@ absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
                 : StreamVariables(checkpoint, names, prefix, on_bytes);
 }
 
-}  // namespace recship::exporter
+}  // namespace recship

@@ -13,9 +13,9 @@
 #include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/format/tfrecord.h"
-#include "tensorflow_serving/apis/prediction_log.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_log.pb.h"
 
-namespace recship::exporter {
+namespace recship {
 namespace {
 
 using json = nlohmann::json;
@@ -29,7 +29,7 @@ absl::StatusOr<std::vector<int64_t>> KnownIds(const std::string& dir) {
   std::string prefix =
       (std::filesystem::path(dir) / kVariablesDirectory / kVariablesFilename).string();
   if (!std::filesystem::exists(BundleIndexPath(prefix))) return ids;
-  ASSIGN_OR_RETURN(auto bundle, BundleReader::Open(prefix));
+  RECSHIP_ASSIGN_OR_RETURN(auto bundle, BundleReader::Open(prefix));
   for (const BundleEntry& entry : bundle->entries()) {
     if (!absl::EndsWith(entry.name, "-keys") || entry.dtype != tensorflow::DT_INT64 ||
         entry.shape.size() != 1) {
@@ -37,7 +37,7 @@ absl::StatusOr<std::vector<int64_t>> KnownIds(const std::string& dir) {
     }
     int64_t n = std::min<int64_t>(entry.shape[0], kMaxKnownIds / 4);
     std::vector<int64_t> keys(static_cast<size_t>(n));
-    RETURN_IF_ERROR(bundle->ReadRows(entry.name, 0, n, keys.data()));
+    RECSHIP_RETURN_IF_ERROR(bundle->ReadRows(entry.name, 0, n, keys.data()));
     ids.insert(ids.end(), keys.begin(), keys.end());
   }
   return ids;
@@ -60,7 +60,7 @@ class RequestGenerator {
       } else if (absl::EndsWith(name, "_dense_shape") && IsBag(name.substr(0, name.size() - 12))) {
         AddBag(name.substr(0, name.size() - 12), request);
       } else {
-        ASSIGN_OR_RETURN(Tensor t, Dense(name, info));
+        RECSHIP_ASSIGN_OR_RETURN(Tensor t, Dense(name, info));
         (*request.mutable_inputs())[name] = TensorToProto(t);
       }
     }
@@ -105,7 +105,7 @@ class RequestGenerator {
     TensorShape shape;
     for (const auto& dim : info.tensor_shape().dim())
       shape.push_back(dim.size() < 0 ? batch_ : dim.size());
-    ASSIGN_OR_RETURN(Tensor t, Tensor::Create(info.dtype(), shape));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(info.dtype(), shape));
     switch (info.dtype()) {
       case tensorflow::DT_FLOAT:
         for (float& v : t.flat<float>()) v = std::normal_distribution<float>()(rng_);
@@ -132,7 +132,7 @@ class RequestGenerator {
 
 absl::StatusOr<std::vector<Request>> RequestsFromJson(const std::string& path,
                                                       const tensorflow::SignatureDef& signature) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 256 << 20));
+  RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 256 << 20));
   json root = json::parse(text, nullptr, false);
   if (root.is_discarded() || !root.is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected a JSON list of requests"));
@@ -170,9 +170,9 @@ absl::StatusOr<std::vector<Request>> RequestsFromJson(const std::string& path,
 
 absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::string& out,
                              const WarmupOptions& options) {
-  ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(saved_model_dir));
-  ASSIGN_OR_RETURN(const tensorflow::MetaGraphDef* meta_graph,
-                   FindMetaGraph(saved_model, {kServeTag}));
+  RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(saved_model_dir));
+  RECSHIP_ASSIGN_OR_RETURN(const tensorflow::MetaGraphDef* meta_graph,
+                           FindMetaGraph(saved_model, {kServeTag}));
   auto it = meta_graph->signature_def().find(options.signature);
   if (it == meta_graph->signature_def().end()) {
     return absl::NotFoundError(
@@ -180,15 +180,15 @@ absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::stri
   }
   std::vector<Request> requests;
   if (!options.inputs_json.empty()) {
-    ASSIGN_OR_RETURN(requests, RequestsFromJson(options.inputs_json, it->second));
+    RECSHIP_ASSIGN_OR_RETURN(requests, RequestsFromJson(options.inputs_json, it->second));
   } else {
     if (options.count < 1 || options.batch < 1) {
       return absl::InvalidArgumentError("warmup: count and batch must be at least 1");
     }
-    ASSIGN_OR_RETURN(std::vector<int64_t> known, KnownIds(saved_model_dir));
+    RECSHIP_ASSIGN_OR_RETURN(std::vector<int64_t> known, KnownIds(saved_model_dir));
     RequestGenerator generator(it->second, std::move(known), options.batch, options.seed);
     for (int i = 0; i < options.count; ++i) {
-      ASSIGN_OR_RETURN(Request request, generator.Next());
+      RECSHIP_ASSIGN_OR_RETURN(Request request, generator.Next());
       requests.push_back(std::move(request));
     }
   }
@@ -197,14 +197,14 @@ absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::stri
                                                    " requests; TensorFlow Serving reads at most ",
                                                    kMaxWarmupRecords));
   }
-  ASSIGN_OR_RETURN(auto writer, TFRecordWriter::Create(out));
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, TFRecordWriter::Create(out));
   for (Request& request : requests) {
     tensorflow::serving::PredictionLog log;
     request.mutable_model_spec()->set_signature_name(options.signature);
     *log.mutable_predict_log()->mutable_request() = std::move(request);
-    RETURN_IF_ERROR(writer->Write(log.SerializeAsString()));
+    RECSHIP_RETURN_IF_ERROR(writer->Write(log.SerializeAsString()));
   }
   return writer->Close();
 }
 
-}  // namespace recship::exporter
+}  // namespace recship

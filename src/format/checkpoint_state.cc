@@ -39,7 +39,7 @@ absl::StatusOr<tensorflow::CheckpointState> ReadCheckpointState(const std::strin
   if (!fs::exists(path, ec)) {
     return absl::NotFoundError(absl::StrCat("no checkpoint state file ", path));
   }
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 64 << 20));
+  RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 64 << 20));
   tensorflow::CheckpointState state;
   if (!google::protobuf::TextFormat::ParseFromString(text, &state)) {
     return absl::DataLossError(absl::StrCat(path, ": not a text CheckpointState"));
@@ -63,7 +63,7 @@ absl::Status WriteCheckpointState(const std::string& dir, const std::string& lat
 }
 
 absl::StatusOr<std::string> LatestCheckpoint(const std::string& dir) {
-  ASSIGN_OR_RETURN(tensorflow::CheckpointState state, ReadCheckpointState(dir));
+  RECSHIP_ASSIGN_OR_RETURN(tensorflow::CheckpointState state, ReadCheckpointState(dir));
   const std::string& prefix = state.model_checkpoint_path();
   std::error_code ec;
   if (!fs::exists(BundleIndexPath(prefix), ec)) {

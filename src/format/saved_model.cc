@@ -21,7 +21,7 @@ bool IsSavedModelDirectory(const std::string& dir) {
 
 absl::StatusOr<tensorflow::SavedModel> ReadSavedModel(const std::string& export_dir) {
   std::string path = (std::filesystem::path(export_dir) / kSavedModelFilename).string();
-  ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  RECSHIP_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
   tensorflow::SavedModel saved_model;
   if (!saved_model.ParseFromString(bytes)) {
     return absl::DataLossError(absl::StrCat(path, ": not a SavedModel protocol buffer"));
@@ -50,8 +50,8 @@ absl::StatusOr<SavedModelWriter> SavedModelWriter::Begin(const std::string& expo
   if (version < 0) {
     return absl::InvalidArgumentError(absl::StrCat("version must be >= 0, not ", version));
   }
-  ASSIGN_OR_RETURN(StagedDirectory staged,
-                   StagedDirectory::Create(export_dir_base, std::to_string(version)));
+  RECSHIP_ASSIGN_OR_RETURN(StagedDirectory staged,
+                           StagedDirectory::Create(export_dir_base, std::to_string(version)));
   return SavedModelWriter(std::move(staged));
 }
 
@@ -81,23 +81,25 @@ absl::Status SavedModelWriter::WriteSavedModel(const tensorflow::SavedModel& sav
   if (!saved_model.SerializeToString(&bytes)) {
     return absl::InternalError("cannot serialize the SavedModel proto");
   }
-  ASSIGN_OR_RETURN(auto file, WritableFile::Create(
-                                  (std::filesystem::path(path()) / kSavedModelFilename).string()));
-  RETURN_IF_ERROR(file->Append(bytes));
+  RECSHIP_ASSIGN_OR_RETURN(
+      auto file,
+      WritableFile::Create((std::filesystem::path(path()) / kSavedModelFilename).string()));
+  RECSHIP_RETURN_IF_ERROR(file->Append(bytes));
   return file->Close();
 }
 
 absl::Status SavedModelWriter::AddAsset(absl::string_view filename, absl::string_view contents) {
-  ASSIGN_OR_RETURN(std::string dir, Subdirectory(kAssetsDirectory));
-  ASSIGN_OR_RETURN(auto file, WritableFile::Create(
-                                  (std::filesystem::path(dir) / std::string(filename)).string()));
-  RETURN_IF_ERROR(file->Append(contents));
+  RECSHIP_ASSIGN_OR_RETURN(std::string dir, Subdirectory(kAssetsDirectory));
+  RECSHIP_ASSIGN_OR_RETURN(
+      auto file,
+      WritableFile::Create((std::filesystem::path(dir) / std::string(filename)).string()));
+  RECSHIP_RETURN_IF_ERROR(file->Append(contents));
   return file->Close();
 }
 
 absl::Status SavedModelWriter::CopyExtraAsset(absl::string_view filename,
                                               const std::string& source) {
-  ASSIGN_OR_RETURN(std::string dir, Subdirectory(kExtraAssetsDirectory));
+  RECSHIP_ASSIGN_OR_RETURN(std::string dir, Subdirectory(kExtraAssetsDirectory));
   return CopyFile(source, (std::filesystem::path(dir) / std::string(filename)).string());
 }
 

@@ -37,7 +37,7 @@ class TableReader {
   absl::Status Run(const std::function<absl::Status(absl::string_view, absl::string_view)>& visit) {
     if (file_.size() < kFooterSize) return Corrupt("too short to be a table index");
     char footer[kFooterSize];
-    RETURN_IF_ERROR(file_.Read(file_.size() - kFooterSize, kFooterSize, footer));
+    RECSHIP_RETURN_IF_ERROR(file_.Read(file_.size() - kFooterSize, kFooterSize, footer));
     if (DecodeFixed64(footer + kFooterSize - 8) != kTableMagicNumber) {
       return Corrupt("bad magic number (not a LevelDB-format table)");
     }
@@ -47,7 +47,7 @@ class TableReader {
       return Corrupt("bad block handle in footer");
     }
     std::string index_block;
-    RETURN_IF_ERROR(ReadBlock(index, "index block", &index_block));
+    RECSHIP_RETURN_IF_ERROR(ReadBlock(index, "index block", &index_block));
     // Data blocks lie in file order without overlap (as LevelDB writes them),
     // so the walk reads each byte once: a crafted index cannot list one big
     // block over and over and make the work quadratic.
@@ -76,7 +76,7 @@ class TableReader {
                                                           " overlaps or precedes the one before"));
                             }
                             std::string data_block;
-                            RETURN_IF_ERROR(ReadBlock(handle, "data block", &data_block));
+                            RECSHIP_RETURN_IF_ERROR(ReadBlock(handle, "data block", &data_block));
                             next_block = handle.offset + handle.size + kBlockTrailerSize;
                             return ForEachInBlock(data_block, "data block", visit_in_order);
                           });
@@ -99,7 +99,7 @@ class TableReader {
                                   ") points outside the file"));
     }
     std::string raw(handle.size + kBlockTrailerSize, '\0');
-    RETURN_IF_ERROR(file_.Read(handle.offset, raw.size(), raw.data()));
+    RECSHIP_RETURN_IF_ERROR(file_.Read(handle.offset, raw.size(), raw.data()));
     const char* trailer = raw.data() + handle.size;
     uint32_t expected = crc32c::Unmask(DecodeFixed32(trailer + 1));
     if (crc32c::Value(raw.data(), handle.size + 1) != expected) {
@@ -153,7 +153,7 @@ class TableReader {
       key.append(entries.data(), non_shared);
       absl::string_view value = entries.substr(non_shared, value_length);
       entries.remove_prefix(non_shared + value_length);
-      RETURN_IF_ERROR(visit(key, value));
+      RECSHIP_RETURN_IF_ERROR(visit(key, value));
     }
     return absl::OkStatus();
   }
@@ -177,15 +177,16 @@ absl::Status ForEachEntry(
 absl::Status WriteTable(const std::string& path,
                         const std::vector<std::pair<std::string, std::string>>& entries) {
   leveldb::WritableFile* raw_file = nullptr;
-  RETURN_IF_ERROR(FromLevelDb(leveldb::Env::Default()->NewWritableFile(path, &raw_file), path));
+  RECSHIP_RETURN_IF_ERROR(
+      FromLevelDb(leveldb::Env::Default()->NewWritableFile(path, &raw_file), path));
   std::unique_ptr<leveldb::WritableFile> file(raw_file);
   leveldb::Options options;
   options.compression = leveldb::kNoCompression;
   options.filter_policy = nullptr;
   leveldb::TableBuilder builder(options, file.get());
   for (const auto& [key, value] : entries) builder.Add(key, value);
-  RETURN_IF_ERROR(FromLevelDb(builder.Finish(), path));
-  RETURN_IF_ERROR(FromLevelDb(file->Sync(), path));
+  RECSHIP_RETURN_IF_ERROR(FromLevelDb(builder.Finish(), path));
+  RECSHIP_RETURN_IF_ERROR(FromLevelDb(file->Sync(), path));
   return FromLevelDb(file->Close(), path);
 }
 

@@ -63,7 +63,7 @@ absl::StatusOr<TensorShape> ShapeFromProto(const tensorflow::TensorShapeProto& p
     }
     shape.push_back(dim.size());
   }
-  RETURN_IF_ERROR(NumElements(shape).status());
+  RECSHIP_RETURN_IF_ERROR(NumElements(shape).status());
   return shape;
 }
 
@@ -83,7 +83,7 @@ absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape,
     return absl::InvalidArgumentError(
         absl::StrCat("cannot hold a tensor of dtype ", DataTypeName(dtype)));
   }
-  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  RECSHIP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
@@ -106,6 +106,31 @@ absl::StatusOr<Tensor> Tensor::Create(DataType dtype, TensorShape shape,
   return t;
 }
 
+absl::StatusOr<Tensor> Tensor::View(DataType dtype, TensorShape shape,
+                                    std::shared_ptr<std::byte> data, size_t bytes) {
+  size_t element = DataTypeSize(dtype);
+  if (element == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a view cannot hold a tensor of dtype ", DataTypeName(dtype)));
+  }
+  RECSHIP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  if (static_cast<uint64_t>(n) * element != bytes ||
+      reinterpret_cast<uintptr_t>(data.get()) % element != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a view of ", bytes, " bytes at offset ", reinterpret_cast<uintptr_t>(data.get()) % 64,
+        " of a 64-byte line cannot hold a ", DataTypeName(dtype), " tensor of shape ",
+        ShapeToString(shape)));
+  }
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.num_elements_ = n;
+  t.byte_size_ = bytes;
+  t.is_view_ = true;
+  t.buffer_ = std::move(data);
+  return t;
+}
+
 void internal::CheckElementCount(const Tensor& t, size_t values) {
   if (static_cast<uint64_t>(t.num_elements()) != values) {
     std::fprintf(stderr, "recship: Tensor of shape %s given %zu values\n",
@@ -122,7 +147,7 @@ Tensor Tensor::FromStrings(TensorShape shape, std::vector<std::string> values) {
 }
 
 absl::StatusOr<Tensor> Tensor::Reshaped(TensorShape shape) const {
-  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  RECSHIP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
   if (n != num_elements_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot reshape a tensor of shape ", ShapeToString(shape_), " to ", ShapeToString(shape)));

@@ -14,8 +14,8 @@
 #include "recship/core/coding.h"
 #include "recship/core/crc32c.h"
 #include "recship/core/status_macros.h"
+#include "recship/tensorflow/core/protobuf/tensor_bundle.pb.h"
 #include "sstable.h"
-#include "tensorflow/core/protobuf/tensor_bundle.pb.h"
 
 namespace recship {
 namespace {
@@ -39,9 +39,21 @@ uint64_t ElementsPerRow(const TensorShape& shape) {
   return n;
 }
 
+absl::Status ChecksumMismatch(const BundleEntry& entry, const std::string& file) {
+  return absl::DataLossError(
+      absl::StrCat(file, ": tensor '", entry.name, "' fails its crc32c check (data corrupt)"));
+}
 absl::Status ChecksumMismatch(const BundleEntry& entry, const RandomAccessFile& file) {
-  return absl::DataLossError(absl::StrCat(file.name(), ": tensor '", entry.name,
-                                          "' fails its crc32c check (data corrupt)"));
+  return ChecksumMismatch(entry, file.name());
+}
+
+absl::Status CheckEntryFits(const BundleEntry& entry, const std::string& file, uint64_t size) {
+  if (entry.offset > size || entry.size > size - entry.offset) {
+    return absl::DataLossError(absl::StrCat(file, ": tensor '", entry.name, "' claims ", entry.size,
+                                            " bytes at offset ", entry.offset, " but the file has ",
+                                            size, " bytes"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -126,7 +138,7 @@ absl::Status BundleWriter::Fail(absl::Status status) {
 
 absl::Status BundleWriter::StartEntry(absl::string_view name, DataType dtype, TensorShape shape,
                                       int shard) {
-  RETURN_IF_ERROR(status_);
+  RECSHIP_RETURN_IF_ERROR(status_);
   if (finished_) return absl::FailedPreconditionError("bundle writer already finished");
   if (in_tensor_) {
     return absl::FailedPreconditionError(
@@ -149,7 +161,7 @@ absl::Status BundleWriter::StartEntry(absl::string_view name, DataType dtype, Te
     return absl::InvalidArgumentError(absl::StrCat(
         "bundle ", prefix_, ": tensor '", name, "' has unsupported dtype ", DataTypeName(dtype)));
   }
-  RETURN_IF_ERROR(NumElements(shape).status());
+  RECSHIP_RETURN_IF_ERROR(NumElements(shape).status());
   auto& file = shards_[static_cast<size_t>(shard)];
   if (file == nullptr) {
     auto created = WritableFile::Create(BundleDataPath(prefix_, shard, options_.num_shards));
@@ -175,14 +187,14 @@ absl::Status BundleWriter::BeginTensor(absl::string_view name, DataType dtype, T
     return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": string tensor '", name,
                                                    "' must be added whole with Add"));
   }
-  RETURN_IF_ERROR(StartEntry(name, dtype, std::move(shape), shard));
+  RECSHIP_RETURN_IF_ERROR(StartEntry(name, dtype, std::move(shape), shard));
   current_expected_ =
       static_cast<uint64_t>(NumElements(current_.shape).value()) * DataTypeSize(current_.dtype);
   return absl::OkStatus();
 }
 
 absl::Status BundleWriter::Append(absl::string_view bytes) {
-  RETURN_IF_ERROR(status_);
+  RECSHIP_RETURN_IF_ERROR(status_);
   if (!in_tensor_) return absl::FailedPreconditionError("Append outside BeginTensor/EndTensor");
   if (bytes.size() > current_expected_ - current_.size) {
     return Fail(absl::InvalidArgumentError(
@@ -194,7 +206,7 @@ absl::Status BundleWriter::Append(absl::string_view bytes) {
 }
 
 absl::Status BundleWriter::EndTensor() {
-  RETURN_IF_ERROR(status_);
+  RECSHIP_RETURN_IF_ERROR(status_);
   if (!in_tensor_) return absl::FailedPreconditionError("EndTensor without BeginTensor");
   if (current_.size != current_expected_) {
     return Fail(absl::InvalidArgumentError(
@@ -227,8 +239,8 @@ absl::Status BundleWriter::AddStrings(const Tensor& tensor) {
   uint32_t masked = crc32c::Mask(length_crc);
   char masked_bytes[4];
   std::memcpy(masked_bytes, &masked, 4);
-  RETURN_IF_ERROR(AppendToShard(absl::string_view(masked_bytes, 4)));
-  for (const std::string& s : tensor.strings()) RETURN_IF_ERROR(AppendToShard(s));
+  RECSHIP_RETURN_IF_ERROR(AppendToShard(absl::string_view(masked_bytes, 4)));
+  for (const std::string& s : tensor.strings()) RECSHIP_RETURN_IF_ERROR(AppendToShard(s));
   return absl::OkStatus();
 }
 
@@ -239,12 +251,12 @@ absl::Status BundleWriter::Add(absl::string_view name, const Tensor& tensor, int
                                                    "' of shape ", ShapeToString(tensor.shape()),
                                                    " holds ", tensor.strings().size(), " strings"));
   }
-  RETURN_IF_ERROR(StartEntry(name, tensor.dtype(), tensor.shape(), shard));
+  RECSHIP_RETURN_IF_ERROR(StartEntry(name, tensor.dtype(), tensor.shape(), shard));
   if (tensor.dtype() == tensorflow::DT_STRING) {
-    RETURN_IF_ERROR(AddStrings(tensor));
+    RECSHIP_RETURN_IF_ERROR(AddStrings(tensor));
   } else {
     current_expected_ = tensor.byte_size();
-    RETURN_IF_ERROR(AppendToShard(
+    RECSHIP_RETURN_IF_ERROR(AppendToShard(
         absl::string_view(reinterpret_cast<const char*>(tensor.data()), tensor.byte_size())));
   }
   current_expected_ = current_.size;
@@ -252,7 +264,7 @@ absl::Status BundleWriter::Add(absl::string_view name, const Tensor& tensor, int
 }
 
 absl::Status BundleWriter::Finish() {
-  RETURN_IF_ERROR(status_);
+  RECSHIP_RETURN_IF_ERROR(status_);
   if (finished_) return absl::FailedPreconditionError("bundle writer already finished");
   if (in_tensor_) {
     return Fail(absl::FailedPreconditionError(
@@ -291,7 +303,7 @@ absl::Status TensorStream::Read(uint64_t n, char* out) {
     return absl::OutOfRangeError(absl::StrCat("tensor '", entry_.name, "': read of ", n,
                                               " bytes with only ", remaining_bytes(), " left"));
   }
-  RETURN_IF_ERROR(file_->Read(entry_.offset + position_, n, out));
+  RECSHIP_RETURN_IF_ERROR(file_->Read(entry_.offset + position_, n, out));
   crc_ = crc32c::Extend(crc_, out, n);
   position_ += n;
   if (position_ == entry_.size && crc32c::Mask(crc_) != entry_.masked_crc32c) {
@@ -312,21 +324,21 @@ absl::Status TensorStream::ReadRows(int64_t rows, void* out) {
 // ---------------------------------------------------------------- reader
 
 absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Open(std::string prefix) {
-  ASSIGN_OR_RETURN(auto index, OpenRandomAccessFile(BundleIndexPath(prefix)));
+  RECSHIP_ASSIGN_OR_RETURN(auto index, OpenRandomAccessFile(BundleIndexPath(prefix)));
   return OpenWithIndex(std::move(prefix), *index);
 }
 
 absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::OpenWithIndex(
     std::string prefix, const RandomAccessFile& index) {
   std::unique_ptr<BundleReader> reader(new BundleReader(std::move(prefix)));
-  RETURN_IF_ERROR(reader->LoadIndex(index));
+  RECSHIP_RETURN_IF_ERROR(reader->LoadIndex(index));
   return reader;
 }
 
 absl::Status BundleReader::LoadIndex(const RandomAccessFile& index) {
   const std::string& file = index.name();
   bool have_header = false;
-  RETURN_IF_ERROR(sstable::ForEachEntry(
+  RECSHIP_RETURN_IF_ERROR(sstable::ForEachEntry(
       index, [&](absl::string_view key, absl::string_view value) -> absl::Status {
         if (key.empty()) {
           tensorflow::BundleHeaderProto header;
@@ -391,6 +403,7 @@ absl::Status BundleReader::LoadIndex(const RandomAccessFile& index) {
             [](const BundleEntry& a, const BundleEntry& b) { return a.name < b.name; });
   absl::MutexLock lock(&mu_);
   shards_.resize(static_cast<size_t>(num_shards_));
+  mapped_shards_.resize(static_cast<size_t>(num_shards_));
   return absl::OkStatus();
 }
 
@@ -413,19 +426,41 @@ absl::StatusOr<const RandomAccessFile*> BundleReader::DataFile(const BundleEntry
   absl::MutexLock lock(&mu_);
   auto& shard = shards_[static_cast<size_t>(entry.shard_id)];
   if (shard == nullptr) {
-    ASSIGN_OR_RETURN(shard,
-                     OpenRandomAccessFile(BundleDataPath(prefix_, entry.shard_id, num_shards_)));
+    RECSHIP_ASSIGN_OR_RETURN(
+        shard, OpenRandomAccessFile(BundleDataPath(prefix_, entry.shard_id, num_shards_)));
   }
-  if (entry.offset > shard->size() || entry.size > shard->size() - entry.offset) {
-    return absl::DataLossError(absl::StrCat(shard->name(), ": tensor '", entry.name, "' claims ",
-                                            entry.size, " bytes at offset ", entry.offset,
-                                            " but the file has ", shard->size(), " bytes"));
-  }
+  RECSHIP_RETURN_IF_ERROR(CheckEntryFits(entry, shard->name(), shard->size()));
   return shard.get();
 }
 
+absl::StatusOr<std::shared_ptr<const MappedFile>> BundleReader::MappedDataFile(
+    const BundleEntry& entry) const {
+  absl::MutexLock lock(&mu_);
+  auto& shard = mapped_shards_[static_cast<size_t>(entry.shard_id)];
+  if (shard == nullptr) {
+    InstallSigbusGuard();
+    RECSHIP_ASSIGN_OR_RETURN(
+        shard, MappedFile::Open(BundleDataPath(prefix_, entry.shard_id, num_shards_)));
+  }
+  RECSHIP_RETURN_IF_ERROR(CheckEntryFits(entry, shard->name(), shard->size()));
+  return shard;
+}
+
+absl::StatusOr<Tensor> BundleReader::Map(absl::string_view name) const {
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
+  if (entry->offset % DataTypeSize(entry->dtype) != 0) return Read(name);
+  RECSHIP_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedDataFile(*entry));
+  std::byte* begin = file->data() + entry->offset;
+  if (crc32c::Mask(crc32c::Value(begin, entry->size)) != entry->masked_crc32c) {
+    return ChecksumMismatch(*entry, file->name());
+  }
+  file->AdviseRandom(entry->offset, entry->size);
+  return Tensor::View(entry->dtype, entry->shape, std::shared_ptr<std::byte>(file, begin),
+                      entry->size);
+}
+
 absl::StatusOr<const BundleEntry*> BundleReader::LookupNumeric(absl::string_view name) const {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
   if (DataTypeSize(entry->dtype) == 0) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", prefix_,
                                                    " has dtype ", DataTypeName(entry->dtype),
@@ -435,23 +470,24 @@ absl::StatusOr<const BundleEntry*> BundleReader::LookupNumeric(absl::string_view
 }
 
 absl::StatusOr<Tensor> BundleReader::Read(absl::string_view name) const {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
   if (!IsStorableDataType(entry->dtype)) {
     return absl::UnimplementedError(absl::StrCat("tensor '", name, "' in ", prefix_, " has dtype ",
                                                  DataTypeName(entry->dtype),
                                                  ", which recship does not read"));
   }
-  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
-  ASSIGN_OR_RETURN(Tensor tensor, Tensor::Create(entry->dtype, entry->shape));
+  RECSHIP_ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  RECSHIP_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Create(entry->dtype, entry->shape));
   if (entry->dtype != tensorflow::DT_STRING) {
-    RETURN_IF_ERROR(file->Read(entry->offset, entry->size, reinterpret_cast<char*>(tensor.data())));
+    RECSHIP_RETURN_IF_ERROR(
+        file->Read(entry->offset, entry->size, reinterpret_cast<char*>(tensor.data())));
     if (crc32c::Mask(crc32c::Value(tensor.data(), entry->size)) != entry->masked_crc32c) {
       return ChecksumMismatch(*entry, *file);
     }
     return tensor;
   }
   std::string raw(entry->size, '\0');
-  RETURN_IF_ERROR(file->Read(entry->offset, raw.size(), raw.data()));
+  RECSHIP_RETURN_IF_ERROR(file->Read(entry->offset, raw.size(), raw.data()));
   absl::string_view in(raw);
   uint32_t crc = 0;
   std::vector<uint64_t> lengths(tensor.strings().size());
@@ -483,16 +519,16 @@ absl::StatusOr<Tensor> BundleReader::Read(absl::string_view name) const {
 }
 
 absl::Status BundleReader::Verify(absl::string_view name) const {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, Lookup(name));
   if (entry->dtype == tensorflow::DT_STRING || !IsStorableDataType(entry->dtype)) {
     return Read(name).status();  // Read names an unsupported dtype.
   }
-  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  RECSHIP_ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
   std::vector<char> buffer(std::min<uint64_t>(entry->size, kVerifyChunk));
   uint32_t crc = 0;
   for (uint64_t done = 0; done < entry->size;) {
     uint64_t n = std::min<uint64_t>(entry->size - done, buffer.size());
-    RETURN_IF_ERROR(file->Read(entry->offset + done, n, buffer.data()));
+    RECSHIP_RETURN_IF_ERROR(file->Read(entry->offset + done, n, buffer.data()));
     crc = crc32c::Extend(crc, buffer.data(), n);
     done += n;
   }
@@ -501,8 +537,8 @@ absl::Status BundleReader::Verify(absl::string_view name) const {
 }
 
 absl::StatusOr<TensorStream> BundleReader::OpenStream(absl::string_view name) const {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
-  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
+  RECSHIP_ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
   // An empty tensor has no last byte to check at: check its crc now.
   if (entry->size == 0 && crc32c::Mask(0) != entry->masked_crc32c) {
     return ChecksumMismatch(*entry, *file);
@@ -512,8 +548,8 @@ absl::StatusOr<TensorStream> BundleReader::OpenStream(absl::string_view name) co
 
 absl::Status BundleReader::ReadRows(absl::string_view name, int64_t first_row, int64_t num_rows,
                                     void* out) const {
-  ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
-  ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
+  RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, LookupNumeric(name));
+  RECSHIP_ASSIGN_OR_RETURN(const RandomAccessFile* file, DataFile(*entry));
   int64_t rows = entry->shape.empty() ? 1 : entry->shape[0];
   if (first_row < 0 || num_rows < 0 || first_row > rows || num_rows > rows - first_row) {
     return absl::OutOfRangeError(absl::StrCat("tensor '", name, "' has ", rows,

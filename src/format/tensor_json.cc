@@ -21,7 +21,7 @@ absl::Status Flatten(const json& value, size_t depth, TensorShape& shape, std::v
   if (shape[depth] != static_cast<int64_t>(value.size())) {
     return absl::InvalidArgumentError("ragged nesting");
   }
-  for (const json& v : value) RETURN_IF_ERROR(Flatten(v, depth + 1, shape, out));
+  for (const json& v : value) RECSHIP_RETURN_IF_ERROR(Flatten(v, depth + 1, shape, out));
   return absl::OkStatus();
 }
 
@@ -57,20 +57,20 @@ json Nest(const TensorShape& shape, size_t d, int64_t& offset, const F& element)
 absl::StatusOr<Tensor> TensorFromJson(const json& value, DataType dtype) {
   TensorShape shape;
   std::vector<json> flat;
-  RETURN_IF_ERROR(Flatten(value, 0, shape, flat));
-  ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
+  RECSHIP_RETURN_IF_ERROR(Flatten(value, 0, shape, flat));
+  RECSHIP_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
   switch (dtype) {
     case tensorflow::DT_FLOAT:
-      RETURN_IF_ERROR(FillFloats<float>(flat, t));
+      RECSHIP_RETURN_IF_ERROR(FillFloats<float>(flat, t));
       break;
     case tensorflow::DT_DOUBLE:
-      RETURN_IF_ERROR(FillFloats<double>(flat, t));
+      RECSHIP_RETURN_IF_ERROR(FillFloats<double>(flat, t));
       break;
     case tensorflow::DT_INT64:
-      RETURN_IF_ERROR(FillIntegers<int64_t>(flat, t));
+      RECSHIP_RETURN_IF_ERROR(FillIntegers<int64_t>(flat, t));
       break;
     case tensorflow::DT_INT32:
-      RETURN_IF_ERROR(FillIntegers<int32_t>(flat, t));
+      RECSHIP_RETURN_IF_ERROR(FillIntegers<int32_t>(flat, t));
       break;
     case tensorflow::DT_BOOL:
       for (size_t i = 0; i < flat.size(); ++i) {

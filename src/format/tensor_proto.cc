@@ -77,8 +77,8 @@ absl::StatusOr<Tensor> TensorFromProto(const tensorflow::TensorProto& proto, uin
     return absl::UnimplementedError(
         absl::StrCat("tensors of dtype ", DataTypeName(proto.dtype()), " are not supported"));
   }
-  ASSIGN_OR_RETURN(TensorShape shape, ShapeFromProto(proto.tensor_shape()));
-  ASSIGN_OR_RETURN(int64_t elements, NumElements(shape));
+  RECSHIP_ASSIGN_OR_RETURN(TensorShape shape, ShapeFromProto(proto.tensor_shape()));
+  RECSHIP_ASSIGN_OR_RETURN(int64_t elements, NumElements(shape));
   if (proto.dtype() == tensorflow::DT_STRING) {
     if (proto.string_val_size() != elements) {
       return absl::InvalidArgumentError(absl::StrCat("string tensor of shape ",
@@ -104,12 +104,12 @@ absl::StatusOr<Tensor> TensorFromProto(const tensorflow::TensorProto& proto, uin
     return absl::ResourceExhaustedError(absl::StrCat(
         "tensor of shape ", ShapeToString(shape), " exceeds the limit of ", max_bytes, " bytes"));
   }
-  ASSIGN_OR_RETURN(Tensor tensor, Tensor::Create(proto.dtype(), shape));
+  RECSHIP_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Create(proto.dtype(), shape));
   if (!proto.tensor_content().empty()) {
     std::memcpy(tensor.data(), proto.tensor_content().data(), tensor.byte_size());
     return tensor;
   }
-  RETURN_IF_ERROR(FillTyped(proto, &tensor));
+  RECSHIP_RETURN_IF_ERROR(FillTyped(proto, &tensor));
   return tensor;
 }
 

@@ -17,7 +17,7 @@ uint32_t MaskedCrc(const void* data, size_t n) { return crc32c::Mask(crc32c::Val
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TFRecordWriter>> TFRecordWriter::Create(const std::string& path) {
-  ASSIGN_OR_RETURN(auto file, WritableFile::Create(path));
+  RECSHIP_ASSIGN_OR_RETURN(auto file, WritableFile::Create(path));
   return std::unique_ptr<TFRecordWriter>(new TFRecordWriter(std::move(file)));
 }
 
@@ -30,18 +30,18 @@ absl::Status TFRecordWriter::Write(absl::string_view record) {
   uint32_t data_crc = MaskedCrc(record.data(), record.size());
   char footer[kFooterSize];
   std::memcpy(footer, &data_crc, sizeof(data_crc));
-  RETURN_IF_ERROR(file_->Append(absl::string_view(header, kHeaderSize)));
-  RETURN_IF_ERROR(file_->Append(record));
+  RECSHIP_RETURN_IF_ERROR(file_->Append(absl::string_view(header, kHeaderSize)));
+  RECSHIP_RETURN_IF_ERROR(file_->Append(record));
   return file_->Append(absl::string_view(footer, kFooterSize));
 }
 
 absl::Status TFRecordWriter::Close() {
-  RETURN_IF_ERROR(file_->Sync());
+  RECSHIP_RETURN_IF_ERROR(file_->Sync());
   return file_->Close();
 }
 
 absl::StatusOr<std::unique_ptr<TFRecordReader>> TFRecordReader::Open(const std::string& path) {
-  ASSIGN_OR_RETURN(auto file, OpenRandomAccessFile(path));
+  RECSHIP_ASSIGN_OR_RETURN(auto file, OpenRandomAccessFile(path));
   return std::make_unique<TFRecordReader>(std::move(file));
 }
 
@@ -54,7 +54,7 @@ absl::Status TFRecordReader::Read(std::string* record) {
   };
   if (size - offset_ < kHeaderSize) return corrupt("truncated header");
   char header[kHeaderSize];
-  RETURN_IF_ERROR(file_->Read(offset_, kHeaderSize, header));
+  RECSHIP_RETURN_IF_ERROR(file_->Read(offset_, kHeaderSize, header));
   uint64_t length;
   uint32_t length_crc;
   std::memcpy(&length, header, sizeof(length));
@@ -66,9 +66,9 @@ absl::Status TFRecordReader::Read(std::string* record) {
                                 " bytes left (truncated)"));
   }
   record->resize(length);
-  RETURN_IF_ERROR(file_->Read(offset_ + kHeaderSize, length, record->data()));
+  RECSHIP_RETURN_IF_ERROR(file_->Read(offset_ + kHeaderSize, length, record->data()));
   uint32_t data_crc;
-  RETURN_IF_ERROR(
+  RECSHIP_RETURN_IF_ERROR(
       file_->Read(offset_ + kHeaderSize + length, kFooterSize, reinterpret_cast<char*>(&data_crc)));
   if (MaskedCrc(record->data(), length) != data_crc) return corrupt("data checksum mismatch");
   offset_ += kHeaderSize + length + kFooterSize;

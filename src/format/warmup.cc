@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/tfrecord.h"
-#include "tensorflow_serving/apis/prediction_log.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_log.pb.h"
 
 namespace recship {
 namespace {
@@ -29,11 +29,11 @@ const char* KindOf(const tensorflow::serving::PredictionLog& log) {
 }  // namespace
 
 absl::StatusOr<WarmupSummary> ReadWarmupSummary(const std::string& path) {
-  ASSIGN_OR_RETURN(auto reader, TFRecordReader::Open(path));
+  RECSHIP_ASSIGN_OR_RETURN(auto reader, TFRecordReader::Open(path));
   WarmupSummary summary;
   std::string record;
   for (absl::Status s = reader->Read(&record); !absl::IsOutOfRange(s); s = reader->Read(&record)) {
-    RETURN_IF_ERROR(s);
+    RECSHIP_RETURN_IF_ERROR(s);
     tensorflow::serving::PredictionLog log;
     if (!log.ParseFromString(record)) {
       return absl::DataLossError(

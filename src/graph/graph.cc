@@ -4,7 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "recship/graph/op_table.h"
 
-namespace recship::graph {
+namespace recship {
 
 PartialShape PartialShape::FromProto(const tensorflow::TensorShapeProto& proto) {
   if (proto.unknown_rank()) return Unknown();
@@ -188,4 +188,4 @@ std::string NodeBuilder::Finalize() {
   return scope_.graph()->AddNode(std::move(node_)) ? name : "";
 }
 
-}  // namespace recship::graph
+}  // namespace recship

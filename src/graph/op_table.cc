@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace recship::graph {
+namespace recship {
 namespace {
 
 using A = absl::string_view;
@@ -44,6 +44,7 @@ constexpr A kDenseHashTable[] = {"container",           "shared_name",    "use_n
                                  "key_dtype",           "value_dtype",    "value_shape",
                                  "initial_num_buckets", "max_load_factor"};
 constexpr A kTable[] = {"Tin", "Tout"};
+constexpr A kTableExport[] = {"Tkeys", "Tvalues"};
 constexpr A kRemotePredict[] = {"T",
                                 "target_address",
                                 "model_name",
@@ -75,6 +76,7 @@ constexpr OpInfo kOps[] = {
     {"GatherV2", Attrs(kGather), false},
     {"Identity", Attrs(kT), false},
     {"Log", Attrs(kT), false},
+    {"LookupTableExportV2", Attrs(kTableExport), true},
     {"LookupTableFindV2", Attrs(kTable), true},
     {"LookupTableImportV2", Attrs(kTable), true},
     {"LookupTableInsertV2", Attrs(kTable), true},
@@ -143,4 +145,4 @@ absl::Status ValidateNode(const tensorflow::NodeDef& node) {
   return absl::OkStatus();
 }
 
-}  // namespace recship::graph
+}  // namespace recship

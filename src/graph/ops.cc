@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "recship/format/tensor_proto.h"
 
-namespace recship::graph::ops {
+namespace recship::ops {
 namespace {
 
 using tensorflow::DT_FLOAT;
@@ -578,6 +578,22 @@ Output LookupTableSize(const Scope& s, const Output& table) {
   return Out(node, 0, DT_INT64, PartialShape::Scalar());
 }
 
+std::vector<Output> LookupTableExport(const Scope& s, const Output& table, DataType key_dtype,
+                                      DataType value_dtype) {
+  if (!Check(s, "LookupTableExportV2", table, {DT_RESOURCE})) return {Output{}, Output{}};
+  std::string node = NodeBuilder(s, "LookupTableExportV2")
+                         .Input(table)
+                         .Attr("Tkeys", key_dtype)
+                         .Attr("Tvalues", value_dtype)
+                         .Finalize();
+  PartialShape rows = PartialShape::Unknown();
+  if (table.shape.rank() >= 0) {
+    rows = PartialShape::Of({-1});
+    rows.dims.insert(rows.dims.end(), table.shape.dims.begin(), table.shape.dims.end());
+  }
+  return {Out(node, 0, key_dtype, PartialShape::Of({-1})), Out(node, 1, value_dtype, rows)};
+}
+
 std::vector<Output> TfServingRemotePredict(const Scope& s, const RemotePredictCall& call,
                                            absl::string_view name) {
   if (call.inputs.size() != call.input_aliases.size() ||
@@ -618,4 +634,4 @@ std::vector<Output> TfServingRemotePredict(const Scope& s, const RemotePredictCa
   return outputs;
 }
 
-}  // namespace recship::graph::ops
+}  // namespace recship::ops

@@ -9,7 +9,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/checkpoint_state.h"
 
-namespace recship::model {
+namespace recship {
 namespace {
 
 absl::Status CheckTableShard(absl::string_view table, int shard,
@@ -55,8 +55,9 @@ absl::StatusOr<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(
   std::error_code ec;
   std::filesystem::create_directories(model_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("creating ", model_dir, ": ", ec.message()));
-  ASSIGN_OR_RETURN(auto bundle, BundleWriter::Create(CheckpointPrefix(model_dir, step),
-                                                     {.num_shards = options.num_data_shards}));
+  RECSHIP_ASSIGN_OR_RETURN(auto bundle,
+                           BundleWriter::Create(CheckpointPrefix(model_dir, step),
+                                                {.num_shards = options.num_data_shards}));
   return std::unique_ptr<CheckpointWriter>(
       new CheckpointWriter(model_dir, step, std::move(bundle)));
 }
@@ -68,28 +69,29 @@ absl::Status CheckpointWriter::AddDense(absl::string_view name, const Tensor& va
 
 absl::Status CheckpointWriter::AddTableShard(absl::string_view table, int shard,
                                              const TableShard& data, int data_shard) {
-  RETURN_IF_ERROR(CheckTableShard(table, shard, data));
-  RETURN_IF_ERROR(bundle_->Add(TableShardTensorName(table, shard, "keys"), data.keys, data_shard));
-  RETURN_IF_ERROR(
+  RECSHIP_RETURN_IF_ERROR(CheckTableShard(table, shard, data));
+  RECSHIP_RETURN_IF_ERROR(
+      bundle_->Add(TableShardTensorName(table, shard, "keys"), data.keys, data_shard));
+  RECSHIP_RETURN_IF_ERROR(
       bundle_->Add(TableShardTensorName(table, shard, "values"), data.values, data_shard));
   if (data.freqs) {
-    RETURN_IF_ERROR(
+    RECSHIP_RETURN_IF_ERROR(
         bundle_->Add(TableShardTensorName(table, shard, "freqs"), *data.freqs, data_shard));
   }
   if (data.timestamps) {
-    RETURN_IF_ERROR(bundle_->Add(TableShardTensorName(table, shard, "timestamps"), *data.timestamps,
-                                 data_shard));
+    RECSHIP_RETURN_IF_ERROR(bundle_->Add(TableShardTensorName(table, shard, "timestamps"),
+                                         *data.timestamps, data_shard));
   }
   for (const auto& [name, slot] : data.slots) {
-    RETURN_IF_ERROR(bundle_->Add(TableShardTensorName(table, shard, absl::StrCat("slot-", name)),
-                                 slot, data_shard));
+    RECSHIP_RETURN_IF_ERROR(bundle_->Add(
+        TableShardTensorName(table, shard, absl::StrCat("slot-", name)), slot, data_shard));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> CheckpointWriter::Finish() {
-  RETURN_IF_ERROR(bundle_->Add(kGlobalStepName, Tensor::FromVector<int64_t>({}, {step_})));
-  RETURN_IF_ERROR(bundle_->Finish());
+  RECSHIP_RETURN_IF_ERROR(bundle_->Add(kGlobalStepName, Tensor::FromVector<int64_t>({}, {step_})));
+  RECSHIP_RETURN_IF_ERROR(bundle_->Finish());
   std::string prefix = bundle_->prefix();
   std::vector<std::string> all;
   if (auto state = ReadCheckpointState(model_dir_); state.ok()) {
@@ -98,13 +100,13 @@ absl::StatusOr<std::string> CheckpointWriter::Finish() {
     }
   }
   all.push_back(prefix);
-  RETURN_IF_ERROR(WriteCheckpointState(model_dir_, prefix, all));
+  RECSHIP_RETURN_IF_ERROR(WriteCheckpointState(model_dir_, prefix, all));
   return prefix;
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
     const std::string& prefix) {
-  ASSIGN_OR_RETURN(auto bundle, BundleReader::Open(prefix));
+  RECSHIP_ASSIGN_OR_RETURN(auto bundle, BundleReader::Open(prefix));
   std::unique_ptr<CheckpointReader> reader(new CheckpointReader(std::move(bundle)));
   for (const BundleEntry& entry : reader->bundle_->entries()) {
     // "<table>/shard_<i>-keys" with a matching "-values".
@@ -120,7 +122,7 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   }
   for (auto& [table, shards] : reader->tables_) std::sort(shards.begin(), shards.end());
   if (reader->bundle_->Find(kGlobalStepName) != nullptr) {
-    ASSIGN_OR_RETURN(Tensor step, reader->bundle_->Read(kGlobalStepName));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor step, reader->bundle_->Read(kGlobalStepName));
     if (step.dtype() == tensorflow::DT_INT64 && step.num_elements() == 1) {
       reader->global_step_ = step.flat<int64_t>()[0];
     }
@@ -128,4 +130,4 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   return reader;
 }
 
-}  // namespace recship::model
+}  // namespace recship

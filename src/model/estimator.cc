@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace recship::model {
+namespace recship {
 
 absl::StatusOr<Feature> Features::Get(const std::string& name) const {
   auto it = features_.find(name);
@@ -12,4 +12,4 @@ absl::StatusOr<Feature> Features::Get(const std::string& name) const {
   return it->second;
 }
 
-}  // namespace recship::model
+}  // namespace recship

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace recship::model {
+namespace recship {
 namespace {
 
 struct ThreadExportState {
@@ -14,9 +14,9 @@ thread_local ThreadExportState current;
 
 }  // namespace
 
-graph::Graph& ExportContext::sub_graph(const std::string& name) {
+Graph& ExportContext::sub_graph(const std::string& name) {
   auto& slot = graphs_[name];
-  if (slot == nullptr) slot = std::make_unique<graph::Graph>();
+  if (slot == nullptr) slot = std::make_unique<Graph>();
   return *slot;
 }
 
@@ -61,4 +61,4 @@ absl::StatusOr<ExportModeScope> EnterExportMode(ExportMode mode, ExportContext* 
   return ExportModeScope();
 }
 
-}  // namespace recship::model
+}  // namespace recship

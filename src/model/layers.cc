@@ -4,13 +4,8 @@
 #include "recship/graph/ops.h"
 #include "recship/model/export_context.h"
 
-namespace recship::model {
+namespace recship {
 namespace {
-
-namespace ops = graph::ops;
-using graph::Output;
-using graph::PartialShape;
-using graph::Scope;
 
 // The table's resource, created once per graph (found again by its
 // shared_name, the table name) and shared by every lookup.
@@ -136,4 +131,4 @@ Output HashEmbeddingBag(const Scope& s, const HashTableSpec& table, const Featur
   return pooled;
 }
 
-}  // namespace recship::model
+}  // namespace recship

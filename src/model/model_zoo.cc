@@ -4,13 +4,8 @@
 #include "recship/core/status_macros.h"
 #include "recship/graph/ops.h"
 
-namespace recship::model {
+namespace recship {
 namespace {
-
-namespace ops = graph::ops;
-using graph::Output;
-using graph::PartialShape;
-using graph::Scope;
 
 // Columns along axis 1; a single column is used as it is.
 Output Concat(const Scope& s, const std::vector<Output>& columns) {
@@ -46,7 +41,7 @@ absl::StatusOr<InputLayer> BuildInputLayer(const ModelSpec& spec, const Features
   InputLayer layer;
   std::vector<Output> all;
   for (const FeatureSpec& f : spec.features) {
-    ASSIGN_OR_RETURN(Feature feature, features.Get(f.name));
+    RECSHIP_ASSIGN_OR_RETURN(Feature feature, features.Get(f.name));
     Output column = f.kind == FeatureSpec::Kind::kDense
                         ? feature.dense
                         : HashEmbeddingBag(input, *spec.FindTable(f.table), feature, f.combiner);
@@ -203,7 +198,7 @@ ServingInputReceiverFn MakeServingInputReceiverFn(const ModelSpec& spec) {
       }
       receiver.features.Set(f.name, feature);
     }
-    RETURN_IF_ERROR(root.graph()->status());
+    RECSHIP_RETURN_IF_ERROR(root.graph()->status());
     return receiver;
   };
 }
@@ -211,24 +206,25 @@ ServingInputReceiverFn MakeServingInputReceiverFn(const ModelSpec& spec) {
 ModelFn MakeModelFn(const ModelSpec& spec) {
   return [spec](const Features& features, Mode, const RunConfig&) -> absl::StatusOr<EstimatorSpec> {
     const Scope& root = features.scope();
-    ASSIGN_OR_RETURN(InputLayer input, BuildInputLayer(spec, features));
+    RECSHIP_ASSIGN_OR_RETURN(InputLayer input, BuildInputLayer(spec, features));
     EstimatorSpec estimator;
     if (spec.architecture.multi_task()) {
       estimator.predictions = MultiTaskPredictions(spec, root, input);
     } else {
       estimator.predictions["prediction"] = SingleTaskPrediction(spec, root, input);
     }
-    RETURN_IF_ERROR(root.graph()->status());
+    RECSHIP_RETURN_IF_ERROR(root.graph()->status());
     return estimator;
   };
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, TensorShape>>> DenseVariables(
     const ModelSpec& spec) {
-  graph::Graph g;
+  Graph g;
   Scope root(&g);
-  ASSIGN_OR_RETURN(ServingInputReceiver receiver, MakeServingInputReceiverFn(spec)(root));
-  RETURN_IF_ERROR(MakeModelFn(spec)(receiver.features, Mode::kPredict, RunConfig{}).status());
+  RECSHIP_ASSIGN_OR_RETURN(ServingInputReceiver receiver, MakeServingInputReceiverFn(spec)(root));
+  RECSHIP_RETURN_IF_ERROR(
+      MakeModelFn(spec)(receiver.features, Mode::kPredict, RunConfig{}).status());
   std::vector<std::pair<std::string, TensorShape>> variables;
   for (const tensorflow::NodeDef& node : g.def().node()) {
     if (node.op() != "VarHandleOp") continue;
@@ -239,4 +235,4 @@ absl::StatusOr<std::vector<std::pair<std::string, TensorShape>>> DenseVariables(
   return variables;
 }
 
-}  // namespace recship::model
+}  // namespace recship

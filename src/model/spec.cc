@@ -11,12 +11,12 @@
 #include "recship/core/status_macros.h"
 #include "spec_reader.h"
 
-namespace recship::model {
+namespace recship {
 namespace {
 
-using spec_internal::FieldError;
-using spec_internal::json;
-using spec_internal::ObjectReader;
+using internal::FieldError;
+using internal::json;
+using internal::ObjectReader;
 
 // Names become graph scopes and output names: keep them to identifiers.
 absl::Status CheckName(const std::string& field, const std::string& name) {
@@ -31,18 +31,18 @@ absl::Status CheckName(const std::string& field, const std::string& name) {
 }
 
 absl::Status ParseTables(const ObjectReader& root, ModelSpec& spec) {
-  ASSIGN_OR_RETURN(const json* tables, root.Child("tables", json::value_t::array));
+  RECSHIP_ASSIGN_OR_RETURN(const json* tables, root.Child("tables", json::value_t::array));
   for (size_t i = 0; i < tables->size(); ++i) {
-    ASSIGN_OR_RETURN(ObjectReader t,
-                     ObjectReader::Make((*tables)[i], absl::StrCat("tables[", i, "]")));
+    RECSHIP_ASSIGN_OR_RETURN(ObjectReader t,
+                             ObjectReader::Make((*tables)[i], absl::StrCat("tables[", i, "]")));
     HashTableSpec table;
-    ASSIGN_OR_RETURN(table.name, t.String("name"));
-    RETURN_IF_ERROR(CheckName(t.Path("name"), table.name));
-    ASSIGN_OR_RETURN(table.dim, t.Positive("dim"));
-    ASSIGN_OR_RETURN(int64_t shards, t.Positive("num_shards"));
+    RECSHIP_ASSIGN_OR_RETURN(table.name, t.String("name"));
+    RECSHIP_RETURN_IF_ERROR(CheckName(t.Path("name"), table.name));
+    RECSHIP_ASSIGN_OR_RETURN(table.dim, t.Positive("dim"));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t shards, t.Positive("num_shards"));
     if (shards > 4096) return FieldError(t.Path("num_shards"), "must be at most 4096");
     table.num_shards = static_cast<int>(shards);
-    RETURN_IF_ERROR(t.CheckNoOtherFields("a table"));
+    RECSHIP_RETURN_IF_ERROR(t.CheckNoOtherFields("a table"));
     if (spec.FindTable(table.name) != nullptr) return FieldError(t.Path("name"), "is used twice");
     spec.tables.push_back(table);
   }
@@ -51,40 +51,40 @@ absl::Status ParseTables(const ObjectReader& root, ModelSpec& spec) {
 
 absl::StatusOr<FeatureSpec> ParseFeature(const ObjectReader& f, const ModelSpec& spec) {
   FeatureSpec feature;
-  ASSIGN_OR_RETURN(feature.name, f.String("name"));
-  RETURN_IF_ERROR(CheckName(f.Path("name"), feature.name));
-  ASSIGN_OR_RETURN(std::string type, f.String("type"));
+  RECSHIP_ASSIGN_OR_RETURN(feature.name, f.String("name"));
+  RECSHIP_RETURN_IF_ERROR(CheckName(f.Path("name"), feature.name));
+  RECSHIP_ASSIGN_OR_RETURN(std::string type, f.String("type"));
   if (type == "dense") {
     feature.kind = FeatureSpec::Kind::kDense;
-    ASSIGN_OR_RETURN(feature.dim, f.Positive("dim"));
-    RETURN_IF_ERROR(f.CheckNoOtherFields("a dense feature"));
+    RECSHIP_ASSIGN_OR_RETURN(feature.dim, f.Positive("dim"));
+    RECSHIP_RETURN_IF_ERROR(f.CheckNoOtherFields("a dense feature"));
     return feature;
   }
   if (type != "id" && type != "id_bag") {
     return FieldError(f.Path("type"), absl::StrCat("'", type, "' is not id, id_bag or dense"));
   }
   feature.kind = type == "id" ? FeatureSpec::Kind::kId : FeatureSpec::Kind::kIdBag;
-  ASSIGN_OR_RETURN(feature.table, f.String("table"));
+  RECSHIP_ASSIGN_OR_RETURN(feature.table, f.String("table"));
   if (spec.FindTable(feature.table) == nullptr) {
     return FieldError(f.Path("table"), absl::StrCat("no table named '", feature.table, "'"));
   }
   if (feature.kind == FeatureSpec::Kind::kIdBag) {
-    ASSIGN_OR_RETURN(std::string combiner, f.String("combiner", "sum"));
+    RECSHIP_ASSIGN_OR_RETURN(std::string combiner, f.String("combiner", "sum"));
     auto parsed = ParseCombiner(combiner);
     if (!parsed.ok()) return FieldError(f.Path("combiner"), parsed.status().message());
     feature.combiner = *parsed;
   }
-  RETURN_IF_ERROR(f.CheckNoOtherFields(absl::StrCat("an ", type, " feature")));
+  RECSHIP_RETURN_IF_ERROR(f.CheckNoOtherFields(absl::StrCat("an ", type, " feature")));
   return feature;
 }
 
 absl::Status ParseFeatures(const ObjectReader& root, ModelSpec& spec) {
-  ASSIGN_OR_RETURN(const json* features, root.Child("features", json::value_t::array));
+  RECSHIP_ASSIGN_OR_RETURN(const json* features, root.Child("features", json::value_t::array));
   if (features->empty()) return FieldError("features", "must list at least one feature");
   for (size_t i = 0; i < features->size(); ++i) {
-    ASSIGN_OR_RETURN(ObjectReader f,
-                     ObjectReader::Make((*features)[i], absl::StrCat("features[", i, "]")));
-    ASSIGN_OR_RETURN(FeatureSpec feature, ParseFeature(f, spec));
+    RECSHIP_ASSIGN_OR_RETURN(ObjectReader f,
+                             ObjectReader::Make((*features)[i], absl::StrCat("features[", i, "]")));
+    RECSHIP_ASSIGN_OR_RETURN(FeatureSpec feature, ParseFeature(f, spec));
     if (spec.FindFeature(feature.name) != nullptr) {
       return FieldError(f.Path("name"), "is used twice");
     }
@@ -97,7 +97,7 @@ absl::StatusOr<Architecture> ParseArchitectureType(const ObjectReader& a) {
   static constexpr Architecture kAll[] = {Architecture::kDnn,          Architecture::kWideDeep,
                                           Architecture::kDeepFm,       Architecture::kDcnV2,
                                           Architecture::kSharedBottom, Architecture::kMmoe};
-  ASSIGN_OR_RETURN(std::string type, a.String("type"));
+  RECSHIP_ASSIGN_OR_RETURN(std::string type, a.String("type"));
   std::vector<std::string> names;
   for (Architecture arch : kAll) {
     if (type == ArchitectureName(arch)) return arch;
@@ -111,7 +111,7 @@ absl::StatusOr<Architecture> ParseArchitectureType(const ObjectReader& a) {
 absl::StatusOr<std::vector<std::string>> FeatureList(const ObjectReader& a, const char* key,
                                                      bool required, const ModelSpec& spec,
                                                      bool ids_only) {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, a.Strings(key, required));
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<std::string> names, a.Strings(key, required));
   if (required && names.empty()) return FieldError(a.Path(key), "must name at least one feature");
   std::set<std::string> seen;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -152,27 +152,28 @@ absl::Status CheckFmFeatures(const ObjectReader& a, ModelSpec& spec) {
 }
 
 absl::StatusOr<std::vector<TaskSpec>> ParseTasks(const ObjectReader& a) {
-  ASSIGN_OR_RETURN(const json* tasks, a.Child("tasks", json::value_t::array));
+  RECSHIP_ASSIGN_OR_RETURN(const json* tasks, a.Child("tasks", json::value_t::array));
   if (tasks->empty()) return FieldError(a.Path("tasks"), "must list at least one task");
   std::vector<TaskSpec> out;
   std::set<std::string> names;
   for (size_t i = 0; i < tasks->size(); ++i) {
-    ASSIGN_OR_RETURN(ObjectReader t,
-                     ObjectReader::Make((*tasks)[i], absl::StrCat(a.Path("tasks"), "[", i, "]")));
+    RECSHIP_ASSIGN_OR_RETURN(
+        ObjectReader t,
+        ObjectReader::Make((*tasks)[i], absl::StrCat(a.Path("tasks"), "[", i, "]")));
     TaskSpec task;
-    ASSIGN_OR_RETURN(task.name, t.String("name"));
-    RETURN_IF_ERROR(CheckName(t.Path("name"), task.name));
+    RECSHIP_ASSIGN_OR_RETURN(task.name, t.String("name"));
+    RECSHIP_RETURN_IF_ERROR(CheckName(t.Path("name"), task.name));
     // Task towers are scopes of the graph, beside the architecture's own.
     static const std::set<std::string> kReserved = {"input_layer", "bottom", "experts"};
     if (kReserved.count(task.name) != 0 || task.name.rfind("expert_", 0) == 0) {
       return FieldError(t.Path("name"), absl::StrCat("'", task.name, "' is reserved"));
     }
     if (!names.insert(task.name).second) return FieldError(t.Path("name"), "is used twice");
-    ASSIGN_OR_RETURN(task.hidden_units, t.Units("hidden_units", false));
-    ASSIGN_OR_RETURN(task.output_activation,
-                     t.ActivationField("output_activation", Activation::kSigmoid));
-    ASSIGN_OR_RETURN(task.output_units, t.Positive("output_units", 1));
-    RETURN_IF_ERROR(t.CheckNoOtherFields("a task"));
+    RECSHIP_ASSIGN_OR_RETURN(task.hidden_units, t.Units("hidden_units", false));
+    RECSHIP_ASSIGN_OR_RETURN(task.output_activation,
+                             t.ActivationField("output_activation", Activation::kSigmoid));
+    RECSHIP_ASSIGN_OR_RETURN(task.output_units, t.Positive("output_units", 1));
+    RECSHIP_RETURN_IF_ERROR(t.CheckNoOtherFields("a task"));
     out.push_back(std::move(task));
   }
   return out;
@@ -182,32 +183,33 @@ absl::Status ParseArchitecture(const ObjectReader& root, ModelSpec& spec) {
   if (root.Has("mlp") && !root.Has("architecture")) {
     return FieldError("mlp", "was replaced by \"architecture\": {\"type\": \"dnn\", ...}");
   }
-  ASSIGN_OR_RETURN(const json* value, root.Child("architecture", json::value_t::object));
-  ASSIGN_OR_RETURN(ObjectReader a, ObjectReader::Make(*value, "architecture"));
+  RECSHIP_ASSIGN_OR_RETURN(const json* value, root.Child("architecture", json::value_t::object));
+  RECSHIP_ASSIGN_OR_RETURN(ObjectReader a, ObjectReader::Make(*value, "architecture"));
   ArchitectureSpec& arch = spec.architecture;
-  ASSIGN_OR_RETURN(arch.type, ParseArchitectureType(a));
-  ASSIGN_OR_RETURN(arch.activation, a.ActivationField("activation", Activation::kRelu));
-  ASSIGN_OR_RETURN(arch.device, a.String("device", ""));
+  RECSHIP_ASSIGN_OR_RETURN(arch.type, ParseArchitectureType(a));
+  RECSHIP_ASSIGN_OR_RETURN(arch.activation, a.ActivationField("activation", Activation::kRelu));
+  RECSHIP_ASSIGN_OR_RETURN(arch.device, a.String("device", ""));
   if (arch.type != Architecture::kMmoe) {
-    ASSIGN_OR_RETURN(arch.hidden_units, a.Units("hidden_units", true));
+    RECSHIP_ASSIGN_OR_RETURN(arch.hidden_units, a.Units("hidden_units", true));
   }
   if (arch.multi_task()) {
-    ASSIGN_OR_RETURN(arch.tasks, ParseTasks(a));
+    RECSHIP_ASSIGN_OR_RETURN(arch.tasks, ParseTasks(a));
   } else {
-    ASSIGN_OR_RETURN(arch.output_activation,
-                     a.ActivationField("output_activation", Activation::kSigmoid));
-    ASSIGN_OR_RETURN(arch.output_units, a.Positive("output_units", 1));
+    RECSHIP_ASSIGN_OR_RETURN(arch.output_activation,
+                             a.ActivationField("output_activation", Activation::kSigmoid));
+    RECSHIP_ASSIGN_OR_RETURN(arch.output_units, a.Positive("output_units", 1));
   }
   if (arch.type == Architecture::kWideDeep) {
-    ASSIGN_OR_RETURN(arch.wide_features, FeatureList(a, "wide_features", true, spec, false));
+    RECSHIP_ASSIGN_OR_RETURN(arch.wide_features,
+                             FeatureList(a, "wide_features", true, spec, false));
   }
   if (arch.type == Architecture::kDeepFm) {
-    ASSIGN_OR_RETURN(arch.fm_features, FeatureList(a, "fm_features", false, spec, true));
-    RETURN_IF_ERROR(CheckFmFeatures(a, spec));
+    RECSHIP_ASSIGN_OR_RETURN(arch.fm_features, FeatureList(a, "fm_features", false, spec, true));
+    RECSHIP_RETURN_IF_ERROR(CheckFmFeatures(a, spec));
   }
   if (arch.type == Architecture::kDcnV2) {
-    ASSIGN_OR_RETURN(arch.cross_layers, a.Positive("cross_layers"));
-    ASSIGN_OR_RETURN(std::string structure, a.String("structure", "stacked"));
+    RECSHIP_ASSIGN_OR_RETURN(arch.cross_layers, a.Positive("cross_layers"));
+    RECSHIP_ASSIGN_OR_RETURN(std::string structure, a.String("structure", "stacked"));
     if (structure != "stacked" && structure != "parallel") {
       return FieldError(a.Path("structure"),
                         absl::StrCat("'", structure, "' is not stacked or parallel"));
@@ -215,8 +217,8 @@ absl::Status ParseArchitecture(const ObjectReader& root, ModelSpec& spec) {
     arch.parallel = structure == "parallel";
   }
   if (arch.type == Architecture::kMmoe) {
-    ASSIGN_OR_RETURN(arch.num_experts, a.Positive("num_experts"));
-    ASSIGN_OR_RETURN(arch.expert_units, a.Units("expert_units", true));
+    RECSHIP_ASSIGN_OR_RETURN(arch.num_experts, a.Positive("num_experts"));
+    RECSHIP_ASSIGN_OR_RETURN(arch.expert_units, a.Units("expert_units", true));
     if (arch.expert_units.empty()) {
       return FieldError(a.Path("expert_units"), "must list at least one layer");
     }
@@ -247,11 +249,11 @@ absl::Status CheckVariableScopesAreFree(const ModelSpec& spec) {
                             "; rename one (a clash would rename the variables)"));
   };
   for (size_t i = 0; i < spec.tables.size(); ++i) {
-    RETURN_IF_ERROR(check(absl::StrCat("tables[", i, "].name"), spec.tables[i].name));
+    RECSHIP_RETURN_IF_ERROR(check(absl::StrCat("tables[", i, "].name"), spec.tables[i].name));
   }
   for (size_t i = 0; i < spec.features.size(); ++i) {
     for (const std::string& input : spec.features[i].InputNames()) {
-      RETURN_IF_ERROR(check(absl::StrCat("features[", i, "].name"), input));
+      RECSHIP_RETURN_IF_ERROR(check(absl::StrCat("features[", i, "].name"), input));
     }
   }
   return absl::OkStatus();
@@ -274,14 +276,14 @@ absl::Status CheckInputNamesAreUnique(const ModelSpec& spec) {
 }
 
 absl::Status ParseInto(const json& value, ModelSpec& spec) {
-  ASSIGN_OR_RETURN(ObjectReader root, ObjectReader::Make(value, ""));
-  ASSIGN_OR_RETURN(spec.name, root.String("name"));
-  RETURN_IF_ERROR(CheckName("name", spec.name));
-  RETURN_IF_ERROR(ParseTables(root, spec));
-  RETURN_IF_ERROR(ParseFeatures(root, spec));
-  RETURN_IF_ERROR(ParseArchitecture(root, spec));
-  RETURN_IF_ERROR(CheckInputNamesAreUnique(spec));
-  RETURN_IF_ERROR(CheckVariableScopesAreFree(spec));
+  RECSHIP_ASSIGN_OR_RETURN(ObjectReader root, ObjectReader::Make(value, ""));
+  RECSHIP_ASSIGN_OR_RETURN(spec.name, root.String("name"));
+  RECSHIP_RETURN_IF_ERROR(CheckName("name", spec.name));
+  RECSHIP_RETURN_IF_ERROR(ParseTables(root, spec));
+  RECSHIP_RETURN_IF_ERROR(ParseFeatures(root, spec));
+  RECSHIP_RETURN_IF_ERROR(ParseArchitecture(root, spec));
+  RECSHIP_RETURN_IF_ERROR(CheckInputNamesAreUnique(spec));
+  RECSHIP_RETURN_IF_ERROR(CheckVariableScopesAreFree(spec));
   return root.CheckNoOtherFields("a model spec");
 }
 
@@ -332,12 +334,12 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text) {
   json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return absl::InvalidArgumentError("model spec: not valid JSON");
   ModelSpec spec;
-  RETURN_IF_ERROR(ParseInto(root, spec));
+  RECSHIP_RETURN_IF_ERROR(ParseInto(root, spec));
   return spec;
 }
 
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 16 << 20));
+  RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, 16 << 20));
   auto spec = ParseModelSpec(text);
   if (!spec.ok()) {
     return absl::Status(spec.status().code(), absl::StrCat(path, ": ", spec.status().message()));
@@ -345,4 +347,4 @@ absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path) {
   return spec;
 }
 
-}  // namespace recship::model
+}  // namespace recship

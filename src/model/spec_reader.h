@@ -19,7 +19,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/model/layers.h"
 
-namespace recship::model::spec_internal {
+namespace recship::internal {
 
 using json = nlohmann::json;
 
@@ -45,14 +45,15 @@ class ObjectReader {
   // A required field when `fallback` is empty.
   absl::StatusOr<std::string> String(const char* key,
                                      std::optional<std::string> fallback = {}) const {
-    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::string, fallback.has_value()));
+    RECSHIP_ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::string, fallback.has_value()));
     if (v == nullptr) return *fallback;
     if (v->get<std::string>().empty()) return FieldError(Path(key), "may not be empty");
     return v->get<std::string>();
   }
 
   absl::StatusOr<int64_t> Positive(const char* key, std::optional<int64_t> fallback = {}) const {
-    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::number_integer, fallback.has_value()));
+    RECSHIP_ASSIGN_OR_RETURN(const json* v,
+                             Get(key, json::value_t::number_integer, fallback.has_value()));
     if (v == nullptr) return *fallback;
     if (v->is_number_unsigned() ? v->get<uint64_t>() > (1ull << 31) : v->get<int64_t>() <= 0) {
       return FieldError(Path(key), "must be a positive integer (at most 2^31)");
@@ -61,12 +62,12 @@ class ObjectReader {
   }
 
   absl::StatusOr<bool> Bool(const char* key, bool fallback) const {
-    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::boolean, true));
+    RECSHIP_ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::boolean, true));
     return v == nullptr ? fallback : v->get<bool>();
   }
 
   absl::StatusOr<Activation> ActivationField(const char* key, Activation fallback) const {
-    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::string, true));
+    RECSHIP_ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::string, true));
     if (v == nullptr) return fallback;
     auto parsed = ParseActivation(v->get<std::string>());
     if (!parsed.ok()) return FieldError(Path(key), parsed.status().message());
@@ -75,7 +76,7 @@ class ObjectReader {
 
   // A list of positive integers (layer widths); empty is allowed.
   absl::StatusOr<std::vector<int64_t>> Units(const char* key, bool required) const {
-    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::array, !required));
+    RECSHIP_ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::array, !required));
     std::vector<int64_t> units;
     if (v == nullptr) return units;
     for (size_t i = 0; i < v->size(); ++i) {
@@ -90,7 +91,7 @@ class ObjectReader {
   }
 
   absl::StatusOr<std::vector<std::string>> Strings(const char* key, bool required) const {
-    ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::array, !required));
+    RECSHIP_ASSIGN_OR_RETURN(const json* v, Get(key, json::value_t::array, !required));
     std::vector<std::string> out;
     if (v == nullptr) return out;
     for (size_t i = 0; i < v->size(); ++i) {
@@ -141,6 +142,6 @@ class ObjectReader {
   mutable std::set<std::string> read_;
 };
 
-}  // namespace recship::model::spec_internal
+}  // namespace recship::internal
 
 #endif  // RECSHIP_MODEL_SPEC_READER_H_

@@ -8,7 +8,7 @@
 #include "recship/model/checkpoint.h"
 #include "recship/model/model_zoo.h"
 
-namespace recship::model {
+namespace recship {
 namespace {
 
 constexpr int64_t kChunkRows = 1 << 16;
@@ -18,7 +18,7 @@ constexpr int64_t kChunkRows = 1 << 16;
 template <typename T, typename Fill>
 absl::Status StreamTensor(BundleWriter& bundle, const std::string& name, TensorShape shape,
                           Fill fill) {
-  RETURN_IF_ERROR(bundle.BeginTensor(name, DataTypeOf<T>(), shape));
+  RECSHIP_RETURN_IF_ERROR(bundle.BeginTensor(name, DataTypeOf<T>(), shape));
   int64_t rows = shape[0];
   int64_t cols = shape.size() > 1 ? shape[1] : 1;
   std::vector<T> buffer;
@@ -26,8 +26,8 @@ absl::Status StreamTensor(BundleWriter& bundle, const std::string& name, TensorS
     int64_t n = std::min(kChunkRows, rows - first);
     buffer.resize(static_cast<size_t>(n * cols));
     fill(first, n, buffer.data());
-    RETURN_IF_ERROR(bundle.Append(absl::string_view(reinterpret_cast<const char*>(buffer.data()),
-                                                    buffer.size() * sizeof(T))));
+    RECSHIP_RETURN_IF_ERROR(bundle.Append(absl::string_view(
+        reinterpret_cast<const char*>(buffer.data()), buffer.size() * sizeof(T))));
   }
   return bundle.EndTensor();
 }
@@ -65,33 +65,33 @@ absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
     auto name = [&](absl::string_view part) {
       return TableShardTensorName(table.name, shard, part);
     };
-    RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("keys"), {rows},
-                                          [&](int64_t first, int64_t n, int64_t* out) {
-                                            for (int64_t i = 0; i < n; ++i) {
-                                              out[i] = ShardId(first + i, shard, shards);
-                                            }
-                                          }));
+    RECSHIP_RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("keys"), {rows},
+                                                  [&](int64_t first, int64_t n, int64_t* out) {
+                                                    for (int64_t i = 0; i < n; ++i) {
+                                                      out[i] = ShardId(first + i, shard, shards);
+                                                    }
+                                                  }));
     EmbeddingValues values(rng());
-    RETURN_IF_ERROR(StreamTensor<float>(bundle, name("values"), {rows, table.dim},
-                                        [&](int64_t, int64_t n, float* out) {
-                                          for (int64_t i = 0; i < n * table.dim; ++i) {
-                                            out[i] = values.Next();
-                                          }
-                                        }));
-    RETURN_IF_ERROR(StreamTensor<float>(
+    RECSHIP_RETURN_IF_ERROR(StreamTensor<float>(bundle, name("values"), {rows, table.dim},
+                                                [&](int64_t, int64_t n, float* out) {
+                                                  for (int64_t i = 0; i < n * table.dim; ++i) {
+                                                    out[i] = values.Next();
+                                                  }
+                                                }));
+    RECSHIP_RETURN_IF_ERROR(StreamTensor<float>(
         bundle, name("slot-adagrad"), {rows, table.dim},
         [&](int64_t, int64_t n, float* out) { std::fill(out, out + n * table.dim, 0.1f); }));
-    RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("freqs"), {rows},
-                                          [&](int64_t first, int64_t n, int64_t* out) {
-                                            for (int64_t i = 0; i < n; ++i)
-                                              out[i] = 1 + (first + i) % 97;
-                                          }));
-    RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("timestamps"), {rows},
-                                          [&](int64_t first, int64_t n, int64_t* out) {
-                                            for (int64_t i = 0; i < n; ++i) {
-                                              out[i] = 1764000000 + first + i;
-                                            }
-                                          }));
+    RECSHIP_RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("freqs"), {rows},
+                                                  [&](int64_t first, int64_t n, int64_t* out) {
+                                                    for (int64_t i = 0; i < n; ++i)
+                                                      out[i] = 1 + (first + i) % 97;
+                                                  }));
+    RECSHIP_RETURN_IF_ERROR(StreamTensor<int64_t>(bundle, name("timestamps"), {rows},
+                                                  [&](int64_t first, int64_t n, int64_t* out) {
+                                                    for (int64_t i = 0; i < n; ++i) {
+                                                      out[i] = 1764000000 + first + i;
+                                                    }
+                                                  }));
   }
   return absl::OkStatus();
 }
@@ -108,7 +108,7 @@ absl::Status WriteDense(CheckpointWriter& writer, const DenseVariableList& varia
         shape.size() == 2 ? std::sqrt(2.0f / static_cast<float>(shape[0] + shape[1])) : 0.05f;
     std::normal_distribution<float> normal(0.0f, scale);
     for (float& v : value.flat<float>()) v = normal(rng);
-    RETURN_IF_ERROR(writer.AddDense(name, value));
+    RECSHIP_RETURN_IF_ERROR(writer.AddDense(name, value));
   }
   return absl::OkStatus();
 }
@@ -122,18 +122,18 @@ absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
     return absl::InvalidArgumentError("synth: ids and num_ps must be >= 0, steps >= 1");
   }
   // The model is built once; every step draws new values for its variables.
-  ASSIGN_OR_RETURN(DenseVariableList variables, DenseVariables(spec));
+  RECSHIP_ASSIGN_OR_RETURN(DenseVariableList variables, DenseVariables(spec));
   std::string prefix;
   for (int step = 1; step <= options.steps; ++step) {
     std::mt19937_64 rng(options.seed * 1000003 + static_cast<uint64_t>(step));
-    ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Create(model_dir, step));
-    RETURN_IF_ERROR(WriteDense(*writer, variables, rng));
+    RECSHIP_ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Create(model_dir, step));
+    RECSHIP_RETURN_IF_ERROR(WriteDense(*writer, variables, rng));
     for (const HashTableSpec& table : spec.tables) {
-      RETURN_IF_ERROR(WriteTable(*writer, table, options, rng));
+      RECSHIP_RETURN_IF_ERROR(WriteTable(*writer, table, options, rng));
     }
-    ASSIGN_OR_RETURN(prefix, writer->Finish());
+    RECSHIP_ASSIGN_OR_RETURN(prefix, writer->Finish());
   }
   return prefix;
 }
 
-}  // namespace recship::model
+}  // namespace recship

@@ -1,36 +1,31 @@
 #include "recship/runtime/hash_table.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <thread>
 
 #define EIGEN_USE_THREADS
 #include "recship/core/status_macros.h"
+#include "src/runtime/row_index.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
-// Slots are at most this full, so probe sequences stay short.
-constexpr double kMaxLoadFactor = 0.7;
+// A row reference: the segment (0 the table's own rows, s > 0 view s - 1) in
+// the high bits, the row within it in the low ones.
+constexpr int kSegmentShift = 40;
+constexpr int64_t kRowMask = (int64_t{1} << kSegmentShift) - 1;
+constexpr int64_t Ref(int64_t segment, int64_t row) { return (segment << kSegmentShift) | row; }
 
 // Loops over many keys prefetch the slot of the key this many places ahead:
 // a big table's slots are cache misses, and this keeps several in flight.
-constexpr size_t kPrefetchDistance = 16;
+constexpr int64_t kPrefetchDistance = 16;
 
-// MurmurHash3's 64-bit finalizer: ids are often multiples of a shard count,
-// which an identity hash would pile into a few slots.
-inline uint64_t Mix(int64_t key) {
-  uint64_t h = static_cast<uint64_t>(key);
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
+// Views with at least this many keys in all are indexed by several threads.
+constexpr int64_t kParallelIndexKeys = 1 << 16;
 
 inline int64_t KeyAt(const Tensor& keys, int64_t i) {
   return keys.dtype() == tensorflow::DT_INT32 ? keys.flat<int32_t>()[i] : keys.flat<int64_t>()[i];
@@ -38,16 +33,16 @@ inline int64_t KeyAt(const Tensor& keys, int64_t i) {
 
 }  // namespace
 
-void HashTable::RowBuffer::Reserve(size_t bytes) {
-  if (bytes <= capacity_) return;
-  void* grown = std::realloc(data_, bytes);
-  if (grown == nullptr) throw std::bad_alloc();
-  data_ = static_cast<std::byte*>(grown);
-  capacity_ = bytes;
-}
+HashTable::RowBuffer::~RowBuffer() { std::free(data_); }
 
 void HashTable::RowBuffer::Append(const std::byte* src, size_t bytes) {
-  if (size_ + bytes > capacity_) Reserve(std::max(size_ + bytes, capacity_ * 2));
+  if (size_ + bytes > capacity_) {
+    size_t grown = std::max(size_ + bytes, capacity_ * 2);
+    void* p = std::realloc(data_, grown);
+    if (p == nullptr) throw std::bad_alloc();
+    data_ = static_cast<std::byte*>(p);
+    capacity_ = grown;
+  }
   if (bytes > 0) std::memcpy(data_ + size_, src, bytes);
   size_ += bytes;
 }
@@ -57,6 +52,11 @@ void HashTable::RowBuffer::Clear() {
   data_ = nullptr;
   size_ = capacity_ = 0;
 }
+
+HashTable::HashTable(Options options, size_t row_bytes)
+    : options_(std::move(options)), row_bytes_(row_bytes), index_(std::make_unique<RowIndex>()) {}
+
+HashTable::~HashTable() = default;
 
 absl::StatusOr<std::shared_ptr<HashTable>> HashTable::Create(Options options) {
   if (options.key_dtype != tensorflow::DT_INT64 && options.key_dtype != tensorflow::DT_INT32) {
@@ -70,7 +70,7 @@ absl::StatusOr<std::shared_ptr<HashTable>> HashTable::Create(Options options) {
                                                  DataTypeName(options.value_dtype),
                                                  " is not supported (fixed-size types only)"));
   }
-  ASSIGN_OR_RETURN(int64_t row_elements, NumElements(options.value_shape));
+  RECSHIP_ASSIGN_OR_RETURN(int64_t row_elements, NumElements(options.value_shape));
   size_t row_bytes = static_cast<size_t>(row_elements) * element;
   return std::shared_ptr<HashTable>(new HashTable(std::move(options), row_bytes));
 }
@@ -79,24 +79,90 @@ std::string HashTable::DebugName() const {
   return absl::StrCat("hash table '", options_.name, "'");
 }
 
+void HashTable::BuildIndex() const {
+  if (!has_pending_.load(std::memory_order_acquire)) return;
+  absl::MutexLock lock(&mu_);
+  IndexPending();
+}
+
+// Pending keys are indexed by several threads when there are many: thread t
+// puts the keys whose home slot lies in its t-th of the slots (each thread
+// reads every key and skips the others'), probing no further than its
+// region's end; the few keys that would cross it are put afterwards, in
+// order. Every occurrence of a key has the same home, so one thread sees them
+// all in order and the last one wins, as with one thread.
+void HashTable::IndexPending() const {
+  if (pending_.empty()) return;
+  int64_t total = index_->size();
+  for (const PendingKeys& p : pending_) total += p.keys.num_elements();
+  index_->Reserve(total);
+  const int threads =
+      total < kParallelIndexKeys ? 1 : std::clamp<int>(std::thread::hardware_concurrency(), 1, 8);
+  const size_t capacity = index_->capacity();
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> overflow(threads);
+  std::vector<int64_t> added(threads, 0);
+  // Block by block: the homes of a block's keys first, prefetching the slots
+  // of those in this thread's region, then the puts, so their misses overlap.
+  auto index_region = [&](int t) {
+    const size_t begin = capacity * t / threads, end = capacity * (t + 1) / threads;
+    constexpr int64_t kBlock = 128;
+    int64_t mine[kBlock];
+    size_t homes[kBlock];
+    for (const PendingKeys& p : pending_) {
+      const int64_t n = p.keys.num_elements();
+      for (int64_t b = 0; b < n; b += kBlock) {
+        int64_t count = 0;
+        for (int64_t k = b; k < std::min(n, b + kBlock); ++k) {
+          size_t home = index_->Home(KeyAt(p.keys, k));
+          if (home < begin || home >= end) continue;
+          index_->PrefetchHome(home);
+          mine[count] = k;
+          homes[count++] = home;
+        }
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t key = KeyAt(p.keys, mine[j]), ref = p.first_ref + mine[j];
+          if (!index_->PutBefore(homes[j], key, ref, end, &added[t])) {
+            overflow[t].emplace_back(key, ref);
+          }
+        }
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(index_region, t);
+  index_region(0);
+  for (std::thread& worker : workers) worker.join();
+  for (int t = 0; t < threads; ++t) {
+    index_->AddToSize(added[t]);
+    for (const auto& [key, ref] : overflow[t]) index_->Put(key, ref);
+  }
+  pending_.clear();
+  has_pending_.store(false, std::memory_order_release);
+}
+
+const std::byte* HashTable::Row(int64_t ref) const {
+  int64_t segment = ref >> kSegmentShift;
+  const std::byte* base =
+      segment == 0 ? own_rows_.data() : views_[static_cast<size_t>(segment - 1)].data();
+  return base + (ref & kRowMask) * static_cast<int64_t>(row_bytes_);
+}
+
 int64_t HashTable::size() const {
+  BuildIndex();
   absl::ReaderMutexLock lock(&mu_);
-  return size_;
+  return index_->size();
 }
 
 size_t HashTable::MemoryBytes() const {
   absl::ReaderMutexLock lock(&mu_);
-  return slots_.capacity() * sizeof(Slot) + rows_.capacity();
+  return index_->MemoryBytes() + own_rows_.capacity();
 }
 
-int64_t HashTable::FindRow(int64_t key) const {
-  if (slots_.empty()) return -1;
-  size_t mask = slots_.size() - 1;
-  for (size_t i = Mix(key) & mask;; i = (i + 1) & mask) {
-    const Slot& slot = slots_[i];
-    if (slot.row < 0) return -1;
-    if (slot.key == key) return slot.row;
-  }
+size_t HashTable::ViewBytes() const {
+  absl::ReaderMutexLock lock(&mu_);
+  size_t bytes = 0;
+  for (const Tensor& view : views_) bytes += view.byte_size();
+  return bytes;
 }
 
 absl::StatusOr<Tensor> HashTable::Find(const Tensor& keys, const Tensor& default_value,
@@ -115,44 +181,39 @@ absl::StatusOr<Tensor> HashTable::Find(const Tensor& keys, const Tensor& default
   }
   TensorShape shape = keys.shape();
   shape.insert(shape.end(), options_.value_shape.begin(), options_.value_shape.end());
-  ASSIGN_OR_RETURN(Tensor out, memory != nullptr
-                                   ? memory->Allocate(options_.value_dtype, std::move(shape))
-                                   : Tensor::Create(options_.value_dtype, std::move(shape)));
+  RECSHIP_ASSIGN_OR_RETURN(
+      Tensor out, memory != nullptr ? memory->Allocate(options_.value_dtype, std::move(shape))
+                                    : Tensor::Create(options_.value_dtype, std::move(shape)));
+  BuildIndex();
   std::byte* dst = out.data();
   const std::byte* fallback = default_value.data();
   absl::ReaderMutexLock lock(&mu_);
-  const size_t mask = slots_.empty() ? 0 : slots_.size() - 1;
   // Block by block: find the rows first, prefetching slots ahead and each
   // row once found, then copy them, so the cache misses of a block overlap.
   auto lookup = [&](int64_t begin, int64_t end) {
     constexpr int64_t kBlock = 64;
-    int64_t rows[kBlock];
+    const std::byte* rows[kBlock];
     for (int64_t b = begin; b < end; b += kBlock) {
       int64_t n = std::min(kBlock, end - b);
       for (int64_t j = 0; j < n; ++j) {
-        int64_t ahead = b + j + static_cast<int64_t>(kPrefetchDistance);
-        if (ahead < end && !slots_.empty()) {
-          __builtin_prefetch(&slots_[Mix(KeyAt(keys, ahead)) & mask]);
-        }
-        rows[j] = FindRow(KeyAt(keys, b + j));
-        if (rows[j] >= 0 && row_bytes_ > 0) {
-          const std::byte* row = rows_.data() + rows[j] * row_bytes_;
-          __builtin_prefetch(row);
-          __builtin_prefetch(row + row_bytes_ - 1);
+        if (b + j + kPrefetchDistance < end)
+          index_->Prefetch(KeyAt(keys, b + j + kPrefetchDistance));
+        int64_t ref = index_->Find(KeyAt(keys, b + j));
+        rows[j] = ref == RowIndex::kNone ? fallback : Row(ref);
+        if (row_bytes_ > 0) {
+          __builtin_prefetch(rows[j]);
+          __builtin_prefetch(rows[j] + row_bytes_ - 1);
         }
       }
-      for (int64_t j = 0; j < n; ++j) {
-        const std::byte* src = rows[j] < 0 ? fallback : rows_.data() + rows[j] * row_bytes_;
-        std::memcpy(dst + (b + j) * row_bytes_, src, row_bytes_);
-      }
+      for (int64_t j = 0; j < n; ++j) std::memcpy(dst + (b + j) * row_bytes_, rows[j], row_bytes_);
     }
   };
   if (device == nullptr) {
     lookup(0, keys.num_elements());
   } else {
     // A lookup costs about one cache miss for the slot and one per row line.
-    Eigen::TensorOpCost cost(static_cast<double>(row_bytes_ + sizeof(Slot)),
-                             static_cast<double>(row_bytes_), 100);
+    Eigen::TensorOpCost cost(static_cast<double>(row_bytes_ + 16), static_cast<double>(row_bytes_),
+                             100);
     device->parallelFor(keys.num_elements(), cost, lookup);
   }
   return out;
@@ -172,6 +233,7 @@ absl::Status HashTable::CheckKeysAndValues(const Tensor& keys, const Tensor& val
         DebugName(), ": values for keys of shape ", ShapeToString(keys.shape()),
         " must have shape ", ShapeToString(expected), ", not ", ShapeToString(values.shape())));
   }
+  if (!options_.empty_key && !options_.deleted_key) return absl::OkStatus();
   for (int64_t i = 0; i < keys.num_elements(); ++i) {
     int64_t key = KeyAt(keys, i);
     if (key == options_.empty_key || key == options_.deleted_key) {
@@ -182,62 +244,77 @@ absl::Status HashTable::CheckKeysAndValues(const Tensor& keys, const Tensor& val
   return absl::OkStatus();
 }
 
-void HashTable::Reserve(int64_t rows) {
-  rows_.Reserve(static_cast<size_t>(rows) * row_bytes_);
-  size_t wanted =
-      std::bit_ceil(static_cast<size_t>(static_cast<double>(rows) / kMaxLoadFactor) + 1);
-  if (wanted <= slots_.size()) return;
-  std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(wanted, Slot{0, -1}));
-  size_t mask = wanted - 1;
-  for (size_t j = 0; j < old.size(); ++j) {
-    size_t ahead = j + kPrefetchDistance;
-    if (ahead < old.size() && old[ahead].row >= 0) {
-      __builtin_prefetch(&slots_[Mix(old[ahead].key) & mask], 1);
+void HashTable::AddView(const Tensor& keys, const Tensor& values) {
+  views_.push_back(values);
+  pending_.push_back(PendingKeys{keys, Ref(static_cast<int64_t>(views_.size()), 0)});
+  has_pending_.store(true, std::memory_order_release);
+}
+
+void HashTable::CopyRows(const Tensor& keys, const Tensor& values) {
+  IndexPending();  // Later rows overwrite earlier ones, so order matters.
+  const int64_t n = keys.num_elements();
+  index_->Reserve(index_->size() + n);
+  const std::byte* src = values.data();
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t key = KeyAt(keys, k);
+    int64_t ref = index_->Find(key);
+    if (ref != RowIndex::kNone && (ref >> kSegmentShift) == 0) {
+      std::memcpy(own_rows_.data() + ref * static_cast<int64_t>(row_bytes_), src + k * row_bytes_,
+                  row_bytes_);
+      continue;
     }
-    const Slot& slot = old[j];
-    if (slot.row < 0) continue;
-    size_t i = Mix(slot.key) & mask;
-    while (slots_[i].row >= 0) i = (i + 1) & mask;
-    slots_[i] = slot;
+    int64_t row = row_bytes_ == 0 ? 0 : static_cast<int64_t>(own_rows_.size() / row_bytes_);
+    own_rows_.Append(src + k * row_bytes_, row_bytes_);
+    index_->Put(key, Ref(0, row));
   }
 }
 
-void HashTable::InsertRows(const Tensor& keys, const Tensor& values) {
-  int64_t n = keys.num_elements();
-  Reserve(size_ + n);
-  size_t mask = slots_.size() - 1;
-  const std::byte* src = values.data();
-  for (int64_t k = 0; k < n; ++k) {
-    int64_t ahead = k + static_cast<int64_t>(kPrefetchDistance);
-    if (ahead < n) __builtin_prefetch(&slots_[Mix(KeyAt(keys, ahead)) & mask], 1);
-    int64_t key = KeyAt(keys, k);
-    size_t i = Mix(key) & mask;
-    while (slots_[i].row >= 0 && slots_[i].key != key) i = (i + 1) & mask;
-    if (slots_[i].row < 0) {
-      slots_[i] = Slot{key, size_++};
-      rows_.Append(src + k * row_bytes_, row_bytes_);
-    } else {
-      std::memcpy(rows_.data() + slots_[i].row * row_bytes_, src + k * row_bytes_, row_bytes_);
-    }
+void HashTable::AddRows(const Tensor& keys, const Tensor& values) {
+  if (values.is_view() && keys.num_elements() > 0) {
+    AddView(keys, values);
+  } else {
+    CopyRows(keys, values);
   }
 }
 
 absl::Status HashTable::Insert(const Tensor& keys, const Tensor& values) {
-  RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
+  RECSHIP_RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
   absl::MutexLock lock(&mu_);
-  InsertRows(keys, values);
+  AddRows(keys, values);
   return absl::OkStatus();
 }
 
 absl::Status HashTable::Import(const Tensor& keys, const Tensor& values) {
-  RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
+  RECSHIP_RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
   absl::MutexLock lock(&mu_);
-  slots_.clear();
-  slots_.shrink_to_fit();
-  rows_.Clear();
-  size_ = 0;
-  InsertRows(keys, values);
+  index_->Clear();
+  pending_.clear();
+  has_pending_.store(false, std::memory_order_release);
+  own_rows_.Clear();
+  views_.clear();
+  AddRows(keys, values);
   return absl::OkStatus();
 }
 
-}  // namespace recship::runtime
+absl::StatusOr<std::pair<Tensor, Tensor>> HashTable::Export() const {
+  BuildIndex();
+  absl::ReaderMutexLock lock(&mu_);
+  const int64_t n = index_->size();
+  RECSHIP_ASSIGN_OR_RETURN(Tensor keys, Tensor::Create(options_.key_dtype, {n}));
+  TensorShape shape = {n};
+  shape.insert(shape.end(), options_.value_shape.begin(), options_.value_shape.end());
+  RECSHIP_ASSIGN_OR_RETURN(Tensor values, Tensor::Create(options_.value_dtype, std::move(shape)));
+  int64_t i = 0;
+  index_->ForEach([&](int64_t key, int64_t ref) {
+    if (options_.key_dtype == tensorflow::DT_INT32) {
+      keys.flat<int32_t>()[i] = static_cast<int32_t>(key);
+    } else {
+      keys.flat<int64_t>()[i] = key;
+    }
+    std::memcpy(values.data() + i * static_cast<int64_t>(row_bytes_), Row(ref), row_bytes_);
+    ++i;
+  });
+  return std::make_pair(std::move(keys), std::move(values));
+}
+
+}  // namespace recship

@@ -8,7 +8,7 @@
 #include "recship/runtime/memory_budget.h"
 #include "src/runtime/kernels/kernel_util.h"
 
-namespace recship::runtime {
+namespace recship {
 
 const tensorflow::AttrValue* OpKernelConstruction::Find(absl::string_view attr) const {
   auto it = node_.attr().find(std::string(attr));
@@ -96,12 +96,12 @@ const Tensor& OpKernelContext::input(int i) const {
 }
 
 absl::StatusOr<Tensor> OpKernelContext::allocate_tensor(DataType dtype, TensorShape shape) const {
-  if (memory_ == nullptr) return Tensor::Create(dtype, std::move(shape));
-  return memory_->Allocate(dtype, std::move(shape));
+  if (memory() == nullptr) return Tensor::Create(dtype, std::move(shape));
+  return memory()->Allocate(dtype, std::move(shape));
 }
 
 absl::StatusOr<Tensor*> OpKernelContext::allocate_output(int i, DataType dtype, TensorShape shape) {
-  ASSIGN_OR_RETURN(Tensor t, allocate_tensor(dtype, std::move(shape)));
+  RECSHIP_ASSIGN_OR_RETURN(Tensor t, allocate_tensor(dtype, std::move(shape)));
   if (static_cast<int>(outputs_->size()) <= i) outputs_->resize(i + 1);
   (*outputs_)[i].tensor = std::move(t);
   return &(*outputs_)[i].tensor;
@@ -122,7 +122,7 @@ absl::Status OpKernelContext::Error(absl::string_view message) const {
 }
 
 absl::StatusOr<AsyncWait> OpKernel::StartAsync(OpKernelContext& ctx) const {
-  RETURN_IF_ERROR(Compute(ctx));
+  RECSHIP_RETURN_IF_ERROR(Compute(ctx));
   return AsyncWait([] { return absl::OkStatus(); });
 }
 
@@ -173,7 +173,7 @@ const KernelRegistry& Registry() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateKernel(const tensorflow::NodeDef& node) {
-  RETURN_IF_ERROR(graph::ValidateNode(node));
+  RECSHIP_RETURN_IF_ERROR(ValidateNode(node));
   auto it = Registry().find(node.op());
   if (it == Registry().end()) {
     return absl::UnimplementedError(
@@ -182,4 +182,4 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateKernel(const tensorflow::NodeDef
   return it->second(OpKernelConstruction(node));
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "recship/core/status_macros.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 // Returns its bytes to the budget when the tensor buffer holding it is freed.
@@ -60,7 +60,7 @@ absl::Status MemoryBudget::ReserveHere(uint64_t bytes) {
 }
 
 absl::Status MemoryBudget::Reserve(uint64_t bytes) {
-  RETURN_IF_ERROR(ReserveHere(bytes));
+  RECSHIP_RETURN_IF_ERROR(ReserveHere(bytes));
   if (parent_ != nullptr) {
     absl::Status status = parent_->Reserve(bytes);
     if (!status.ok()) {
@@ -77,7 +77,7 @@ void MemoryBudget::Release(uint64_t bytes) {
 }
 
 absl::StatusOr<Tensor> MemoryBudget::Allocate(DataType dtype, TensorShape shape) {
-  ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  RECSHIP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
   size_t element_size = std::max<size_t>(1, DataTypeSize(dtype));
   if (static_cast<uint64_t>(n) > UINT64_MAX / element_size) {
     return absl::ResourceExhaustedError(
@@ -93,4 +93,4 @@ absl::StatusOr<Tensor> MemoryBudget::Allocate(DataType dtype, TensorShape shape)
   return Tensor::Create(dtype, std::move(shape), std::move(charge));
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

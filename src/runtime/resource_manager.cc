@@ -2,7 +2,7 @@
 
 #include "recship/format/dtype.h"
 
-namespace recship::runtime {
+namespace recship {
 
 absl::StatusOr<std::shared_ptr<Resource>> ResourceManager::LookupOrCreate(
     const std::string& container, const std::string& name, const Factory& create) {
@@ -45,4 +45,4 @@ absl::Status Variable::Assign(Tensor value) {
   return absl::OkStatus();
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -4,10 +4,11 @@
 
 #include "absl/strings/str_join.h"
 #include "recship/core/status_macros.h"
+#include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
 #include "recship/runtime/hash_table.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 // The name of the node behind a tensor name ("x:0" -> "x", "^x" -> "x").
@@ -57,14 +58,15 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
     const std::string& export_dir, const LoadOptions& options) {
   std::unique_ptr<SavedModelBundle> bundle(new SavedModelBundle);
   bundle->export_dir_ = export_dir;
-  ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(export_dir));
-  ASSIGN_OR_RETURN(const tensorflow::MetaGraphDef* meta, FindMetaGraph(saved_model, options.tags));
+  RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(export_dir));
+  RECSHIP_ASSIGN_OR_RETURN(const tensorflow::MetaGraphDef* meta,
+                           FindMetaGraph(saved_model, options.tags));
   bundle->meta_graph_ = *meta;
   tensorflow::MetaGraphDef& mg = bundle->meta_graph_;
 
   SessionOptions session_options;
   session_options.thread_pool = options.thread_pool;
-  session_options.remote_predict = options.remote_predict;
+  session_options.remote_caller = options.remote_caller;
   for (const auto& [key, signature] : mg.signature_def()) {
     for (const auto& [name, info] : signature.outputs())
       session_options.roots.push_back(info.name());
@@ -83,8 +85,9 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
   bundle->session_ = *std::move(session);
   // The session keeps its own copy of the graph.
   mg.clear_graph_def();
-  RETURN_IF_ERROR(bundle->Restore());
-  RETURN_IF_ERROR(bundle->RunInitOp());
+  RECSHIP_RETURN_IF_ERROR(bundle->Restore(options.map_variables));
+  RECSHIP_RETURN_IF_ERROR(bundle->RunInitOp());
+  bundle->BuildTableIndexes();
   return bundle;
 }
 
@@ -96,7 +99,7 @@ std::vector<NamedTensor> SavedModelBundle::AssetFeeds() const {
   if (assets.empty() && collection != meta_graph_.collection_def().end()) {
     for (const auto& any : collection->second.any_list().value()) {
       tensorflow::AssetFileDef asset;
-      if (any.UnpackTo(&asset)) assets.push_back(std::move(asset));
+      if (UnpackAny(any, &asset)) assets.push_back(std::move(asset));
     }
   }
   std::vector<NamedTensor> feeds;
@@ -108,7 +111,7 @@ std::vector<NamedTensor> SavedModelBundle::AssetFeeds() const {
   return feeds;
 }
 
-absl::Status SavedModelBundle::Restore() {
+absl::Status SavedModelBundle::Restore(bool map_variables) {
   const tensorflow::SaverDef& saver = meta_graph_.saver_def();
   if (!meta_graph_.has_saver_def() || saver.restore_op_name().empty()) return absl::OkStatus();
   std::string prefix =
@@ -117,8 +120,10 @@ absl::Status SavedModelBundle::Restore() {
   if (!std::filesystem::exists(prefix + ".index")) return absl::OkStatus();
   std::vector<NamedTensor> feeds = AssetFeeds();
   feeds.emplace_back(saver.filename_tensor_name(), Tensor::FromStrings({}, {prefix}));
+  RunOptions run_options;
+  run_options.map_restored_tensors = map_variables;
   absl::StatusOr<std::vector<Tensor>> ran =
-      session_->Run(feeds, {}, {NodeName(saver.restore_op_name())});
+      session_->Run(feeds, {}, {NodeName(saver.restore_op_name())}, run_options);
   if (!ran.ok()) {
     return absl::Status(
         ran.status().code(),
@@ -159,7 +164,7 @@ absl::StatusOr<const tensorflow::SignatureDef*> SavedModelBundle::FindSignature(
 absl::StatusOr<std::map<std::string, Tensor>> SavedModelBundle::RunSignature(
     const std::string& name, const std::map<std::string, Tensor>& inputs,
     const std::vector<std::string>& output_filter, const RunOptions& run_options) const {
-  ASSIGN_OR_RETURN(const tensorflow::SignatureDef* signature, FindSignature(name));
+  RECSHIP_ASSIGN_OR_RETURN(const tensorflow::SignatureDef* signature, FindSignature(name));
   for (const auto& [key, tensor] : inputs) {
     if (!signature->inputs().contains(key)) {
       std::vector<std::string> keys;
@@ -213,10 +218,29 @@ absl::StatusOr<std::map<std::string, Tensor>> SavedModelBundle::RunSignature(
     }
   }
   for (const std::string& key : keys) fetches.push_back(outputs[key]->name());
-  ASSIGN_OR_RETURN(std::vector<Tensor> values, session_->Run(feeds, fetches, {}, run_options));
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<Tensor> values,
+                           session_->Run(feeds, fetches, {}, run_options));
   std::map<std::string, Tensor> result;
   for (size_t i = 0; i < keys.size(); ++i) result[keys[i]] = std::move(values[i]);
   return result;
+}
+
+void SavedModelBundle::BuildTableIndexes() const {
+  for (const auto& resource : session_->resources().All()) {
+    if (auto* table = dynamic_cast<const HashTable*>(resource.get())) table->BuildIndex();
+  }
+}
+
+size_t SavedModelBundle::MappedBytes() const {
+  size_t bytes = 0;
+  for (const auto& resource : session_->resources().All()) {
+    if (auto* table = dynamic_cast<const HashTable*>(resource.get())) bytes += table->ViewBytes();
+    if (auto* variable = dynamic_cast<const Variable*>(resource.get())) {
+      absl::StatusOr<Tensor> value = variable->Read();
+      if (value.ok() && value->is_view()) bytes += value->byte_size();
+    }
+  }
+  return bytes;
 }
 
 size_t SavedModelBundle::ResourceBytes() const {
@@ -225,7 +249,7 @@ size_t SavedModelBundle::ResourceBytes() const {
     if (auto* table = dynamic_cast<const HashTable*>(resource.get())) bytes += table->MemoryBytes();
     if (auto* variable = dynamic_cast<const Variable*>(resource.get())) {
       absl::StatusOr<Tensor> value = variable->Read();
-      if (!value.ok()) continue;  // Never assigned.
+      if (!value.ok() || value->is_view()) continue;  // Never assigned, or mapped.
       bytes += value->byte_size();
       for (const std::string& s : value->strings()) bytes += s.size();
     }
@@ -233,4 +257,4 @@ size_t SavedModelBundle::ResourceBytes() const {
   return bytes;
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -11,7 +11,7 @@
 #include "recship/core/status_macros.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 // Plans are cached per feed/fetch/target set; a session sees a handful
@@ -48,19 +48,6 @@ absl::Status NodeError(const tensorflow::NodeDef& node, const absl::Status& stat
 
 }  // namespace
 
-struct ThreadPool::Impl {
-  explicit Impl(int n) : pool(n) {}
-  Eigen::ThreadPool pool;
-};
-
-ThreadPool::ThreadPool(int num_threads)
-    : impl_(std::make_unique<Impl>(std::max(1, num_threads))),
-      device_(std::make_unique<Eigen::ThreadPoolDevice>(&impl_->pool, std::max(1, num_threads))) {}
-
-ThreadPool::~ThreadPool() = default;
-
-int ThreadPool::num_threads() const { return device_->numThreads(); }
-
 struct Session::Node {
   const tensorflow::NodeDef* def = nullptr;
   std::unique_ptr<OpKernel> kernel;
@@ -94,7 +81,7 @@ Session::~Session() = default;
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(tensorflow::GraphDef graph,
                                                          SessionOptions options) {
   std::unique_ptr<Session> session(new Session(std::move(graph), options));
-  RETURN_IF_ERROR(session->BuildNodes());
+  RECSHIP_RETURN_IF_ERROR(session->BuildNodes());
   return session;
 }
 
@@ -165,19 +152,17 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::GetPlan(
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, MakePlan(feeds, fetches, targets));
+  RECSHIP_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, MakePlan(feeds, fetches, targets));
   absl::MutexLock lock(&plans_mu_);
   if (plans_.size() < kMaxCachedPlans) plans_.emplace(std::move(key), plan);
   return plan;
 }
 
-absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
-    const std::vector<NamedTensor>& feeds, const std::vector<std::string>& fetches,
-    const std::vector<std::string>& targets) const {
-  // Fed tensors, by (node, output).
-  absl::flat_hash_map<std::pair<int, int>, int> fed;
+absl::StatusOr<Session::FedTensors> Session::IndexFeeds(
+    const std::vector<NamedTensor>& feeds) const {
+  FedTensors fed;
   for (size_t f = 0; f < feeds.size(); ++f) {
-    ASSIGN_OR_RETURN(TensorId id, ParseTensorName(feeds[f].first));
+    RECSHIP_ASSIGN_OR_RETURN(TensorId id, ParseTensorName(feeds[f].first));
     auto it = node_ids_.find(id.node);
     if (it == node_ids_.end()) {
       return absl::InvalidArgumentError(
@@ -187,23 +172,25 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
       return absl::InvalidArgumentError(absl::StrCat("'", feeds[f].first, "' is fed twice"));
     }
   }
-  auto source_of = [&](const std::string& name) -> absl::StatusOr<std::pair<int, int>> {
-    ASSIGN_OR_RETURN(TensorId id, ParseTensorName(name));
-    auto it = node_ids_.find(id.node);
-    if (it == node_ids_.end()) {
-      return absl::NotFoundError(absl::StrCat("'", name, "' names no node of the graph"));
-    }
-    return std::make_pair(it->second, id.index);
-  };
+  return fed;
+}
 
-  // Which nodes must run: everything the fetches and targets reach, except
-  // through fed tensors.
+absl::StatusOr<std::pair<int, int>> Session::FindOutput(const std::string& name) const {
+  RECSHIP_ASSIGN_OR_RETURN(TensorId id, ParseTensorName(name));
+  auto it = node_ids_.find(id.node);
+  if (it == node_ids_.end()) {
+    return absl::NotFoundError(absl::StrCat("'", name, "' names no node of the graph"));
+  }
+  return std::make_pair(it->second, id.index);
+}
+
+absl::StatusOr<std::vector<char>> Session::NeededNodes(
+    const FedTensors& fed, const std::vector<std::pair<int, int>>& fetch_ids,
+    const std::vector<std::string>& targets) const {
+  // Everything the fetches and targets reach, except through fed tensors.
   std::vector<char> needed(nodes_.size(), 0);
   std::vector<int> stack;
-  std::vector<std::pair<int, int>> fetch_ids;
-  for (const std::string& fetch : fetches) {
-    ASSIGN_OR_RETURN(auto id, source_of(fetch));
-    fetch_ids.push_back(id);
+  for (const auto& id : fetch_ids) {
     if (!fed.contains(id)) stack.push_back(id.first);
   }
   for (const std::string& target : targets) {
@@ -228,7 +215,11 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
     }
     for (int c : nodes_[n].control_inputs) stack.push_back(c);
   }
+  return needed;
+}
 
+absl::StatusOr<std::vector<int>> Session::RunOrder(const std::vector<char>& needed,
+                                                   const FedTensors& fed) const {
   // Kahn's algorithm over the needed nodes.
   std::vector<int> pending(nodes_.size(), 0);
   std::vector<std::vector<int>> consumers(nodes_.size());
@@ -253,16 +244,18 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
       if (--pending[c] == 0) order.push_back(c);
     }
   }
-  size_t num_needed = static_cast<size_t>(std::count(needed.begin(), needed.end(), 1));
-  if (order.size() != num_needed) {
-    for (size_t n = 0; n < nodes_.size(); ++n) {
-      if (needed[n] && pending[n] > 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("the graph has a cycle through node '", nodes_[n].def->name(), "'"));
-      }
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (needed[n] && pending[n] > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the graph has a cycle through node '", nodes_[n].def->name(), "'"));
     }
   }
+  return order;
+}
 
+std::shared_ptr<const Session::Plan> Session::BuildPlan(
+    const std::vector<int>& order, const FedTensors& fed,
+    const std::vector<std::pair<int, int>>& fetch_ids) const {
   auto plan = std::make_shared<Plan>();
   std::vector<int> step_of(nodes_.size(), -1);
   std::vector<int> last_use(order.size(), -1);
@@ -298,11 +291,25 @@ absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
   return plan;
 }
 
+absl::StatusOr<std::shared_ptr<const Session::Plan>> Session::MakePlan(
+    const std::vector<NamedTensor>& feeds, const std::vector<std::string>& fetches,
+    const std::vector<std::string>& targets) const {
+  RECSHIP_ASSIGN_OR_RETURN(FedTensors fed, IndexFeeds(feeds));
+  std::vector<std::pair<int, int>> fetch_ids;
+  for (const std::string& fetch : fetches) {
+    RECSHIP_ASSIGN_OR_RETURN(auto id, FindOutput(fetch));
+    fetch_ids.push_back(id);
+  }
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<char> needed, NeededNodes(fed, fetch_ids, targets));
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<int> order, RunOrder(needed, fed));
+  return BuildPlan(order, fed, fetch_ids);
+}
+
 absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>& feeds,
                                                  const std::vector<std::string>& fetches,
                                                  const std::vector<std::string>& targets,
                                                  const RunOptions& run_options) const {
-  ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(feeds, fetches, targets));
+  RECSHIP_ASSIGN_OR_RETURN(std::shared_ptr<const Plan> plan, GetPlan(feeds, fetches, targets));
   static const ThreadPool* const kInline = new ThreadPool(1);
   const ThreadPool* pool = options_.thread_pool != nullptr ? options_.thread_pool : kInline;
 
@@ -332,7 +339,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
   for (size_t s = 0; s < plan->steps.size(); ++s) {
     const Plan::Step& step = plan->steps[s];
     const Node& node = nodes_[step.node];
-    for (int w : step.waits) RETURN_IF_ERROR(wait_for(w));
+    for (int w : step.waits) RECSHIP_RETURN_IF_ERROR(wait_for(w));
     std::vector<const Value*> inputs;
     inputs.reserve(step.inputs.size());
     for (size_t i = 0; i < step.inputs.size(); ++i) {
@@ -347,15 +354,15 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
     if (node.kernel->IsAsync()) {
       async_contexts[s] = std::make_unique<OpKernelContext>(
           *node.def, std::move(inputs), &values[s], resources_.get(), &pool->device(),
-          options_.remote_predict);
-      async_contexts[s]->set_memory(run_options.memory);
+          options_.remote_caller);
+      async_contexts[s]->set_run_options(&run_options);
       absl::StatusOr<AsyncWait> wait = node.kernel->StartAsync(*async_contexts[s]);
       if (!wait.ok()) return NodeError(*node.def, wait.status());
       pending[s] = *std::move(wait);
     } else {
       OpKernelContext ctx(*node.def, std::move(inputs), &values[s], resources_.get(),
-                          &pool->device(), options_.remote_predict);
-      ctx.set_memory(run_options.memory);
+                          &pool->device(), options_.remote_caller);
+      ctx.set_run_options(&run_options);
       absl::Status status = node.kernel->Compute(ctx);
       if (!status.ok()) return NodeError(*node.def, status);
     }
@@ -363,7 +370,7 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
     for (int dead : step.release) values[dead].clear();
   }
   for (size_t s = 0; s < plan->steps.size(); ++s) {
-    RETURN_IF_ERROR(wait_for(static_cast<int>(s)));
+    RECSHIP_RETURN_IF_ERROR(wait_for(static_cast<int>(s)));
   }
 
   std::vector<Tensor> outputs;
@@ -379,4 +386,4 @@ absl::StatusOr<std::vector<Tensor>> Session::Run(const std::vector<NamedTensor>&
   return outputs;
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -7,7 +7,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 absl::Status StatError(const std::string& path, const std::error_code& ec) {
@@ -48,4 +48,4 @@ absl::StatusOr<FolderSnapshot> SnapshotFolder(const std::string& dir) {
   return snapshot;
 }
 
-}  // namespace recship::serving
+}  // namespace recship

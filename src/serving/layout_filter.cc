@@ -15,22 +15,13 @@
 #include "absl/strings/str_join.h"
 #include "recship/core/status_macros.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 using Instruction = LayoutFilter::Instruction;
 
 bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
-
-// A number written as a sub-model name writes it: digits, no leading zero.
-std::optional<int64_t> CanonicalNumber(absl::string_view digits) {
-  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), IsDigit)) return std::nullopt;
-  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(digits, &value)) return std::nullopt;
-  return value;
-}
 
 // Runs a program the parser checked; booleans are 0 and 1. Values are never
 // negative (no minus, divisors are constants > 0), so '%' cannot trap.
@@ -102,7 +93,7 @@ class ConditionParser {
 
   absl::StatusOr<std::vector<Instruction>> Parse() {
     const Token& first = Peek();
-    ASSIGN_OR_RETURN(Type type, Or(0));
+    RECSHIP_ASSIGN_OR_RETURN(Type type, Or(0));
     const Token& rest = Peek();
     if (rest.kind != Token::kEnd) {
       if (IsComparison(rest)) {
@@ -219,32 +210,32 @@ class ConditionParser {
   }
 
   absl::StatusOr<Type> Or(int depth) {
-    ASSIGN_OR_RETURN(Type left, And(depth));
+    RECSHIP_ASSIGN_OR_RETURN(Type left, And(depth));
     while (IsOr(Peek())) {
       const Token& op = Next();
-      ASSIGN_OR_RETURN(Type right, And(depth));
-      RETURN_IF_ERROR(CheckLogical(op, left, right));
+      RECSHIP_ASSIGN_OR_RETURN(Type right, And(depth));
+      RECSHIP_RETURN_IF_ERROR(CheckLogical(op, left, right));
       Emit(Instruction::kOr);
     }
     return left;
   }
 
   absl::StatusOr<Type> And(int depth) {
-    ASSIGN_OR_RETURN(Type left, Comparison(depth));
+    RECSHIP_ASSIGN_OR_RETURN(Type left, Comparison(depth));
     while (IsAnd(Peek())) {
       const Token& op = Next();
-      ASSIGN_OR_RETURN(Type right, Comparison(depth));
-      RETURN_IF_ERROR(CheckLogical(op, left, right));
+      RECSHIP_ASSIGN_OR_RETURN(Type right, Comparison(depth));
+      RECSHIP_RETURN_IF_ERROR(CheckLogical(op, left, right));
       Emit(Instruction::kAnd);
     }
     return left;
   }
 
   absl::StatusOr<Type> Comparison(int depth) {
-    ASSIGN_OR_RETURN(Type left, Mod(depth));
+    RECSHIP_ASSIGN_OR_RETURN(Type left, Mod(depth));
     if (!IsComparison(Peek())) return left;
     const Token& op = Next();
-    ASSIGN_OR_RETURN(Type right, Mod(depth));
+    RECSHIP_ASSIGN_OR_RETURN(Type right, Mod(depth));
     if (left != Type::kNumber || right != Type::kNumber) {
       return Error(
           op, absl::StrCat("compares numbers, but its ", left != Type::kNumber ? "left" : "right",
@@ -255,11 +246,11 @@ class ConditionParser {
   }
 
   absl::StatusOr<Type> Mod(int depth) {
-    ASSIGN_OR_RETURN(Type left, Atom(depth));
+    RECSHIP_ASSIGN_OR_RETURN(Type left, Atom(depth));
     while (Peek().kind == Token::kOperator && Peek().text == "%") {
       const Token& op = Next();
       size_t divisor_begin = program_.size();
-      ASSIGN_OR_RETURN(Type right, Atom(depth));
+      RECSHIP_ASSIGN_OR_RETURN(Type right, Atom(depth));
       if (left != Type::kNumber || right != Type::kNumber) {
         return Error(
             op, absl::StrCat("takes numbers, but its ", left != Type::kNumber ? "left" : "right",
@@ -299,7 +290,7 @@ class ConditionParser {
           return Error(
               t, absl::StrCat("parentheses nest more than ", LayoutFilter::kMaxNesting, " deep"));
         }
-        ASSIGN_OR_RETURN(Type inner, Or(depth + 1));
+        RECSHIP_ASSIGN_OR_RETURN(Type inner, Or(depth + 1));
         const Token& close = Next();
         if (close.kind != Token::kClose) {
           return Error(close, absl::StrCat("expected ')' to close the '(' at column ", t.column));
@@ -320,17 +311,10 @@ class ConditionParser {
   std::vector<Instruction> program_;
 };
 
-// Sorts entry first, then ps_<i>, then dense_<i>, each by i.
-std::optional<std::tuple<int, int64_t>> SubModelKey(absl::string_view name) {
-  if (name == "entry") return std::make_tuple(0, int64_t{0});
-  for (auto [kind, prefix] : {std::make_pair(1, absl::string_view("ps_")),
-                              std::make_pair(2, absl::string_view("dense_"))}) {
-    if (absl::StartsWith(name, prefix)) {
-      std::optional<int64_t> number = CanonicalNumber(name.substr(prefix.size()));
-      if (number) return std::make_tuple(kind, *number);
-    }
-  }
-  return std::nullopt;
+// Lists entry first, then ps_<i>, then dense_<i>, each by i.
+bool ListedBefore(const SubModel& a, const SubModel& b) {
+  if (a.is_entry() != b.is_entry()) return a.is_entry();
+  return a < b;
 }
 
 }  // namespace
@@ -384,9 +368,10 @@ absl::StatusOr<LayoutFilter> LayoutFilter::Parse(absl::string_view text) {
   if (!filter.has_number_) {
     return error(semicolon, ";", "a condition needs {i} in the pattern");
   }
-  ASSIGN_OR_RETURN(std::vector<Token> tokens, ConditionParser::Tokenize(text, condition_begin));
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<Token> tokens,
+                           ConditionParser::Tokenize(text, condition_begin));
   ConditionParser parser(text, std::move(tokens));
-  ASSIGN_OR_RETURN(filter.condition_, parser.Parse());
+  RECSHIP_ASSIGN_OR_RETURN(filter.condition_, parser.Parse());
   return filter;
 }
 
@@ -394,33 +379,26 @@ bool LayoutFilter::Matches(absl::string_view name) const {
   if (!has_number_) return name == prefix_;
   if (name.size() <= prefix_.size() + suffix_.size()) return false;
   if (!absl::StartsWith(name, prefix_) || !absl::EndsWith(name, suffix_)) return false;
-  std::optional<int64_t> i =
-      CanonicalNumber(name.substr(prefix_.size(), name.size() - prefix_.size() - suffix_.size()));
+  std::optional<int64_t> i = ParseSubModelIndex(
+      name.substr(prefix_.size(), name.size() - prefix_.size() - suffix_.size()));
   if (!i) return false;
   return condition_.empty() || Evaluate(condition_, 0, condition_.size(), *i) != 0;
 }
 
-absl::StatusOr<std::vector<std::string>> ListLayoutSubModels(const std::string& base_path) {
+absl::StatusOr<std::vector<SubModel>> ListLayoutSubModels(const std::string& base_path) {
   std::error_code ec;
   std::filesystem::directory_iterator it(base_path, ec);
   if (ec) {
     return absl::NotFoundError(
         absl::StrCat("cannot list layout base path ", base_path, ": ", ec.message()));
   }
-  std::vector<std::pair<std::tuple<int, int64_t>, std::string>> found;
+  std::vector<SubModel> found;
   for (const auto& entry : it) {
-    std::string name = entry.path().filename().string();
-    std::optional<std::tuple<int, int64_t>> key = SubModelKey(name);
-    if (key && entry.is_directory(ec)) found.emplace_back(*key, name);
+    std::optional<SubModel> sub = SubModel::Parse(entry.path().filename().string());
+    if (sub && !sub->is_standalone() && entry.is_directory(ec)) found.push_back(*sub);
   }
-  std::sort(found.begin(), found.end());
-  std::vector<std::string> names;
-  for (auto& [key, name] : found) names.push_back(std::move(name));
-  return names;
-}
-
-std::string LayoutServedName(const std::string& model_name, const std::string& sub_model) {
-  return sub_model == "entry" ? model_name : absl::StrCat(model_name, ":", sub_model);
+  std::sort(found.begin(), found.end(), ListedBefore);
+  return found;
 }
 
 absl::StatusOr<tensorflow::serving::ModelServerConfig> LayoutModelServerConfig(
@@ -430,20 +408,23 @@ absl::StatusOr<tensorflow::serving::ModelServerConfig> LayoutModelServerConfig(
     return absl::InvalidArgumentError(
         "serving a layout needs the model's name (its entry calls <name>:ps_<i>)");
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> sub_models, ListLayoutSubModels(base_path));
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<SubModel> sub_models, ListLayoutSubModels(base_path));
   if (sub_models.empty()) {
     return absl::NotFoundError(
         absl::StrCat("no sub-model (entry, ps_<i>, dense_<i>) under ", base_path));
   }
   tensorflow::serving::ModelServerConfig config;
-  for (const std::string& sub_model : sub_models) {
+  std::vector<std::string> names;
+  for (const SubModel& sub_model : sub_models) {
+    std::string name = sub_model.name();
+    names.push_back(name);
     bool chosen =
         filters.empty() || std::any_of(filters.begin(), filters.end(),
-                                       [&](const LayoutFilter& f) { return f.Matches(sub_model); });
+                                       [&](const LayoutFilter& f) { return f.Matches(name); });
     if (!chosen) continue;
     auto* model = config.mutable_model_config_list()->add_config();
-    model->set_name(LayoutServedName(model_name, sub_model));
-    model->set_base_path((std::filesystem::path(base_path) / sub_model).string());
+    model->set_name(sub_model.ServedName(model_name));
+    model->set_base_path((std::filesystem::path(base_path) / name).string());
     model->set_model_platform("tensorflow");
     model->mutable_model_version_policy()->mutable_latest()->set_num_versions(1);
   }
@@ -452,9 +433,9 @@ absl::StatusOr<tensorflow::serving::ModelServerConfig> LayoutModelServerConfig(
     for (const LayoutFilter& f : filters) quoted.push_back(absl::StrCat("'", f.text(), "'"));
     return absl::NotFoundError(absl::StrCat(
         "no sub-model under ", base_path, " matches the layout filters ",
-        absl::StrJoin(quoted, ", "), "; sub-models found: ", absl::StrJoin(sub_models, ", ")));
+        absl::StrJoin(quoted, ", "), "; sub-models found: ", absl::StrJoin(names, ", ")));
   }
   return config;
 }
 
-}  // namespace recship::serving
+}  // namespace recship

@@ -11,7 +11,7 @@
 #include "recship/core/file.h"
 #include "recship/core/status_macros.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 using tensorflow::serving::ModelServerConfig;
@@ -32,7 +32,7 @@ class ParseErrors : public google::protobuf::io::ErrorCollector {
 }  // namespace
 
 absl::StatusOr<ModelServerConfig> ReadModelServerConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   google::protobuf::TextFormat::Parser parser;
   ParseErrors errors;
   parser.RecordErrorsTo(&errors);
@@ -122,4 +122,4 @@ std::vector<int64_t> AspiredVersions(const VersionPolicy& policy,
   return std::vector<int64_t>(on_disk.end() - static_cast<std::ptrdiff_t>(n), on_disk.end());
 }
 
-}  // namespace recship::serving
+}  // namespace recship

@@ -10,7 +10,7 @@
 #include "recship/serving/model_config.h"
 #include "recship/serving/warmup_replay.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -37,19 +37,19 @@ void ModelManager::Poll() {
   for (const auto& model : config_.model_config_list().config()) PollModel(model);
 }
 
-absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> ModelManager::LoadVersion(
-    const tensorflow::serving::ModelConfig& model, int64_t version) {
-  std::string dir = VersionPath(model, version);
-  runtime::LoadOptions load_options;
+absl::StatusOr<std::shared_ptr<const SavedModelBundle>> ModelManager::LoadBundle(
+    const std::string& model, int64_t version, const std::string& dir) const {
+  LoadOptions load_options;
   load_options.thread_pool = options_.thread_pool;
-  load_options.remote_predict = options_.remote_predict;
-  ASSIGN_OR_RETURN(std::unique_ptr<runtime::SavedModelBundle> bundle,
-                   runtime::SavedModelBundle::Load(dir, load_options));
-  ASSIGN_OR_RETURN(int replayed, ReplayWarmup(*bundle, options_.limits));
+  load_options.remote_caller = options_.remote_caller;
+  load_options.map_variables = options_.map_variables;
+  RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<SavedModelBundle> bundle,
+                           SavedModelBundle::Load(dir, load_options));
+  RECSHIP_ASSIGN_OR_RETURN(int replayed, ReplayWarmup(*bundle, options_.limits));
   if (replayed > 0)
-    Log(absl::StrFormat("model '%s' version %d: replayed %d warmup requests", model.name(), version,
+    Log(absl::StrFormat("model '%s' version %d: replayed %d warmup requests", model, version,
                         replayed));
-  return std::shared_ptr<const runtime::SavedModelBundle>(std::move(bundle));
+  return std::shared_ptr<const SavedModelBundle>(std::move(bundle));
 }
 
 bool ModelManager::ReadyToLoad(const tensorflow::serving::ModelConfig& model, int64_t version) {
@@ -79,7 +79,7 @@ bool ModelManager::ReadyToLoad(const tensorflow::serving::ModelConfig& model, in
   // written; one seen for the first time is tried at once (recship and
   // TensorFlow publish versions whole, by renaming them into place).
   if (changed && !first_sight) return false;
-  return options_.now() >= state.retry_after;
+  return ClockOrReal(options_.clock).Now() >= state.retry_after;
 }
 
 void ModelManager::RecordFailure(const tensorflow::serving::ModelConfig& model, int64_t version,
@@ -94,7 +94,7 @@ void ModelManager::RecordFailure(const tensorflow::serving::ModelConfig& model, 
         model.name(), version, status.message(), state.failures, options_.max_num_load_retries));
     return;
   }
-  state.retry_after = options_.now() + options_.load_retry_interval;
+  state.retry_after = ClockOrReal(options_.clock).Now() + options_.load_retry_interval;
   Log(absl::StrFormat("model '%s' version %d failed to load (attempt %d of %d): %s; retrying in %s",
                       model.name(), version, state.failures, options_.max_num_load_retries + 1,
                       status.message(), absl::FormatDuration(options_.load_retry_interval)));
@@ -126,8 +126,10 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
   for (int64_t version : wanted) {
     if (loaded.contains(version) || !ReadyToLoad(model, version)) continue;
     auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> bundle =
-        LoadVersion(model, version);
+    std::string dir = VersionPath(model, version);
+    absl::StatusOr<std::shared_ptr<const SavedModelBundle>> bundle =
+        options_.loader ? options_.loader(model.name(), version, dir)
+                        : LoadBundle(model.name(), version, dir);
     if (!bundle.ok()) {
       RecordFailure(model, version, bundle.status());
       continue;
@@ -137,13 +139,15 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
       absl::MutexLock lock(&mu_);
       models_[model.name()][version] = *bundle;
     }
-    Log(absl::StrFormat("model '%s' version %d loaded in %.3f s (%.1f MiB of tables and variables)",
-                        model.name(), version, SecondsSince(start),
-                        (*bundle)->ResourceBytes() / 1048576.0));
+    Log(absl::StrFormat(
+        "model '%s' version %d loaded in %.3f s (%.1f MiB of tables and variables in the heap, "
+        "%.1f MiB of table rows mapped)",
+        model.name(), version, SecondsSince(start), (*bundle)->ResourceBytes() / 1048576.0,
+        (*bundle)->MappedBytes() / 1048576.0));
   }
   // ... then unload what the policy no longer wants, but never the last
   // version standing when nothing newer loaded.
-  std::vector<std::shared_ptr<const runtime::SavedModelBundle>> dropped;
+  std::vector<std::shared_ptr<const SavedModelBundle>> dropped;
   std::vector<int64_t> dropped_versions;
   {
     absl::MutexLock lock(&mu_);
@@ -209,4 +213,4 @@ std::map<std::string, bool> ModelManager::ModelsReady() const {
   return ready;
 }
 
-}  // namespace recship::serving
+}  // namespace recship

@@ -1,5 +1,8 @@
 #include "recship/serving/model_server.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <vector>
@@ -12,7 +15,13 @@
 #include "recship/serving/prediction_service.h"
 #include "src/serving/parse_error_interceptor.h"
 
-namespace recship::serving {
+namespace recship {
+namespace {
+
+// The nice value loads run at (0 is normal, 19 the lowest priority).
+constexpr int kLoadNiceness = 10;
+
+}  // namespace
 
 ModelServer::ModelServer(ServerOptions options) : options_(std::move(options)) {}
 
@@ -20,20 +29,21 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   absl::Status valid = ValidateModelServerConfig(options.config);
   if (!valid.ok()) return valid;
   if (options.limits.memory == nullptr) {
-    options.limits.memory = runtime::MemoryBudget::Create(
-        absl::StrCat("the server's requests in flight (--max_memory_mib ",
-                     options.max_memory_bytes >> 20, ")"),
-        options.max_memory_bytes);
+    options.limits.memory =
+        MemoryBudget::Create(absl::StrCat("the server's requests in flight (--max_memory_mib ",
+                                          options.max_memory_bytes >> 20, ")"),
+                             options.max_memory_bytes);
   }
   std::unique_ptr<ModelServer> server(new ModelServer(std::move(options)));
   const ServerOptions& o = server->options_;
   int threads = o.intra_op_threads > 0 ? o.intra_op_threads
                                        : static_cast<int>(std::thread::hardware_concurrency());
-  server->pool_ = std::make_unique<runtime::ThreadPool>(threads);
+  server->pool_ = std::make_unique<ThreadPool>(threads);
   ModelManager::Options manager_options;
   manager_options.thread_pool = server->pool_.get();
-  manager_options.remote_predict = o.remote_predict.get();
+  manager_options.remote_caller = o.remote_caller.get();
   manager_options.limits = o.limits;
+  manager_options.map_variables = o.map_variables;
   manager_options.log = o.log;
   manager_options.max_num_load_retries = o.max_num_load_retries;
   manager_options.load_retry_interval = o.load_retry_interval;
@@ -78,14 +88,13 @@ void ModelServer::CheckRemoteTargets() {
     absl::StatusOr<ServableHandle> servable = manager_->Get(spec);
     absl::Status status;
     if (servable.ok()) {
-      std::vector<runtime::RemoteTarget> targets =
-          runtime::RemoteTargets(servable->model->session().graph());
-      if (!targets.empty() && options_.remote_predict == nullptr) {
+      std::vector<RemoteTarget> targets = RemoteTargets(servable->model->session().graph());
+      if (!targets.empty() && options_.remote_caller == nullptr) {
         status = absl::FailedPreconditionError(
             "it calls other servers, but no --remote_addresses or --remote_address_template "
             "was given");
       } else if (!targets.empty()) {
-        status = runtime::ProbeRemoteTargets(*options_.remote_predict, targets, timeout);
+        status = options_.remote_caller->Probe(targets, timeout);
       }
     }
     absl::MutexLock lock(&health_mu_);
@@ -122,6 +131,10 @@ void ModelServer::HealthLoop() {
 
 void ModelServer::PollLoop() {
   if (options_.poll_wait_seconds <= 0) return;
+  // Versions found after start load on this thread (and the threads it
+  // starts, which inherit its priority): niced, a load takes the cores only
+  // when requests to the versions being served leave them idle.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLoadNiceness);
   while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(options_.poll_wait_seconds))) {
     manager_->Poll();
     UpdateHealth();
@@ -143,4 +156,4 @@ void ModelServer::Shutdown() {
   if (options_.log) options_.log("stopped");
 }
 
-}  // namespace recship::serving
+}  // namespace recship

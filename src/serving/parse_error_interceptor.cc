@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
@@ -48,4 +48,4 @@ MakeParseErrorInterceptorFactory() {
   return std::make_unique<ParseErrorInterceptorFactory>();
 }
 
-}  // namespace recship::serving
+}  // namespace recship

@@ -10,11 +10,11 @@
 
 #include "grpcpp/support/server_interceptor.h"
 
-namespace recship::serving {
+namespace recship {
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeParseErrorInterceptorFactory();
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_PARSE_ERROR_INTERCEPTOR_H_

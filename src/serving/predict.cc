@@ -12,7 +12,7 @@
 #include "recship/format/saved_model.h"
 #include "recship/format/tensor_proto.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 using Inputs = std::map<std::string, Tensor>;
@@ -138,28 +138,29 @@ absl::Status CheckBatchSize(const std::map<std::string, int64_t>& rows, int64_t 
 // runs.
 absl::Status CheckRequest(const Inputs& inputs, const PredictLimits& limits) {
   std::vector<Bag> bags = FindBags(inputs);
-  for (const Bag& bag : bags) RETURN_IF_ERROR(CheckBag(bag));
+  for (const Bag& bag : bags) RECSHIP_RETURN_IF_ERROR(CheckBag(bag));
   std::map<std::string, int64_t> rows = RowsOf(inputs, bags);
-  RETURN_IF_ERROR(CheckBagRowsMatchBatch(rows, bags));
-  if (limits.max_batch_size > 0) RETURN_IF_ERROR(CheckBatchSize(rows, limits.max_batch_size));
+  RECSHIP_RETURN_IF_ERROR(CheckBagRowsMatchBatch(rows, bags));
+  if (limits.max_batch_size > 0)
+    RECSHIP_RETURN_IF_ERROR(CheckBatchSize(rows, limits.max_batch_size));
   return absl::OkStatus();
 }
 
-std::shared_ptr<runtime::MemoryBudget> RequestBudget(const PredictLimits& limits) {
-  return runtime::MemoryBudget::Create(absl::StrCat("the request (--max_request_memory_mib ",
-                                                    limits.max_request_memory_bytes >> 20, ")"),
-                                       limits.max_request_memory_bytes, limits.memory);
+std::shared_ptr<MemoryBudget> RequestBudget(const PredictLimits& limits) {
+  return MemoryBudget::Create(absl::StrCat("the request (--max_request_memory_mib ",
+                                           limits.max_request_memory_bytes >> 20, ")"),
+                              limits.max_request_memory_bytes, limits.memory);
 }
 
 }  // namespace
 
-absl::Status RunPredict(const runtime::SavedModelBundle& model,
+absl::Status RunPredict(const SavedModelBundle& model,
                         const tensorflow::serving::PredictRequest& request,
                         const PredictLimits& limits,
                         tensorflow::serving::PredictResponse* response) {
   std::string signature = request.model_spec().signature_name();
   if (signature.empty()) signature = kDefaultServingSignatureKey;
-  std::shared_ptr<runtime::MemoryBudget> memory = RequestBudget(limits);
+  std::shared_ptr<MemoryBudget> memory = RequestBudget(limits);
   // Decoded inputs are charged until the request is done.
   uint64_t input_bytes = 0;
   absl::Cleanup release_inputs = [&] { memory->Release(input_bytes); };
@@ -186,14 +187,15 @@ absl::Status RunPredict(const runtime::SavedModelBundle& model,
     input_bytes += bytes;
     inputs.emplace(key, *std::move(tensor));
   }
-  RETURN_IF_ERROR(CheckRequest(inputs, limits));
+  RECSHIP_RETURN_IF_ERROR(CheckRequest(inputs, limits));
   std::vector<std::string> filter(request.output_filter().begin(), request.output_filter().end());
-  runtime::RunOptions run_options;
+  RunOptions run_options;
   run_options.memory = memory.get();
-  ASSIGN_OR_RETURN(auto outputs, model.RunSignature(signature, inputs, filter, run_options));
+  RECSHIP_ASSIGN_OR_RETURN(auto outputs,
+                           model.RunSignature(signature, inputs, filter, run_options));
   for (const auto& [key, tensor] : outputs)
     (*response->mutable_outputs())[key] = TensorToProto(tensor);
   return absl::OkStatus();
 }
 
-}  // namespace recship::serving
+}  // namespace recship

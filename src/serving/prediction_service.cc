@@ -1,8 +1,9 @@
 #include "recship/serving/prediction_service.h"
 
+#include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
 
-namespace recship::serving {
+namespace recship {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -51,9 +52,9 @@ grpc::Status PredictionServiceImpl::GetModelMetadata(
   tensorflow::serving::SignatureDefMap signatures;
   signatures.mutable_signature_def()->insert(servable->model->meta_graph().signature_def().begin(),
                                              servable->model->meta_graph().signature_def().end());
-  (*response->mutable_metadata())["signature_def"].PackFrom(signatures);
+  PackAny(signatures, &(*response->mutable_metadata())["signature_def"]);
   SetResponseSpec(*servable, "", response->mutable_model_spec());
   return grpc::Status::OK;
 }
 
-}  // namespace recship::serving
+}  // namespace recship

@@ -5,17 +5,16 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/tfrecord.h"
-#include "tensorflow_serving/apis/prediction_log.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_log.pb.h"
 
-namespace recship::serving {
+namespace recship {
 
-absl::StatusOr<int> ReplayWarmup(const runtime::SavedModelBundle& model,
-                                 const PredictLimits& limits) {
+absl::StatusOr<int> ReplayWarmup(const SavedModelBundle& model, const PredictLimits& limits) {
   std::string path =
       (std::filesystem::path(model.export_dir()) / kExtraAssetsDirectory / kWarmupFilename)
           .string();
   if (!std::filesystem::exists(path)) return 0;
-  ASSIGN_OR_RETURN(std::unique_ptr<TFRecordReader> reader, TFRecordReader::Open(path));
+  RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<TFRecordReader> reader, TFRecordReader::Open(path));
   int count = 0;
   for (std::string record;; ++count) {
     absl::Status read = reader->Read(&record);
@@ -39,4 +38,4 @@ absl::StatusOr<int> ReplayWarmup(const runtime::SavedModelBundle& model,
   return count;
 }
 
-}  // namespace recship::serving
+}  // namespace recship

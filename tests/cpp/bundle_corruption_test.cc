@@ -1,7 +1,7 @@
 // Corrupt tensor bundles. Every case must give a non-OK status whose message
 // names the file at fault (and the tensor where there is one): never a crash,
 // a hang or a huge allocation. Covers truncated and bit-flipped indexes, a
-// wrong magic, flipped bytes in data shards (Read, Verify, TensorStream),
+// wrong magic, flipped bytes in data shards (Read, Map, Verify, TensorStream),
 // missing and truncated shards, and hand-made index entries that claim
 // absurd sizes, offsets, shapes, string counts, shards, dtypes or headers.
 #include <gtest/gtest.h>
@@ -17,8 +17,8 @@
 #include "recship/core/crc32c.h"
 #include "recship/core/file.h"
 #include "recship/format/tensor_bundle.h"
+#include "recship/tensorflow/core/protobuf/tensor_bundle.pb.h"
 #include "sstable.h"
-#include "tensorflow/core/protobuf/tensor_bundle.pb.h"
 #include "test_util.h"
 
 namespace recship {
@@ -163,6 +163,7 @@ TEST_F(CorruptBundleTest, FlippedByteInNumericDataShard) {
   ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix_));
   const std::initializer_list<std::string> parts = {shard0, "'emb'", "crc32c"};
   EXPECT_TRUE(IsError(reader->Read("emb").status(), absl::StatusCode::kDataLoss, parts));
+  EXPECT_TRUE(IsError(reader->Map("emb").status(), absl::StatusCode::kDataLoss, parts));
   EXPECT_TRUE(IsError(reader->Verify("emb"), absl::StatusCode::kDataLoss, parts));
 
   // A stream notices at its last byte, whatever the chunk sizes.
@@ -208,6 +209,10 @@ TEST_F(CorruptBundleTest, EveryFlippedByteOfATensorIsCaught) {
             << name << " byte " << pos << " mask " << int{mask};
         EXPECT_TRUE(IsError(reader->Verify(name), absl::StatusCode::kDataLoss, parts))
             << name << " byte " << pos << " mask " << int{mask};
+        if (std::string(name) == "small") {
+          EXPECT_TRUE(IsError(reader->Map(name).status(), absl::StatusCode::kDataLoss, parts))
+              << name << " byte " << pos << " mask " << int{mask};
+        }
       }
     }
   }
@@ -220,6 +225,7 @@ TEST_F(CorruptBundleTest, MissingShardFile) {
   ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix_));
   EXPECT_OK(reader->Read("emb").status());
   EXPECT_TRUE(IsError(reader->Read("names").status(), absl::StatusCode::kNotFound, {shard1}));
+  EXPECT_TRUE(IsError(reader->Map("small").status(), absl::StatusCode::kNotFound, {shard1}));
   EXPECT_TRUE(IsError(reader->Verify("small"), absl::StatusCode::kNotFound, {shard1}));
   EXPECT_TRUE(IsError(reader->OpenStream("small").status(), absl::StatusCode::kNotFound, {shard1}));
   int64_t row;
@@ -233,6 +239,7 @@ TEST_F(CorruptBundleTest, TruncatedShardFile) {
   ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix_));
   const std::initializer_list<std::string> parts = {shard0, "'emb'", "6400"};
   EXPECT_TRUE(IsError(reader->Read("emb").status(), absl::StatusCode::kDataLoss, parts));
+  EXPECT_TRUE(IsError(reader->Map("emb").status(), absl::StatusCode::kDataLoss, parts));
   EXPECT_TRUE(IsError(reader->Verify("emb"), absl::StatusCode::kDataLoss, parts));
   EXPECT_TRUE(IsError(reader->OpenStream("emb").status(), absl::StatusCode::kDataLoss, parts));
   float row[8];

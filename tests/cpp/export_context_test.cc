@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace recship::model {
+namespace recship {
 namespace {
 
 TEST(ExportModeTest, ScopeSetsAndRestoresTheMode) {
@@ -66,7 +66,7 @@ TEST(ExportContextTest, SubGraphsAndSignatures) {
   ExportContext ctx(/*with_remote_gpu=*/true);
   EXPECT_TRUE(ctx.with_remote_gpu());
   EXPECT_FALSE(ctx.has_sub_graph("ps_0"));
-  graph::Graph& ps0 = ctx.sub_graph("ps_0");
+  Graph& ps0 = ctx.sub_graph("ps_0");
   EXPECT_EQ(&ps0, &ctx.sub_graph("ps_0"));
   ctx.add_signature("ps_0", {"lookup", {}, {}});
   ASSERT_EQ(ctx.signatures("ps_0").size(), 1u);
@@ -76,4 +76,4 @@ TEST(ExportContextTest, SubGraphsAndSignatures) {
 }
 
 }  // namespace
-}  // namespace recship::model
+}  // namespace recship

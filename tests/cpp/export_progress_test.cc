@@ -17,30 +17,26 @@
 namespace recship {
 namespace {
 
-using exporter::ExportProgress;
 using testing::IsError;
 using testing::TempDir;
 using Event = ExportProgress::Event;
-namespace ops = graph::ops;
 
 constexpr int64_t kDim = 32;
 constexpr int64_t kKeysPerShard = 40000;  // 5 MiB of values per shard: several chunks.
 
 // One hash table on two shards and a dense layer.
-absl::StatusOr<model::EstimatorSpec> TableModel(const model::Features& features, model::Mode,
-                                                const model::RunConfig&) {
-  const graph::Scope& s = features.scope();
-  ASSIGN_OR_RETURN(model::Feature user, features.Get("user"));
-  graph::Output x = model::HashEmbeddingLookup(s, {"users", kDim, 2}, user.dense);
-  model::EstimatorSpec spec;
-  spec.predictions["score"] = model::Dense(s, x, 1, model::Activation::kSigmoid, "out");
+absl::StatusOr<EstimatorSpec> TableModel(const Features& features, Mode, const RunConfig&) {
+  const Scope& s = features.scope();
+  RECSHIP_ASSIGN_OR_RETURN(Feature user, features.Get("user"));
+  Output x = HashEmbeddingLookup(s, {"users", kDim, 2}, user.dense);
+  EstimatorSpec spec;
+  spec.predictions["score"] = Dense(s, x, 1, Activation::kSigmoid, "out");
   return spec;
 }
 
-absl::StatusOr<model::ServingInputReceiver> TableInputs(const graph::Scope& s) {
-  model::ServingInputReceiver receiver{model::Features(s), {}};
-  graph::Output ids =
-      ops::Placeholder(s, tensorflow::DT_INT64, graph::PartialShape::Of({-1}), "user");
+absl::StatusOr<ServingInputReceiver> TableInputs(const Scope& s) {
+  ServingInputReceiver receiver{Features(s), {}};
+  Output ids = ops::Placeholder(s, tensorflow::DT_INT64, PartialShape::Of({-1}), "user");
   receiver.features.Set("user", {ids, {}, {}, {}});
   receiver.receiver_tensors["user"] = ids;
   return receiver;
@@ -48,18 +44,19 @@ absl::StatusOr<model::ServingInputReceiver> TableInputs(const graph::Scope& s) {
 
 // Table shard s in data shard s, so shared exports link two files.
 absl::Status WriteTableCheckpoint(const std::string& dir) {
-  ASSIGN_OR_RETURN(auto writer, model::CheckpointWriter::Create(dir, 3, {2}));
-  RETURN_IF_ERROR(
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Create(dir, 3, {2}));
+  RECSHIP_RETURN_IF_ERROR(
       writer->AddDense("out/kernel", Tensor::Create(tensorflow::DT_FLOAT, {kDim, 1}).value()));
-  RETURN_IF_ERROR(writer->AddDense("out/bias", Tensor::Create(tensorflow::DT_FLOAT, {1}).value()));
+  RECSHIP_RETURN_IF_ERROR(
+      writer->AddDense("out/bias", Tensor::Create(tensorflow::DT_FLOAT, {1}).value()));
   for (int shard = 0; shard < 2; ++shard) {
     std::vector<int64_t> keys(kKeysPerShard);
     for (int64_t k = 0; k < kKeysPerShard; ++k) keys[static_cast<size_t>(k)] = k * 2 + shard;
-    model::CheckpointWriter::TableShard data{
+    CheckpointWriter::TableShard data{
         Tensor::FromVector<int64_t>({kKeysPerShard}, keys),
         Tensor::Create(tensorflow::DT_FLOAT, {kKeysPerShard, kDim}).value()};
     data.slots["adagrad"] = Tensor::Create(tensorflow::DT_FLOAT, {kKeysPerShard, kDim}).value();
-    RETURN_IF_ERROR(writer->AddTableShard("users", shard, data, shard));
+    RECSHIP_RETURN_IF_ERROR(writer->AddTableShard("users", shard, data, shard));
   }
   return writer->Finish().status();
 }
@@ -117,17 +114,19 @@ class ExportProgressTest : public ::testing::TestWithParam<bool> {};  // shared_
 TEST_P(ExportProgressTest, StandaloneBytesGrowToTheTotal) {
   TempDir dir;
   ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
-  exporter::StandaloneExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
-                                        GetParam());
   std::vector<ExportProgress> events;
-  exporter.set_progress_callback([&](const ExportProgress& p) {
+  ExportOptions options;
+  options.shared_embedding = GetParam();
+  options.progress = [&](const ExportProgress& p) {
     events.push_back(p);
     return absl::OkStatus();
-  });
+  };
+  StandaloneExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
   ASSERT_OK(exporter.ExportSavedModel(TableInputs, {}, 1));
   int bytes_events = CheckEvents(events, 1);
-  EXPECT_EQ(events.back().total_bytes, exporter.last_summary().variables.tensor_bytes);
-  EXPECT_EQ(events.back().sub_model, "");
+  EXPECT_EQ(events.back().total_bytes,
+            exporter.last_summary().sub_models.at(0).variables.tensor_bytes);
+  EXPECT_EQ(events.back().sub_model.name(), "standalone");
   // At most one call per 2 MiB chunk (and the last): streamed, or read once
   // for the crc32c check of shared bytes.
   uint64_t total = events.back().total_bytes;
@@ -138,7 +137,7 @@ TEST_P(ExportProgressTest, StandaloneBytesGrowToTheTotal) {
 TEST_P(ExportProgressTest, DistributedReportsEverySubModel) {
   TempDir dir;
   ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
-  exporter::DistributedExportOptions options;
+  DistributedExportOptions options;
   options.model_name = "m";
   options.shared_embedding = GetParam();
   std::vector<ExportProgress> events;
@@ -146,18 +145,17 @@ TEST_P(ExportProgressTest, DistributedReportsEverySubModel) {
     events.push_back(p);
     return absl::OkStatus();
   };
-  exporter::DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
-                                         options);
+  DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
   ASSERT_OK(exporter.ExportSavedModel(TableInputs, {}, 1));
   CheckEvents(events, 3);
   std::vector<std::string> started;
   uint64_t tensor_bytes = 0;
   for (const auto& p : events) {
-    if (p.event == Event::kStarted) started.push_back(p.sub_model);
+    if (p.event == Event::kStarted) started.push_back(p.sub_model.name());
   }
   for (const auto& sub : exporter.last_summary().sub_models) {
     tensor_bytes += sub.variables.tensor_bytes;
-    EXPECT_GT(sub.seconds, 0) << sub.name;
+    EXPECT_GT(sub.seconds, 0) << sub.sub_model;
   }
   EXPECT_EQ(started, (std::vector<std::string>{"ps_0", "ps_1", "entry"}));
   EXPECT_EQ(events.back().total_bytes, tensor_bytes);
@@ -174,7 +172,7 @@ struct Canceller {
 
   absl::Status operator()(const ExportProgress& p) {
     if (cancelled) ++calls_after;
-    if (p.event == Event::kBytes && p.sub_model == sub_model) {
+    if (p.event == Event::kBytes && p.sub_model.name() == sub_model) {
       cancelled = true;
       return absl::CancelledError("stop");
     }
@@ -197,10 +195,11 @@ TEST(ExportCancelTest, StandaloneStopsAndLeavesNothing) {
   TempDir dir;
   ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
   for (bool shared : {false, true}) {
-    exporter::StandaloneExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
-                                          shared);
-    Canceller canceller{""};
-    exporter.set_progress_callback([&](const ExportProgress& p) { return canceller(p); });
+    Canceller canceller{"standalone"};
+    ExportOptions options;
+    options.shared_embedding = shared;
+    options.progress = [&](const ExportProgress& p) { return canceller(p); };
+    StandaloneExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
     SCOPED_TRACE(shared ? "shared" : "copied");
     canceller.ExpectStoppedCleanly(exporter.ExportSavedModel(TableInputs, {}, 1).status(),
                                    dir.Join("export"));
@@ -212,13 +211,12 @@ TEST(ExportCancelTest, DistributedStopsBeforePublishingAnySubModel) {
   ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
   // ps_0 is written whole before ps_1 is cancelled: it must not be published.
   for (bool shared : {false, true}) {
-    exporter::DistributedExportOptions options;
+    DistributedExportOptions options;
     options.model_name = "m";
     options.shared_embedding = shared;
     Canceller canceller{"ps_1"};
     options.progress = [&](const ExportProgress& p) { return canceller(p); };
-    exporter::DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
-                                           options);
+    DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
     SCOPED_TRACE(shared ? "shared" : "copied");
     canceller.ExpectStoppedCleanly(exporter.ExportSavedModel(TableInputs, {}, 1).status(),
                                    dir.Join("export"));
@@ -228,14 +226,13 @@ TEST(ExportCancelTest, DistributedStopsBeforePublishingAnySubModel) {
 TEST(ExportCancelTest, CancellingAtTheLastFinishStillPublishesNothing) {
   TempDir dir;
   ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
-  exporter::DistributedExportOptions options;
+  DistributedExportOptions options;
   options.model_name = "m";
   options.progress = [](const ExportProgress& p) {
     bool last = p.event == Event::kFinished && p.sub_model_index + 1 == p.num_sub_models;
     return last ? absl::CancelledError("late") : absl::OkStatus();
   };
-  exporter::DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"),
-                                         options);
+  DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
   EXPECT_TRUE(IsError(exporter.ExportSavedModel(TableInputs, {}, 1).status(),
                       absl::StatusCode::kCancelled, {"late"}));
   EXPECT_EQ(VersionsAndTemps(dir.Join("export")), std::vector<std::string>{});

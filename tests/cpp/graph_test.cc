@@ -9,7 +9,7 @@
 #include "recship/graph/op_table.h"
 #include "recship/graph/ops.h"
 
-namespace recship::graph {
+namespace recship {
 namespace {
 
 using tensorflow::DT_FLOAT;
@@ -154,4 +154,4 @@ TEST(GraphTest, EveryBuiltNodeCarriesItsRequiredAttrs) {
 }
 
 }  // namespace
-}  // namespace recship::graph
+}  // namespace recship

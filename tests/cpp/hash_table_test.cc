@@ -1,14 +1,17 @@
-// runtime::HashTable on its own: Import, Insert and Find against a
+// HashTable on its own: Import, Insert, Find and Export against a
 // std::unordered_map over many random keys, int32 and int64 keys, scalar and
-// vector rows, growth, argument errors and Finds concurrent with Inserts.
+// vector rows, rows served in place from read-only views, growth, argument
+// errors and Finds concurrent with Inserts.
 #include "recship/runtime/hash_table.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -21,15 +24,15 @@
 #include "recship/runtime/session.h"
 #include "test_util.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 using ::recship::testing::IsError;
-using ::tensorflow::DT_DOUBLE;
-using ::tensorflow::DT_FLOAT;
-using ::tensorflow::DT_INT32;
-using ::tensorflow::DT_INT64;
-using ::tensorflow::DT_STRING;
+using tensorflow::DT_DOUBLE;
+using tensorflow::DT_FLOAT;
+using tensorflow::DT_INT32;
+using tensorflow::DT_INT64;
+using tensorflow::DT_STRING;
 using Code = absl::StatusCode;
 
 constexpr int64_t kMin64 = std::numeric_limits<int64_t>::min();
@@ -169,6 +172,100 @@ TEST(HashTableTest, MatchesUnorderedMapOverRandomInt64Keys) {
   ASSERT_OK(table->Import(no_keys, no_values));
   EXPECT_EQ(table->size(), 0);
   EXPECT_EQ(CountWrongRows(*table, {5, kMin64, 0}, none, fallback, &pool.device()), 0);
+}
+
+// A view of `t`'s bytes in read-only pages, as a mapped file's rows are to
+// the table: any write to them kills the test.
+Tensor ReadOnlyView(const Tensor& t) {
+  size_t bytes = std::max<size_t>(t.byte_size(), 1);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(p, MAP_FAILED);
+  std::memcpy(p, t.data(), t.byte_size());
+  EXPECT_EQ(mprotect(p, bytes, PROT_READ), 0);
+  std::shared_ptr<std::byte> data(static_cast<std::byte*>(p),
+                                  [bytes](std::byte* q) { munmap(q, bytes); });
+  return Tensor::View(t.dtype(), t.shape(), std::move(data), t.byte_size()).value();
+}
+
+// Rows of a view are served where they are: never copied, never written,
+// also when their keys are overwritten or a second view shadows the first.
+TEST(HashTableTest, ViewsAreServedInPlaceAndNeverWritten) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  ASSERT_NE(table, nullptr);
+  Reference reference;
+  std::vector<int64_t> keys = RandomKeys(50000, 11);
+  auto [k1, v1] = MakeRows(keys, 0, &reference);
+  Tensor view1 = ReadOnlyView(v1);
+  ASSERT_OK(table->Import(ReadOnlyView(k1), view1));
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  EXPECT_EQ(table->ViewBytes(), v1.byte_size());
+  // The heap holds the index only: 16-byte slots, sized for every key given
+  // (repeats included) at most 0.8 full, and no rows.
+  EXPECT_LE(table->MemoryBytes(), static_cast<size_t>(keys.size() / 0.8 + 2) * 16);
+  const Row fallback = {-1, -2, -3};
+  ThreadPool pool(2);
+  EXPECT_EQ(CountWrongRows(*table, keys, reference, fallback, &pool.device()), 0);
+
+  // A second view shadows half of the first and adds as many keys.
+  std::vector<int64_t> second(keys.begin(), keys.begin() + 25000);
+  std::vector<int64_t> fresh = RandomKeys(25000, 12);
+  second.insert(second.end(), fresh.begin(), fresh.end());
+  auto [k2, v2] = MakeRows(second, 777, &reference);
+  ASSERT_OK(table->Insert(ReadOnlyView(k2), ReadOnlyView(v2)));
+  // Small inserts go to the heap, over rows of both views and new keys.
+  std::vector<int64_t> small = {keys[30000], second[10], fresh[20000], 123456789, keys[1]};
+  auto [k3, v3] = MakeRows(small, 999, &reference);
+  ASSERT_OK(table->Insert(k3, v3));
+  std::vector<int64_t> queries = keys;
+  queries.insert(queries.end(), second.begin(), second.end());
+  queries.push_back(123456789);
+  queries.push_back(987654321);  // Never inserted.
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, fallback, nullptr), 0);
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, fallback, &pool.device()), 0);
+  EXPECT_EQ(std::memcmp(view1.data(), v1.data(), v1.byte_size()), 0);
+
+  // Export lists each key once with its current row.
+  ASSERT_OK_AND_ASSIGN(auto exported, table->Export());
+  ASSERT_EQ(exported.first.num_elements(), static_cast<int64_t>(reference.size()));
+  ASSERT_EQ(exported.second.shape(), (TensorShape{exported.first.num_elements(), 3}));
+  std::unordered_set<int64_t> seen;
+  for (int64_t i = 0; i < exported.first.num_elements(); ++i) {
+    int64_t key = exported.first.flat<int64_t>()[i];
+    ASSERT_TRUE(seen.insert(key).second) << key;
+    ASSERT_EQ(reference.count(key), 1u) << key;
+    EXPECT_EQ(std::memcmp(exported.second.flat<float>().data() + 3 * i, reference[key].data(),
+                          sizeof(Row)),
+              0)
+        << key;
+  }
+
+  // Import replaces views too.
+  Reference none;
+  auto [no_keys, no_values] = MakeRows({}, 0, &none);
+  ASSERT_OK(table->Import(no_keys, no_values));
+  EXPECT_EQ(table->size(), 0);
+  EXPECT_EQ(table->ViewBytes(), 0u);
+  EXPECT_EQ(CountWrongRows(*table, {keys[0], fresh[0]}, none, fallback, nullptr), 0);
+}
+
+// Many keys in views are indexed by several threads, each over a
+// region of the slots: the result is the same as one thread's, repeated keys
+// ending with their last row, also across two views.
+TEST(HashTableTest, LargeViewsIndexedInParallelMatchTheReference) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  ASSERT_NE(table, nullptr);
+  Reference reference;
+  std::vector<int64_t> keys = RandomKeys(120000, 21);
+  std::vector<int64_t> more = RandomKeys(60000, 22);
+  auto [k1, v1] = MakeRows(keys, 0, &reference);
+  auto [k2, v2] = MakeRows(more, 5, &reference);
+  ASSERT_OK(table->Import(ReadOnlyView(k1), ReadOnlyView(v1)));
+  ASSERT_OK(table->Insert(ReadOnlyView(k2), ReadOnlyView(v2)));
+  table->BuildIndex();
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  keys.insert(keys.end(), more.begin(), more.end());
+  EXPECT_EQ(CountWrongRows(*table, keys, reference, {0, 0, 0}, nullptr), 0);
 }
 
 TEST(HashTableTest, Int32KeysAndScalarRows) {
@@ -419,4 +516,4 @@ TEST(HashTableTest, ConcurrentFindsWhileOneThreadInserts) {
 }
 
 }  // namespace
-}  // namespace recship::runtime
+}  // namespace recship

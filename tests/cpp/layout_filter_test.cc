@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "test_util.h"
 
-namespace recship::serving {
+namespace recship {
 namespace {
 
 using ::recship::testing::IsError;
@@ -175,9 +175,11 @@ class LayoutConfigTest : public ::testing::Test {
 };
 
 TEST_F(LayoutConfigTest, ListsSubModelsInOrder) {
-  ASSERT_OK_AND_ASSIGN(std::vector<std::string> subs, ListLayoutSubModels(dir_.path()));
-  EXPECT_EQ(subs, std::vector<std::string>(
-                      {"entry", "ps_0", "ps_1", "ps_2", "ps_3", "ps_10", "dense_0"}));
+  ASSERT_OK_AND_ASSIGN(std::vector<SubModel> subs, ListLayoutSubModels(dir_.path()));
+  std::vector<std::string> names;
+  for (const SubModel& sub : subs) names.push_back(sub.name());
+  EXPECT_EQ(names, std::vector<std::string>(
+                       {"entry", "ps_0", "ps_1", "ps_2", "ps_3", "ps_10", "dense_0"}));
   EXPECT_TRUE(
       IsError(ListLayoutSubModels(dir_.Join("missing")).status(), Code::kNotFound, {"missing"}));
 }
@@ -218,4 +220,4 @@ TEST_F(LayoutConfigTest, Errors) {
 }
 
 }  // namespace
-}  // namespace recship::serving
+}  // namespace recship

@@ -10,7 +10,7 @@
 
 #include "test_util.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 using testing::IsError;
@@ -85,4 +85,4 @@ TEST(MemoryBudgetTest, ConcurrentRequestsNeverGoOverTheProcessLimit) {
 }
 
 }  // namespace
-}  // namespace recship::runtime
+}  // namespace recship

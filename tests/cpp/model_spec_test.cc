@@ -9,7 +9,7 @@
 #include "recship/model/model_zoo.h"
 #include "recship/model/spec.h"
 
-namespace recship::model {
+namespace recship {
 namespace {
 
 using ::testing::HasSubstr;
@@ -101,8 +101,8 @@ TEST(ModelSpecTest, MultiTaskModelsPredictOneOutputPerTask) {
                           {"tasks", {{{"name", "ctr"}}, {{"name", "watch_time"}}}}};
   auto parsed = ParseModelSpec(spec.dump());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  graph::Graph g;
-  graph::Scope root(&g);
+  Graph g;
+  Scope root(&g);
   auto receiver = MakeServingInputReceiverFn(*parsed)(root);
   ASSERT_TRUE(receiver.ok()) << receiver.status();
   EXPECT_EQ(receiver->receiver_tensors.count("items_dense_shape"), 1u);
@@ -213,4 +213,4 @@ TEST(ModelSpecTest, ArchitectureErrorsNameTheField) {
 }
 
 }  // namespace
-}  // namespace recship::model
+}  // namespace recship

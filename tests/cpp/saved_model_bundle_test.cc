@@ -23,7 +23,7 @@
 #include "saved_model_builder.h"
 #include "test_util.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 using ::recship::testing::GraphBuilder;
@@ -36,9 +36,9 @@ using ::recship::testing::TempDir;
 using ::recship::testing::UnknownRankInfo;
 using ::recship::testing::VersionContents;
 using ::recship::testing::WriteVersion;
-using ::tensorflow::DT_FLOAT;
-using ::tensorflow::DT_INT64;
-using ::tensorflow::DT_STRING;
+using tensorflow::DT_FLOAT;
+using tensorflow::DT_INT64;
+using tensorflow::DT_STRING;
 using Code = absl::StatusCode;
 
 std::vector<float> Floats(const Tensor& t) {
@@ -128,12 +128,23 @@ TEST_F(SavedModelBundleTest, RestoresTheCheckpointFedWithTheVariablesPrefix) {
   EXPECT_EQ(empty["y"].shape(), (TensorShape{0, 3}));
 }
 
-TEST_F(SavedModelBundleTest, ResourceBytesCountsVariables) {
+TEST_F(SavedModelBundleTest, ResourceBytesCountsVariablesInTheHeap) {
   GraphBuilder g;
   std::string path = Write(AffineMeta(g), Weights());
-  ASSERT_OK_AND_ASSIGN(auto bundle, SavedModelBundle::Load(path));
-  // w (3 floats) and restored_from (the variables prefix).
-  EXPECT_EQ(bundle->ResourceBytes(), 3 * sizeof(float) + (path + "/variables/variables").size());
+  const size_t prefix_bytes = (path + "/variables/variables").size();
+  // Read: w (3 floats) and restored_from (the variables prefix) in the heap.
+  LoadOptions read;
+  read.map_variables = false;
+  ASSERT_OK_AND_ASSIGN(auto bundle, SavedModelBundle::Load(path, read));
+  EXPECT_EQ(bundle->ResourceBytes(), 3 * sizeof(float) + prefix_bytes);
+  EXPECT_EQ(bundle->MappedBytes(), 0u);
+  // Mapped (the default): w's floats are the file's.
+  ASSERT_OK_AND_ASSIGN(auto mapped, SavedModelBundle::Load(path));
+  EXPECT_EQ(mapped->ResourceBytes(), prefix_bytes);
+  EXPECT_EQ(mapped->MappedBytes(), 3 * sizeof(float));
+  ASSERT_OK_AND_ASSIGN(
+      auto out, mapped->RunSignature(kDefaultServingSignatureKey, {{"x", Rows({1, 2, 3})}}, {"y"}));
+  EXPECT_EQ(Floats(out["y"]), (std::vector<float>{11, 22, 33}));
 }
 
 // A graph whose serving_default answers y = x + `offset` with no variables.
@@ -335,8 +346,13 @@ TEST_F(SavedModelBundleTest, FeedsAssetPathsFromAssetFileDef) {
 TEST_F(SavedModelBundleTest, FeedsAssetPathsFromTheAssetsCollection) {
   tensorflow::MetaGraphDef meta = AssetMeta();
   auto* any_list = (*meta.mutable_collection_def())[kAssetsCollection].mutable_any_list();
-  any_list->add_value()->PackFrom(Asset("asset_filepath:0", "vocab.txt"));
-  any_list->add_value()->PackFrom(Asset("other_asset_filepath:0", "other.txt"));
+  // As TensorFlow writes them: its own type name in the URL.
+  for (const auto& asset :
+       {Asset("asset_filepath:0", "vocab.txt"), Asset("other_asset_filepath:0", "other.txt")}) {
+    google::protobuf::Any* any = any_list->add_value();
+    any->set_type_url("type.googleapis.com/tensorflow.AssetFileDef");
+    any->set_value(asset.SerializeAsString());
+  }
   std::string path = Write(meta, VocabAssets());
   ASSERT_OK_AND_ASSIGN(auto bundle, SavedModelBundle::Load(path));
   ASSERT_OK_AND_ASSIGN(auto out, bundle->RunSignature("vocab", {}));
@@ -522,4 +538,4 @@ TEST_F(SavedModelBundleTest, MalformedGraphFailsLoadNamingTheFile) {
 }
 
 }  // namespace
-}  // namespace recship::runtime
+}  // namespace recship

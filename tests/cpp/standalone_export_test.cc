@@ -25,34 +25,13 @@ using testing::ListDir;
 using testing::TempDir;
 using testing::WordUserInputs;
 using testing::WordUserModel;
-
-model::CheckpointWriter::TableShard Shard(std::vector<int64_t> keys, int64_t dim) {
-  int64_t n = static_cast<int64_t>(keys.size());
-  std::vector<float> values(static_cast<size_t>(n * dim));
-  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f;
-  model::CheckpointWriter::TableShard shard{Tensor::FromVector<int64_t>({n}, keys),
-                                            Tensor::FromVector<float>({n, dim}, values)};
-  shard.slots["adagrad"] = Tensor::Create(tensorflow::DT_FLOAT, {n, dim}).value();
-  shard.freqs = Tensor::Create(tensorflow::DT_INT64, {n}).value();
-  return shard;
-}
-
-absl::Status WriteCustomCheckpoint(const std::string& dir, int64_t out_rows = 6) {
-  ASSIGN_OR_RETURN(auto writer, model::CheckpointWriter::Create(dir, 5));
-  RETURN_IF_ERROR(
-      writer->AddDense("words/embeddings", Tensor::Create(tensorflow::DT_FLOAT, {10, 3}).value()));
-  RETURN_IF_ERROR(
-      writer->AddDense("out/kernel", Tensor::Create(tensorflow::DT_FLOAT, {out_rows, 1}).value()));
-  RETURN_IF_ERROR(writer->AddDense("out/bias", Tensor::Create(tensorflow::DT_FLOAT, {1}).value()));
-  RETURN_IF_ERROR(writer->AddTableShard("users", 0, Shard({0, 2, -4}, 3)));
-  RETURN_IF_ERROR(writer->AddTableShard("users", 1, Shard({1, -1}, 3)));
-  return writer->Finish().status();
-}
+using testing::WordUserShard;
+using testing::WriteWordUserCheckpoint;
 
 TEST(CheckpointWriterTest, WritesContractOneAndTheStateFile) {
   TempDir dir;
-  ASSERT_OK(WriteCustomCheckpoint(dir.path()));
-  ASSERT_OK_AND_ASSIGN(auto reader, model::CheckpointReader::Open(dir.Join("model.ckpt-5")));
+  ASSERT_OK(WriteWordUserCheckpoint(dir.path()));
+  ASSERT_OK_AND_ASSIGN(auto reader, CheckpointReader::Open(dir.Join("model.ckpt-5")));
   EXPECT_EQ(reader->global_step(), 5);
   ASSERT_EQ(reader->tables().size(), 1u);
   EXPECT_EQ(reader->tables().at("users"), (std::vector<int>{0, 1}));
@@ -65,8 +44,8 @@ TEST(CheckpointWriterTest, WritesContractOneAndTheStateFile) {
 
 TEST(CheckpointWriterTest, RejectsKeysAndValuesThatDisagree) {
   TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto writer, model::CheckpointWriter::Create(dir.path(), 1));
-  auto shard = Shard({1, 2, 3}, 4);
+  ASSERT_OK_AND_ASSIGN(auto writer, CheckpointWriter::Create(dir.path(), 1));
+  auto shard = WordUserShard({1, 2, 3}, 4);
   shard.values = Tensor::Create(tensorflow::DT_FLOAT, {2, 4}).value();
   EXPECT_TRUE(IsError(writer->AddTableShard("t", 0, shard), absl::StatusCode::kInvalidArgument,
                       {"table t shard 0", "values"}));
@@ -74,8 +53,8 @@ TEST(CheckpointWriterTest, RejectsKeysAndValuesThatDisagree) {
 
 TEST(StandaloneExporterTest, ExportsOnlyServingTensorsWithStockOps) {
   TempDir dir;
-  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
-  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
+  ASSERT_OK(WriteWordUserCheckpoint(dir.Join("model")));
+  StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
   ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(WordUserInputs, {}, 42));
   EXPECT_EQ(path, dir.Join("export/42"));
   ASSERT_OK_AND_ASSIGN(auto bundle, BundleReader::Open(path + "/variables/variables"));
@@ -93,7 +72,7 @@ TEST(StandaloneExporterTest, ExportsOnlyServingTensorsWithStockOps) {
   EXPECT_EQ(signature.inputs().size(), 2u);
   EXPECT_TRUE(signature.outputs().contains("score"));
   for (const auto& node : meta_graph->graph_def().node()) {
-    EXPECT_TRUE(graph::ValidateNode(node).ok()) << node.name();
+    EXPECT_TRUE(ValidateNode(node).ok()) << node.name();
   }
 }
 
@@ -105,10 +84,10 @@ TEST(StandaloneExporterTest, SharedAcrossFilesystemsCopiesOnlyTheExportedTensors
   ASSERT_EQ(::stat(dir.path().c_str(), &tmp_stat), 0);
   ASSERT_EQ(::stat("/dev/shm", &shm_stat), 0) << "this test needs /dev/shm";
   ASSERT_NE(tmp_stat.st_dev, shm_stat.st_dev) << "/dev/shm must be another filesystem";
-  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
+  ASSERT_OK(WriteWordUserCheckpoint(dir.Join("model")));
   std::string base = "/dev/shm/recship-shared-test-" + std::to_string(::getpid());
-  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), base,
-                                        /*shared_embedding=*/true);
+  StandaloneExporter exporter(WordUserModel, dir.Join("model"), base,
+                              ExportOptions{.shared_embedding = true});
   absl::StatusOr<std::string> path = exporter.ExportSavedModel(WordUserInputs, {}, 7);
   std::error_code error;
   uint64_t data_bytes =
@@ -116,7 +95,7 @@ TEST(StandaloneExporterTest, SharedAcrossFilesystemsCopiesOnlyTheExportedTensors
   std::filesystem::remove_all(base);
   ASSERT_OK(path);
   ASSERT_FALSE(error) << error.message();
-  const exporter::VariablesStats& stats = exporter.last_summary().variables;
+  const VariablesStats& stats = exporter.last_summary().sub_models.at(0).variables;
   EXPECT_EQ(stats.shared_by, CloneMethod::kCopy);
   EXPECT_EQ(stats.copied_bytes, stats.tensor_bytes);
   // Only the serving tensors: no Adagrad slot, no freqs.
@@ -127,14 +106,14 @@ TEST(StandaloneExporterTest, SharedAcrossFilesystemsCopiesOnlyTheExportedTensors
 
 TEST(StandaloneExporterTest, ExportOutputsBecomeSignatures) {
   TempDir dir;
-  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model")));
-  auto two_heads = [](const model::Features& features, model::Mode mode,
-                      const model::RunConfig& config) -> absl::StatusOr<model::EstimatorSpec> {
-    ASSIGN_OR_RETURN(model::EstimatorSpec spec, WordUserModel(features, mode, config));
+  ASSERT_OK(WriteWordUserCheckpoint(dir.Join("model")));
+  auto two_heads = [](const Features& features, Mode mode,
+                      const RunConfig& config) -> absl::StatusOr<EstimatorSpec> {
+    RECSHIP_ASSIGN_OR_RETURN(EstimatorSpec spec, WordUserModel(features, mode, config));
     spec.export_outputs["score_only"].outputs["score"] = spec.predictions.at("score");
     return spec;
   };
-  exporter::StandaloneExporter exporter(two_heads, dir.Join("model"), dir.Join("export"));
+  StandaloneExporter exporter(two_heads, dir.Join("model"), dir.Join("export"));
   ASSERT_OK_AND_ASSIGN(std::string path, exporter.ExportSavedModel(WordUserInputs, {}, 1));
   ASSERT_OK_AND_ASSIGN(tensorflow::SavedModel saved_model, ReadSavedModel(path));
   const auto& signatures = saved_model.meta_graphs(0).signature_def();
@@ -146,8 +125,8 @@ TEST(StandaloneExporterTest, ExportOutputsBecomeSignatures) {
 
 TEST(StandaloneExporterTest, ShapeMismatchNamesTheTensorAndLeavesNothing) {
   TempDir dir;
-  ASSERT_OK(WriteCustomCheckpoint(dir.Join("model"), /*out_rows=*/7));
-  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
+  ASSERT_OK(WriteWordUserCheckpoint(dir.Join("model"), /*out_rows=*/7));
+  StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
   absl::Status status = exporter.ExportSavedModel(WordUserInputs).status();
   EXPECT_TRUE(IsError(status, absl::StatusCode::kFailedPrecondition, {"out/kernel", "[7, 1]"}));
   EXPECT_FALSE(testing::Exists(dir.Join("export")) && !ListDir(dir.Join("export")).empty());
@@ -155,11 +134,11 @@ TEST(StandaloneExporterTest, ShapeMismatchNamesTheTensorAndLeavesNothing) {
 
 TEST(StandaloneExporterTest, MissingTableNamesIt) {
   TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto writer, model::CheckpointWriter::Create(dir.Join("model"), 1));
+  ASSERT_OK_AND_ASSIGN(auto writer, CheckpointWriter::Create(dir.Join("model"), 1));
   ASSERT_OK(
       writer->AddDense("words/embeddings", Tensor::Create(tensorflow::DT_FLOAT, {10, 3}).value()));
   ASSERT_OK(writer->Finish().status());
-  exporter::StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
+  StandaloneExporter exporter(WordUserModel, dir.Join("model"), dir.Join("export"));
   EXPECT_TRUE(IsError(exporter.ExportSavedModel(WordUserInputs).status(),
                       absl::StatusCode::kNotFound, {"users"}));
 }

@@ -28,7 +28,7 @@
 #include "leveldb/table_builder.h"
 #include "leveldb_table_util.h"
 #include "recship/core/crc32c.h"
-#include "tensorflow/core/protobuf/tensor_bundle.pb.h"
+#include "recship/tensorflow/core/protobuf/tensor_bundle.pb.h"
 #include "test_util.h"
 
 namespace recship {
@@ -837,6 +837,45 @@ TEST(BundleTest, StreamOfAnEmptyTensorChecksItsCrcWhenOpened) {
   ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix));
   EXPECT_OK(reader->OpenStream("good").status());
   EXPECT_TRUE(IsError(reader->OpenStream("bad").status(), absl::StatusCode::kDataLoss, {"bad"}));
+}
+
+}  // namespace
+}  // namespace recship
+
+namespace recship {
+namespace {
+
+TEST(BundleMapTest, MapViewsTheFileBytesAndEqualsRead) {
+  testing::TempDir dir;
+  const std::string prefix = dir.Join("model.ckpt-1");
+  Tensor keys = RandomTensor(tensorflow::DT_INT64, {1000}, 1);
+  Tensor values = RandomTensor(tensorflow::DT_FLOAT, {1000, 16}, 2);
+  // A bool ahead of it leaves the int32 tensor at an odd offset.
+  Tensor flag = RandomTensor(tensorflow::DT_BOOL, {1}, 3);
+  Tensor odd = RandomTensor(tensorflow::DT_INT32, {7}, 4);
+  ASSERT_OK(
+      WriteBundle(prefix, {{"keys", keys}, {"values", values}, {"flag", flag}, {"odd", odd}}));
+  ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix));
+  for (const char* name : {"keys", "values", "flag", "odd"}) {
+    ASSERT_OK_AND_ASSIGN(Tensor read, reader->Read(name));
+    ASSERT_OK_AND_ASSIGN(Tensor mapped, reader->Map(name));
+    EXPECT_TRUE(mapped.Equals(read)) << name;
+    const BundleEntry* entry = reader->Find(name);
+    bool aligned = entry->offset % DataTypeSize(entry->dtype) == 0;
+    EXPECT_EQ(mapped.is_view(), aligned) << name;
+  }
+  EXPECT_EQ(reader->Find("odd")->offset % 4, 1u);  // The case above is really met.
+  // A view outlives the reader, and its pages are the file's.
+  ASSERT_OK_AND_ASSIGN(Tensor view, reader->Map("values"));
+  reader.reset();
+  EXPECT_EQ(TensorBytes(view), TensorBytes(values));
+  EXPECT_EQ(std::memcmp(view.data(), ReadBytes(BundleDataPath(prefix, 0, 1)).data() + 8000,
+                        view.byte_size()),
+            0);
+  // Strings cannot be mapped.
+  ASSERT_OK(WriteBundle(dir.Join("strings"), {{"s", Tensor::FromStrings({1}, {"x"})}}));
+  ASSERT_OK_AND_ASSIGN(auto strings, BundleReader::Open(dir.Join("strings")));
+  EXPECT_TRUE(IsError(strings->Map("s").status(), absl::StatusCode::kInvalidArgument, {"'s'"}));
 }
 
 }  // namespace

@@ -1,30 +1,22 @@
 // Helpers shared by the C++ unit tests: status assertions, a temporary folder
 // removed at the end of each test, and small whole-file helpers that use only
 // the standard library (so they do not depend on the code under test).
+// Definitions are in test_util.cc; the macros and templates are here.
 #ifndef RECSHIP_TESTS_CPP_TEST_UTIL_H_
 #define RECSHIP_TESTS_CPP_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <unistd.h>
+#include <unistd.h>  // ::_exit, in EXPECT_TRUE_WITHIN_MEMORY.
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
-#include <random>
-#include <sstream>
 #include <string>
-#include <system_error>
-#include <utility>
+#include <utility>  // std::move, in ASSERT_OK_AND_ASSIGN.
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "recship/format/tfrecord.h"
 
 namespace recship::testing {
 
@@ -32,10 +24,7 @@ namespace recship::testing {
 #define RECSHIP_TEST_CONCAT_(a, b) RECSHIP_TEST_CONCAT_INNER_(a, b)
 
 // Success when the status is OK; otherwise a failure that prints it.
-inline ::testing::AssertionResult StatusIsOk(const absl::Status& status) {
-  if (status.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << status;
-}
+::testing::AssertionResult StatusIsOk(const absl::Status& status);
 template <typename T>
 ::testing::AssertionResult StatusIsOk(const absl::StatusOr<T>& status_or) {
   return StatusIsOk(status_or.status());
@@ -55,125 +44,50 @@ template <typename T>
 
 // Succeeds when `status` has `code` and its message contains every one of
 // `parts` (file names, tensor names, what went wrong).
-inline ::testing::AssertionResult IsError(const absl::Status& status, absl::StatusCode code,
-                                          std::initializer_list<std::string> parts = {}) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  if (status.code() != code) {
-    return ::testing::AssertionFailure()
-           << "expected code " << absl::StatusCodeToString(code) << ", got " << status;
-  }
-  for (const std::string& part : parts) {
-    if (status.message().find(part) == absl::string_view::npos) {
-      return ::testing::AssertionFailure()
-             << "message does not mention '" << part << "': " << status;
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
+::testing::AssertionResult IsError(const absl::Status& status, absl::StatusCode code,
+                                   std::initializer_list<std::string> parts = {});
 
 // Like IsError, for any non-OK code.
-inline ::testing::AssertionResult IsAnyError(const absl::Status& status,
-                                             std::initializer_list<std::string> parts = {}) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  return IsError(status, status.code(), parts);
-}
+::testing::AssertionResult IsAnyError(const absl::Status& status,
+                                      std::initializer_list<std::string> parts = {});
 
 // A fresh folder under the system's temporary folder, removed with all its
 // contents when the object goes away.
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "recship-test-XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    if (made == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
+  TempDir();
+  ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
   // <path>/<name>
-  std::string Join(const std::string& name) const {
-    return (std::filesystem::path(path_) / name).string();
-  }
+  std::string Join(const std::string& name) const;
 
  private:
   std::string path_;
 };
 
-inline std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ReadBytes(const std::string& path);
 
-inline void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  EXPECT_TRUE(out.good()) << "cannot write " << path;
-}
+void WriteBytes(const std::string& path, const std::string& bytes);
 
-inline bool Exists(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(path, ec);
-}
+bool Exists(const std::string& path);
 
 // Names of the entries of a folder, sorted.
-inline std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> ListDir(const std::string& dir);
 
 // A LEB128 varint, encoded here independently of the code under test.
-inline std::string Varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-  return out;
-}
+std::string Varint(uint64_t v);
 
 // Writes `records` as a TFRecord file at `path`.
-inline absl::Status WriteRecords(const std::string& path, const std::vector<std::string>& records) {
-  auto writer = TFRecordWriter::Create(path);
-  if (!writer.ok()) return writer.status();
-  for (const std::string& r : records) {
-    absl::Status s = (*writer)->Write(r);
-    if (!s.ok()) return s;
-  }
-  return (*writer)->Close();
-}
+absl::Status WriteRecords(const std::string& path, const std::vector<std::string>& records);
 
-inline std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string bytes(n, '\0');
-  for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
-  return bytes;
-}
+std::string RandomBytes(size_t n, uint32_t seed);
 
 // Caps this process's address space at its current size plus `headroom`
 // bytes, so that any larger allocation fails. Meant for death-test children.
-inline void LimitAddressSpace(uint64_t headroom) {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t pages = 0;
-  statm >> pages;
-  const uint64_t current = pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  struct rlimit limit;
-  limit.rlim_cur = current + headroom;
-  limit.rlim_max = current + headroom;
-  ::setrlimit(RLIMIT_AS, &limit);
-}
+void LimitAddressSpace(uint64_t headroom);
 
 // Runs `condition` in a child process that may grow by at most `headroom`
 // bytes; passes when it evaluates to true there. A bigger allocation throws
@@ -186,9 +100,8 @@ inline void LimitAddressSpace(uint64_t headroom) {
       },                                                 \
       ::testing::ExitedWithCode(0), "")
 
-inline std::string TestDataPath(const std::string& name) {
-  return (std::filesystem::path(RECSHIP_TESTDATA_DIR) / name).string();
-}
+// <RECSHIP_TESTDATA_DIR>/<name>, a file under tests/cpp/testdata.
+std::string TestDataPath(const std::string& name);
 
 }  // namespace recship::testing
 

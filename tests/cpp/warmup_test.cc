@@ -11,7 +11,7 @@
 
 #include "recship/format/tensor_proto.h"
 #include "recship/format/tfrecord.h"
-#include "tensorflow_serving/apis/prediction_log.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_log.pb.h"
 #include "test_util.h"
 
 namespace recship {

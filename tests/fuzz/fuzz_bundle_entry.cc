@@ -15,7 +15,7 @@
 #include "recship/core/crc32c.h"
 #include "recship/core/file.h"
 #include "recship/format/tensor_bundle.h"
-#include "tensorflow/core/protobuf/tensor_bundle.pb.h"
+#include "recship/tensorflow/core/protobuf/tensor_bundle.pb.h"
 
 namespace {
 
@@ -102,16 +102,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string bytes = shard.substr(offset, entry_size);
     uint64_t elements = 1;
     for (int64_t dim : shape) elements *= static_cast<uint64_t>(dim);
-    crc = dtype == tensorflow::DT_STRING
+    crc = dtype == recship::tensorflow::DT_STRING
               ? StringEntryCrc(&bytes, elements, flags & EntryFlags::kFixLengthCrc)
               : recship::crc32c::Value(bytes);
     shard.replace(offset, bytes.size(), bytes);
   }
   if (!(flags & EntryFlags::kFixEntryCrc)) crc ^= 1;
 
-  tensorflow::BundleHeaderProto header;
+  recship::tensorflow::BundleHeaderProto header;
   header.set_num_shards(1);
-  tensorflow::BundleEntryProto entry;
+  recship::tensorflow::BundleEntryProto entry;
   entry.set_dtype(dtype);
   *entry.mutable_shape() = recship::ShapeToProto(shape);
   entry.set_offset(static_cast<int64_t>(offset));

@@ -18,7 +18,7 @@
 #include "recship/core/coding.h"
 #include "recship/core/crc32c.h"
 #include "recship/format/tensor.h"
-#include "tensorflow/core/protobuf/tensor_bundle.pb.h"
+#include "recship/tensorflow/core/protobuf/tensor_bundle.pb.h"
 
 // UBSan findings in fuzz builds are crashes, not warnings that scroll by.
 extern "C" const char* __ubsan_default_options() { return "halt_on_error=1:print_stacktrace=1"; }

@@ -31,18 +31,21 @@ def outputs_of(response):
 
 
 class Server:
-    """One `recship serve --port 0 ...` process; its log is a file."""
+    """One `recship serve --port 0 ...` process; its log is a file. It is
+    ready once it writes its port to --port_file (docs/cli.md)."""
 
     def __init__(self, binary, args, log_path, timeout=60, port=0):
         self.log_path = log_path
         self._log = open(log_path, "w")
-        self.process = subprocess.Popen([str(binary), "serve", "--port", str(port), *map(str, args)],
+        port_file = log_path.with_name(log_path.name + ".port")
+        port_file.unlink(missing_ok=True)
+        self.process = subprocess.Popen([str(binary), "serve", "--port", str(port),
+                                         "--port_file", str(port_file), *map(str, args)],
                                         stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
-            match = re.search(r"serving on (\S+:\d+)", self.log())
-            if match:
-                self.address = match.group(1)
+            if port_file.exists():
+                self.address = f"127.0.0.1:{int(port_file.read_text())}"
                 break
             if self.process.poll() is not None:
                 raise AssertionError(f"recship serve exited {self.process.returncode}:\n"

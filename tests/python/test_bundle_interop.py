@@ -20,7 +20,7 @@ STRINGS = [b"", b"plain", "h\u00e9llo w\u00f6rld \u2713".encode(), bytes(range(2
 
 
 def assorted_tensors():
-    """One tensor of each kind the issue lists, values from numpy."""
+    """One tensor of each dtype and layout the format holds, values from numpy."""
     rng = np.random.default_rng(RNG_SEED)
     i32 = np.iinfo(np.int32)
     i64 = np.iinfo(np.int64)

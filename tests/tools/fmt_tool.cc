@@ -33,12 +33,12 @@
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_bundle.h"
 #include "recship/format/tfrecord.h"
-#include "tensorflow/core/framework/attr_value.pb.h"
-#include "tensorflow/core/framework/graph.pb.h"
-#include "tensorflow/core/framework/node_def.pb.h"
-#include "tensorflow/core/protobuf/meta_graph.pb.h"
-#include "tensorflow/core/protobuf/saved_model.pb.h"
-#include "tensorflow/core/protobuf/saver.pb.h"
+#include "recship/tensorflow/core/framework/attr_value.pb.h"
+#include "recship/tensorflow/core/framework/graph.pb.h"
+#include "recship/tensorflow/core/framework/node_def.pb.h"
+#include "recship/tensorflow/core/protobuf/meta_graph.pb.h"
+#include "recship/tensorflow/core/protobuf/saved_model.pb.h"
+#include "recship/tensorflow/core/protobuf/saver.pb.h"
 
 namespace recship::tools {
 namespace {
@@ -51,15 +51,15 @@ using json = nlohmann::ordered_json;
 constexpr size_t kChunkBytes = 4 << 20;
 
 absl::StatusOr<json> ReadJsonFile(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": bad JSON"));
   return parsed;
 }
 
 absl::Status WriteWholeFile(const std::string& path, const std::string& text) {
-  ASSIGN_OR_RETURN(auto file, WritableFile::Create(path));
-  RETURN_IF_ERROR(file->Append(text));
+  RECSHIP_ASSIGN_OR_RETURN(auto file, WritableFile::Create(path));
+  RECSHIP_RETURN_IF_ERROR(file->Append(text));
   return file->Close();
 }
 
@@ -83,13 +83,13 @@ absl::StatusOr<std::vector<std::string>> SpecStrings(const json& spec) {
 
 // Streams the raw bytes of `data_file` into the open tensor in chunks.
 absl::Status StreamFile(BundleWriter& writer, const std::string& data_file) {
-  ASSIGN_OR_RETURN(auto file, OpenRandomAccessFile(data_file));
+  RECSHIP_ASSIGN_OR_RETURN(auto file, OpenRandomAccessFile(data_file));
   std::string chunk;
   for (uint64_t done = 0; done < file->size();) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, file->size() - done));
     chunk.resize(n);
-    RETURN_IF_ERROR(file->Read(done, n, chunk.data()));
-    RETURN_IF_ERROR(writer.Append(chunk));
+    RECSHIP_RETURN_IF_ERROR(file->Read(done, n, chunk.data()));
+    RECSHIP_RETURN_IF_ERROR(writer.Append(chunk));
     done += n;
   }
   return absl::OkStatus();
@@ -99,25 +99,26 @@ absl::Status StreamFile(BundleWriter& writer, const std::string& data_file) {
 //         "data_file" | "strings" (+ "encoding": "base64"|"plain")}]}.
 // A relative data_file is taken relative to the spec's folder.
 absl::Status WriteBundle(const std::string& prefix, const std::string& spec_path) {
-  ASSIGN_OR_RETURN(json spec, ReadJsonFile(spec_path));
+  RECSHIP_ASSIGN_OR_RETURN(json spec, ReadJsonFile(spec_path));
   BundleWriter::Options options;
   options.num_shards = spec.value("num_shards", 1);
-  ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix, options));
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix, options));
   for (const auto& t : spec.at("tensors")) {
     std::string name = t.at("name").get<std::string>();
-    ASSIGN_OR_RETURN(DataType dtype, ParseDataType(t.at("dtype").get<std::string>()));
+    RECSHIP_ASSIGN_OR_RETURN(DataType dtype, ParseDataType(t.at("dtype").get<std::string>()));
     TensorShape shape = t.at("shape").get<TensorShape>();
     int shard = t.value("shard", 0);
     if (dtype == tensorflow::DT_STRING) {
-      ASSIGN_OR_RETURN(std::vector<std::string> strings, SpecStrings(t));
-      RETURN_IF_ERROR(writer->Add(name, Tensor::FromStrings(shape, std::move(strings)), shard));
+      RECSHIP_ASSIGN_OR_RETURN(std::vector<std::string> strings, SpecStrings(t));
+      RECSHIP_RETURN_IF_ERROR(
+          writer->Add(name, Tensor::FromStrings(shape, std::move(strings)), shard));
       continue;
     }
     fs::path data_file = t.at("data_file").get<std::string>();
     if (data_file.is_relative()) data_file = fs::path(spec_path).parent_path() / data_file;
-    RETURN_IF_ERROR(writer->BeginTensor(name, dtype, shape, shard));
-    RETURN_IF_ERROR(StreamFile(*writer, data_file.string()));
-    RETURN_IF_ERROR(writer->EndTensor());
+    RECSHIP_RETURN_IF_ERROR(writer->BeginTensor(name, dtype, shape, shard));
+    RECSHIP_RETURN_IF_ERROR(StreamFile(*writer, data_file.string()));
+    RECSHIP_RETURN_IF_ERROR(writer->EndTensor());
   }
   return writer->Finish();
 }
@@ -125,14 +126,14 @@ absl::Status WriteBundle(const std::string& prefix, const std::string& spec_path
 // OUTDIR/manifest.json lists {name, dtype, shape, file}; numeric tensors are
 // written as raw little-endian bytes, string tensors as a JSON list of base64.
 absl::Status ReadBundle(const std::string& prefix, const std::string& out_dir) {
-  ASSIGN_OR_RETURN(auto reader, BundleReader::Open(prefix));
+  RECSHIP_ASSIGN_OR_RETURN(auto reader, BundleReader::Open(prefix));
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("creating ", out_dir, ": ", ec.message()));
   json manifest = json::array();
   int index = 0;
   for (const BundleEntry& entry : reader->entries()) {
-    ASSIGN_OR_RETURN(Tensor tensor, reader->Read(entry.name));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor tensor, reader->Read(entry.name));
     std::string file =
         absl::StrCat("t", index++, tensor.dtype() == tensorflow::DT_STRING ? ".json" : ".bin");
     std::string contents;
@@ -143,7 +144,7 @@ absl::Status ReadBundle(const std::string& prefix, const std::string& out_dir) {
     } else {
       contents.assign(reinterpret_cast<const char*>(tensor.data()), tensor.byte_size());
     }
-    RETURN_IF_ERROR(WriteWholeFile((fs::path(out_dir) / file).string(), contents));
+    RECSHIP_RETURN_IF_ERROR(WriteWholeFile((fs::path(out_dir) / file).string(), contents));
     manifest.push_back({{"name", entry.name},
                         {"dtype", DataTypeName(entry.dtype)},
                         {"shape", entry.shape},
@@ -153,24 +154,24 @@ absl::Status ReadBundle(const std::string& prefix, const std::string& out_dir) {
 }
 
 absl::Status WriteTFRecords(const std::string& out, const std::string& in) {
-  ASSIGN_OR_RETURN(json records, ReadJsonFile(in));
-  ASSIGN_OR_RETURN(auto writer, TFRecordWriter::Create(out));
+  RECSHIP_ASSIGN_OR_RETURN(json records, ReadJsonFile(in));
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, TFRecordWriter::Create(out));
   for (const auto& item : records) {
     std::string record;
     if (!absl::Base64Unescape(item.get<std::string>(), &record)) {
       return absl::InvalidArgumentError(absl::StrCat(in, ": a record is not base64"));
     }
-    RETURN_IF_ERROR(writer->Write(record));
+    RECSHIP_RETURN_IF_ERROR(writer->Write(record));
   }
   return writer->Close();
 }
 
 absl::Status ReadTFRecords(const std::string& in) {
-  ASSIGN_OR_RETURN(auto reader, TFRecordReader::Open(in));
+  RECSHIP_ASSIGN_OR_RETURN(auto reader, TFRecordReader::Open(in));
   json records = json::array();
   std::string record;
   for (absl::Status s = reader->Read(&record); !absl::IsOutOfRange(s); s = reader->Read(&record)) {
-    RETURN_IF_ERROR(s);
+    RECSHIP_RETURN_IF_ERROR(s);
     records.push_back(absl::Base64Escape(record));
   }
   std::cout << records.dump() << "\n";
@@ -330,11 +331,11 @@ absl::Status WriteTestSavedModel(const std::string& export_base, const std::stri
   if (!absl::SimpleAtoi(version_text, &version)) {
     return absl::InvalidArgumentError(absl::StrCat("bad version '", version_text, "'"));
   }
-  ASSIGN_OR_RETURN(SavedModelWriter writer, SavedModelWriter::Begin(export_base, version));
+  RECSHIP_ASSIGN_OR_RETURN(SavedModelWriter writer, SavedModelWriter::Begin(export_base, version));
 
-  ASSIGN_OR_RETURN(auto variables, BundleWriter::Create(writer.variables_prefix()));
-  RETURN_IF_ERROR(variables->Add("w", Tensor::FromVector<float>({3}, w)));
-  RETURN_IF_ERROR(variables->Finish());
+  RECSHIP_ASSIGN_OR_RETURN(auto variables, BundleWriter::Create(writer.variables_prefix()));
+  RECSHIP_RETURN_IF_ERROR(variables->Add("w", Tensor::FromVector<float>({3}, w)));
+  RECSHIP_RETURN_IF_ERROR(variables->Finish());
 
   tensorflow::SavedModel saved_model;
   saved_model.set_saved_model_schema_version(1);
@@ -356,8 +357,8 @@ absl::Status WriteTestSavedModel(const std::string& export_base, const std::stri
   (*signature.mutable_inputs())["x"] = Info("x:0", tensorflow::DT_FLOAT, {-1, 3});
   (*signature.mutable_outputs())["y"] = Info("y:0", tensorflow::DT_FLOAT, {-1, 3});
 
-  RETURN_IF_ERROR(writer.WriteSavedModel(saved_model));
-  ASSIGN_OR_RETURN(std::string path, writer.Commit());
+  RECSHIP_RETURN_IF_ERROR(writer.WriteSavedModel(saved_model));
+  RECSHIP_ASSIGN_OR_RETURN(std::string path, writer.Commit());
   std::cout << path << "\n";
   return absl::OkStatus();
 }
@@ -381,7 +382,7 @@ absl::Status Run(const std::vector<std::string>& args) {
     std::vector<float> w = {1.5f, -2.0f, 3.25f};
     if (args.size() == 4) {
       if (!absl::StartsWith(args[3], "--w=")) return absl::InvalidArgumentError("expected --w=");
-      ASSIGN_OR_RETURN(w, ParseFloats(absl::string_view(args[3]).substr(4)));
+      RECSHIP_ASSIGN_OR_RETURN(w, ParseFloats(absl::string_view(args[3]).substr(4)));
     }
     return WriteTestSavedModel(args[1], args[2], w);
   }

@@ -11,15 +11,15 @@
 #define RECSHIP_CONCAT_(a, b) RECSHIP_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` yields a non-OK status.
-#define RETURN_IF_ERROR(expr)                          \
+#define RECSHIP_RETURN_IF_ERROR(expr)                  \
   do {                                                 \
     ::absl::Status recship_status_ = (expr);           \
     if (!recship_status_.ok()) return recship_status_; \
   } while (0)
 
-// `ASSIGN_OR_RETURN(auto x, StatusOrExpr())` declares x from the value, or
+// `RECSHIP_ASSIGN_OR_RETURN(auto x, StatusOrExpr())` declares x from the value, or
 // returns the error status from the enclosing function.
-#define ASSIGN_OR_RETURN(lhs, expr) \
+#define RECSHIP_ASSIGN_OR_RETURN(lhs, expr) \
   RECSHIP_ASSIGN_OR_RETURN_IMPL_(RECSHIP_CONCAT_(recship_statusor_, __LINE__), lhs, expr)
 
 #define RECSHIP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \

@@ -1,4 +1,4 @@
-// DistributedExporter (the seed's saved_model_exporters.DistributedExporter):
+// DistributedExporter (model_export's saved_model_exporters.DistributedExporter):
 // exports a trained model for distributed serving as an entry model plus one
 // model per parameter-server shard (contract 2 of DESIGN.md):
 //
@@ -19,21 +19,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "recship/export/export_progress.h"
-#include "recship/export/variables_writer.h"
+#include "recship/export/export_options.h"
 #include "recship/model/estimator.h"
 
-namespace recship::exporter {
+namespace recship {
 
-inline constexpr char kEntryGraph[] = "entry";
-
-struct DistributedExportOptions {
+struct DistributedExportOptions : ExportOptions {
   // The name the entry calls the shards by: "<model_name>:ps_<i>". Required.
   std::string model_name;
-  // Share the checkpoint's data files instead of copying (variables_writer.h).
-  bool shared_embedding = false;
-  // A TensorFlow Serving warmup file, shipped with the entry.
-  std::string warmup_file;
   // Write only the entry: a cheap refresh of the dense network.
   bool dense_only = false;
   // Keep GPU device placements; otherwise they are pinned to CPU.
@@ -44,8 +37,8 @@ struct DistributedExportOptions {
   bool with_remote_gpu = false;
   // Clear every device field of the entry graph.
   bool clear_entry_devices = false;
-  // Write only these sub-models ("entry", "ps_3", ...); empty means all.
-  std::vector<std::string> include_graphs;
+  // Write only these sub-models (entry, ps_3, ...); empty means all.
+  std::vector<SubModel> include_graphs;
   // Name the version after the global step (given, else the checkpoint's
   // global_step tensor) rather than the time, so that processes exporting
   // different sub-models in parallel agree on it.
@@ -54,47 +47,31 @@ struct DistributedExportOptions {
   // instead of whatever version they serve: entry and shards then change
   // together, at the cost of the entry failing until its shards load it.
   bool pin_versions = false;
-  // Called as the sub-models are written (export_progress.h); a non-OK
-  // status stops the export before any sub-model is published.
-  ExportProgressCallback progress;
-};
-
-// What the last export wrote, per sub-model.
-struct DistributedExportSummary {
-  struct SubModel {
-    std::string name;
-    std::string path;
-    VariablesStats variables;
-    double seconds = 0;  // Spent writing it.
-  };
-  std::string checkpoint;
-  int64_t version = 0;
-  std::vector<SubModel> sub_models;
-  double seconds = 0;
 };
 
 class DistributedExporter {
  public:
-  DistributedExporter(model::ModelFn model_fn, std::string model_dir, std::string export_dir_base,
+  DistributedExporter(ModelFn model_fn, std::string model_dir, std::string export_dir_base,
                       DistributedExportOptions options);
 
   // Returns the paths written, shards first and the entry last. The version
   // is the global step when global_step_as_timestamp is set (or when one is
-  // given), else the current Unix time.
+  // given), else the current Unix time (ExportOptions::clock).
   absl::StatusOr<std::vector<std::string>> ExportSavedModel(
-      const model::ServingInputReceiverFn& serving_input_receiver_fn,
+      const ServingInputReceiverFn& serving_input_receiver_fn,
       const std::string& checkpoint_path = {}, std::optional<int64_t> global_step = {});
 
-  const DistributedExportSummary& last_summary() const { return summary_; }
+  // What the last successful export wrote, in publishing order.
+  const ExportSummary& last_summary() const { return summary_; }
 
  private:
-  model::ModelFn model_fn_;
+  ModelFn model_fn_;
   std::string model_dir_;
   std::string export_dir_base_;
   DistributedExportOptions options_;
-  DistributedExportSummary summary_;
+  ExportSummary summary_;
 };
 
-}  // namespace recship::exporter
+}  // namespace recship
 
 #endif  // RECSHIP_EXPORT_DISTRIBUTED_EXPORTER_H_

@@ -15,14 +15,15 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "recship/format/sub_model.h"
 
-namespace recship::exporter {
+namespace recship {
 
 struct ExportProgress {
   enum class Event { kStarted, kBytes, kFinished };
   Event event = Event::kBytes;
-  // "entry", "ps_0", "dense_0"; "" for a standalone export.
-  std::string sub_model;
+  // entry, ps_0, dense_0, or standalone.
+  SubModel sub_model = SubModel::Standalone();
   int sub_model_index = 0;  // 0-based, in writing order.
   int num_sub_models = 1;
   // This sub-model's variables: bytes written or shared so far, and in all.
@@ -35,6 +36,6 @@ struct ExportProgress {
 
 using ExportProgressCallback = std::function<absl::Status(const ExportProgress&)>;
 
-}  // namespace recship::exporter
+}  // namespace recship
 
 #endif  // RECSHIP_EXPORT_EXPORT_PROGRESS_H_

@@ -12,9 +12,9 @@
 #include "recship/graph/graph.h"
 #include "recship/model/checkpoint.h"
 #include "recship/model/export_context.h"
-#include "tensorflow/core/protobuf/meta_graph.pb.h"
+#include "recship/tensorflow/core/protobuf/meta_graph.pb.h"
 
-namespace recship::exporter {
+namespace recship {
 
 // What a graph restores at load time, by checkpoint tensor name.
 struct RestorePlan {
@@ -41,20 +41,20 @@ struct RestorePlan {
 // checkpoint: each tensor present, with the dtype and shape the graph expects.
 // Errors name the tensor and the checkpoint.
 absl::StatusOr<RestorePlan> PlanRestore(const tensorflow::GraphDef& graph,
-                                        const model::CheckpointReader& checkpoint);
+                                        const CheckpointReader& checkpoint);
 
 // Adds save/... nodes as TensorFlow 1 exports have them: save/Const (the
 // filename), save/RestoreV2 feeding one AssignVariableOp per variable and
 // one import (first shard) or insert (later shards) per table shard, the NoOp
 // save/restore_all, and save/SaveV2 for the variables. Returns the SaverDef.
-absl::StatusOr<tensorflow::SaverDef> AddSaverOps(graph::Graph& graph, const RestorePlan& plan);
+absl::StatusOr<tensorflow::SaverDef> AddSaverOps(Graph& graph, const RestorePlan& plan);
 
 // The `serve` meta graph of `graph` with `signatures` (method
 // tensorflow/serving/predict); `saver` is left out when null.
 absl::StatusOr<tensorflow::MetaGraphDef> MakeServeMetaGraph(
-    const graph::Graph& graph, const tensorflow::SaverDef* saver,
-    const std::vector<model::SignatureSpec>& signatures);
+    const Graph& graph, const tensorflow::SaverDef* saver,
+    const std::vector<SignatureSpec>& signatures);
 
-}  // namespace recship::exporter
+}  // namespace recship
 
 #endif  // RECSHIP_EXPORT_SERVING_GRAPH_H_

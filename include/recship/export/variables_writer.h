@@ -20,7 +20,7 @@
 #include "recship/core/file.h"
 #include "recship/format/tensor_bundle.h"
 
-namespace recship::exporter {
+namespace recship {
 
 struct VariablesStats {
   uint64_t tensor_bytes = 0;             // Bytes of the exported tensors.
@@ -38,6 +38,6 @@ absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
                                               const std::string& prefix, bool shared,
                                               const BytesDoneCallback& on_bytes = nullptr);
 
-}  // namespace recship::exporter
+}  // namespace recship
 
 #endif  // RECSHIP_EXPORT_VARIABLES_WRITER_H_

@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 
-namespace recship::exporter {
+namespace recship {
 
 struct WarmupOptions {
   std::string signature = "serving_default";
@@ -29,6 +29,6 @@ struct WarmupOptions {
 absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::string& out,
                              const WarmupOptions& options);
 
-}  // namespace recship::exporter
+}  // namespace recship
 
 #endif  // RECSHIP_EXPORT_WARMUP_WRITER_H_

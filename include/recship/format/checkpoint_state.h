@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "tensorflow/core/protobuf/checkpoint_state.pb.h"
+#include "recship/tensorflow/core/protobuf/checkpoint_state.pb.h"
 
 namespace recship {
 

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tensorflow/core/framework/types.pb.h"
+#include "recship/tensorflow/core/framework/types.pb.h"
 
 namespace recship {
 

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "recship/core/staged_directory.h"
-#include "tensorflow/core/protobuf/saved_model.pb.h"
+#include "recship/tensorflow/core/protobuf/saved_model.pb.h"
 
 namespace recship {
 

@@ -15,8 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "recship/format/dtype.h"
-#include "tensorflow/core/framework/tensor.pb.h"
-#include "tensorflow/core/framework/tensor_shape.pb.h"
+#include "recship/tensorflow/core/framework/tensor.pb.h"
+#include "recship/tensorflow/core/framework/tensor_shape.pb.h"
 
 namespace recship {
 
@@ -45,6 +45,12 @@ class Tensor {
   static absl::StatusOr<Tensor> Create(DataType dtype, TensorShape shape,
                                        std::shared_ptr<const void> owner);
 
+  // A numeric tensor over bytes that something else owns, a mapped file
+  // say: `data` keeps them alive and must hold exactly the shape's bytes,
+  // aligned for the dtype. No copy is made.
+  static absl::StatusOr<Tensor> View(DataType dtype, TensorShape shape,
+                                     std::shared_ptr<std::byte> data, size_t bytes);
+
   // Tensors of known values, for constants and tests. The number of values
   // must equal the shape's element count: anything else is a programming
   // error and aborts.
@@ -57,6 +63,8 @@ class Tensor {
   int64_t num_elements() const { return num_elements_; }
   // Bytes of a numeric tensor's buffer; 0 for strings.
   size_t byte_size() const { return byte_size_; }
+  // True when the buffer is a View's rather than the heap's.
+  bool is_view() const { return is_view_; }
 
   std::byte* data() { return buffer_.get(); }
   const std::byte* data() const { return buffer_.get(); }
@@ -85,6 +93,7 @@ class Tensor {
   TensorShape shape_;
   int64_t num_elements_ = 0;
   size_t byte_size_ = 0;
+  bool is_view_ = false;
   std::shared_ptr<std::byte> buffer_;
   std::vector<std::string> strings_;
 };

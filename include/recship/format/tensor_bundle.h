@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "recship/core/file.h"
+#include "recship/core/mapped_file.h"
 #include "recship/format/tensor.h"
 
 namespace recship {
@@ -150,6 +151,12 @@ class BundleReader {
   absl::StatusOr<const BundleEntry*> Lookup(absl::string_view name) const;
 
   absl::StatusOr<Tensor> Read(absl::string_view name) const;
+  // A numeric tensor over its data file's bytes, mapped rather than copied
+  // into the heap (see MappedFile), for tensors too large to hold twice. Its
+  // crc32c is checked in one pass over the mapping, which also brings the
+  // pages into the page cache; afterwards the range is marked for random
+  // access. A tensor whose offset is not aligned for its dtype is Read.
+  absl::StatusOr<Tensor> Map(absl::string_view name) const;
   // Reads every byte of a tensor in bounded memory and checks its crc32c.
   absl::Status Verify(absl::string_view name) const;
   absl::StatusOr<TensorStream> OpenStream(absl::string_view name) const;
@@ -163,6 +170,7 @@ class BundleReader {
   explicit BundleReader(std::string prefix) : prefix_(std::move(prefix)) {}
   absl::Status LoadIndex(const RandomAccessFile& index);
   absl::StatusOr<const RandomAccessFile*> DataFile(const BundleEntry& entry) const;
+  absl::StatusOr<std::shared_ptr<const MappedFile>> MappedDataFile(const BundleEntry& entry) const;
   absl::StatusOr<const BundleEntry*> LookupNumeric(absl::string_view name) const;
 
   std::string prefix_;
@@ -170,6 +178,7 @@ class BundleReader {
   std::vector<BundleEntry> entries_;
   mutable absl::Mutex mu_;
   mutable std::vector<std::unique_ptr<RandomAccessFile>> shards_ ABSL_GUARDED_BY(mu_);
+  mutable std::vector<std::shared_ptr<const MappedFile>> mapped_shards_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace recship

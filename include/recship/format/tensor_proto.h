@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "recship/format/tensor.h"
-#include "tensorflow/core/framework/tensor.pb.h"
+#include "recship/tensorflow/core/framework/tensor.pb.h"
 
 namespace recship {
 
@@ -15,8 +15,8 @@ namespace recship {
 tensorflow::TensorProto TensorToProto(const Tensor& tensor);
 
 // Accepts tensor_content or the typed *_val fields. As in TensorFlow, fewer
-// typed values than elements repeat the last value, and extra ones are ignored. A tensor over `max_bytes`
-// (element bytes, or total string bytes) is an error before any allocation.
+// typed values than elements repeat the last value, and extra ones are ignored. A tensor over
+// `max_bytes` (element bytes, or total string bytes) is an error before any allocation.
 absl::StatusOr<Tensor> TensorFromProto(const tensorflow::TensorProto& proto,
                                        uint64_t max_bytes = uint64_t{1} << 32);
 

@@ -20,9 +20,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "recship/format/tensor.h"
-#include "tensorflow/core/framework/graph.pb.h"
+#include "recship/tensorflow/core/framework/graph.pb.h"
 
-namespace recship::graph {
+namespace recship {
 
 // The producer version written into GraphDef.versions; TensorFlow 2.x loads
 // graphs from any producer >= its min_consumer (0).
@@ -152,6 +152,6 @@ class NodeBuilder {
   bool inputs_valid_ = true;
 };
 
-}  // namespace recship::graph
+}  // namespace recship
 
 #endif  // RECSHIP_GRAPH_GRAPH_H_

@@ -9,9 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "tensorflow/core/framework/node_def.pb.h"
+#include "recship/tensorflow/core/framework/node_def.pb.h"
 
-namespace recship::graph {
+namespace recship {
 
 struct OpInfo {
   absl::string_view name;
@@ -32,6 +32,6 @@ std::span<const OpInfo> SupportedOps();
 // otherwise an error naming the node and the op or attr.
 absl::Status ValidateNode(const tensorflow::NodeDef& node);
 
-}  // namespace recship::graph
+}  // namespace recship
 
 #endif  // RECSHIP_GRAPH_OP_TABLE_H_

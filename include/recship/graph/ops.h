@@ -13,7 +13,7 @@
 #include "recship/format/tensor.h"
 #include "recship/graph/graph.h"
 
-namespace recship::graph::ops {
+namespace recship::ops {
 
 // --- Inputs, constants and plumbing.
 Output Placeholder(const Scope& s, DataType dtype, const PartialShape& shape,
@@ -99,6 +99,9 @@ std::string LookupTableInsert(const Scope& s, const Output& table, const Output&
 Output LookupTableFind(const Scope& s, const Output& table, const Output& keys,
                        const Output& default_value);
 Output LookupTableSize(const Scope& s, const Output& table);
+// Every key and its row: {keys [n], values [n, dim...]}.
+std::vector<Output> LookupTableExport(const Scope& s, const Output& table, DataType key_dtype,
+                                      DataType value_dtype);
 
 // --- Remote calls (TensorFlow Serving's remote-predict op).
 struct RemotePredictCall {
@@ -116,6 +119,6 @@ struct RemotePredictCall {
 std::vector<Output> TfServingRemotePredict(const Scope& s, const RemotePredictCall& call,
                                            absl::string_view name = "TfServingRemotePredict");
 
-}  // namespace recship::graph::ops
+}  // namespace recship::ops
 
 #endif  // RECSHIP_GRAPH_OPS_H_

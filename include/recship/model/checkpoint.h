@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "recship/format/tensor_bundle.h"
 
-namespace recship::model {
+namespace recship {
 
 inline constexpr char kGlobalStepName[] = "global_step";
 
@@ -88,6 +88,6 @@ class CheckpointReader {
   std::map<std::string, std::vector<int>> tables_;
 };
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_CHECKPOINT_H_

@@ -1,20 +1,10 @@
 // Hash embedding lookups in a distributed export (contract 2 of DESIGN.md).
 //
 // While model_fn runs in distributed export mode, each HashEmbeddingLookup is
-// recorded here and returns an output whose node is built later. Finalize()
-// then builds, for all lookups at once:
-// - in the entry graph, per table: the ids of every lookup of that table,
-//   made unique and routed to shard floor_mod(id, num_shards); per shard, ONE
-//   TfServingRemotePredict call to "<model>:ps_<i>" (signature `lookup`)
-//   carrying every table's ids for that shard; then the rows put back in
-//   request order. A shard that gets no id in a request is still called, with
-//   empty inputs: the graph has no control flow, and an empty call is cheap.
-//   The entry graph holds no table.
-// - in the context's sub-graph ps_<i>: shard i of each table, with the
-//   signatures `lookup` (input and output keyed by table name: ids int64
-//   [-1] -> rows float [-1, dim], zeros for unseen ids) and
-//   `hashtable_assign` (inputs <t>_ids and <t>_values; it inserts or
-//   overwrites rows and returns <t>_size, the table's new size).
+// recorded here and returns an output whose node is built later, when the
+// distributed exporter splits the graph (export/shard_routing.h): it routes
+// the recorded ids to the parameter-server sub-models and completes each
+// lookup's result node. This class only records; it builds no graph.
 #ifndef RECSHIP_MODEL_DISTRIBUTED_LOOKUP_H_
 #define RECSHIP_MODEL_DISTRIBUTED_LOOKUP_H_
 
@@ -25,48 +15,38 @@
 #include "recship/graph/graph.h"
 #include "recship/model/layers.h"
 
-namespace recship::model {
-
-class ExportContext;
-
-inline constexpr char kLookupSignature[] = "lookup";
-inline constexpr char kAssignSignature[] = "hashtable_assign";
-
-// "ps_<i>", the sub-model holding shard i.
-std::string PsGraphName(int shard);
+namespace recship {
 
 class DistributedLookups {
  public:
+  // One recorded lookup: the table, the ids, and the result node, whose name
+  // is reserved until the exporter builds it (NodeBuilder::Finalize).
+  struct Lookup {
+    HashTableSpec table;
+    Output ids;
+    NodeBuilder result;
+  };
+
   // Records a lookup of `ids` (int64, any shape S) in `table`; returns the
-  // float [S..., dim] output that Finalize() builds.
-  graph::Output Add(const graph::Scope& s, const HashTableSpec& table, const graph::Output& ids);
+  // float [S..., dim] output that the exporter builds.
+  Output Add(const Scope& s, const HashTableSpec& table, const Output& ids);
 
   bool empty() const { return lookups_.empty(); }
   // The number of ps sub-models: the most shards of any table looked up.
   int num_ps() const;
   // The table of that name among the lookups, or nullptr.
   const HashTableSpec* FindTable(const std::string& name) const;
+  // InvalidArgument when a table has no dim or shard, or is looked up with
+  // two different dims or shard counts.
+  absl::Status CheckTables() const;
 
-  // Builds the recorded lookups into `entry` and the ps sub-graphs of `ctx`.
-  // `model_name` is the name the entry calls the shards by: "<model>:ps_<i>".
-  // The calls ask for `shard_version`, or whatever the shard serves when -1.
-  absl::Status Finalize(graph::Graph& entry, const std::string& model_name, ExportContext& ctx,
-                        int64_t shard_version = -1);
+  // The lookups in the order model_fn made them.
+  std::vector<Lookup>& recorded() { return lookups_; }
 
  private:
-  struct Lookup {
-    HashTableSpec table;
-    graph::Output ids;
-    graph::NodeBuilder result;  // Reserves the result's name until Finalize.
-  };
-  struct TableRoute;
-
-  absl::Status CheckTables() const;
-  void BuildShardGraph(int shard, const std::vector<HashTableSpec>& tables, ExportContext& ctx);
-
   std::vector<Lookup> lookups_;
 };
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_DISTRIBUTED_LOOKUP_H_

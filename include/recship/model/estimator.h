@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "recship/graph/graph.h"
 
-namespace recship::model {
+namespace recship {
 
 enum class Mode { kTrain, kEval, kPredict };
 
@@ -27,10 +27,10 @@ struct RunConfig {
 // (batch, max bag size); this is what tf.sparse and tf.io.parse_example
 // produce, and a row with no entries is an empty bag.
 struct Feature {
-  graph::Output dense;
-  graph::Output indices;
-  graph::Output values;
-  graph::Output dense_shape;
+  Output dense;
+  Output indices;
+  Output values;
+  Output dense_shape;
 
   bool is_sparse() const { return values.valid(); }
 };
@@ -38,27 +38,27 @@ struct Feature {
 // The features a model function reads, and the scope to build into.
 class Features {
  public:
-  explicit Features(graph::Scope scope) : scope_(std::move(scope)) {}
+  explicit Features(Scope scope) : scope_(std::move(scope)) {}
 
-  const graph::Scope& scope() const { return scope_; }
+  const Scope& scope() const { return scope_; }
   // Error naming the feature when it is absent.
   absl::StatusOr<Feature> Get(const std::string& name) const;
   void Set(const std::string& name, Feature feature) { features_[name] = std::move(feature); }
   const std::map<std::string, Feature>& all() const { return features_; }
 
  private:
-  graph::Scope scope_;
+  Scope scope_;
   std::map<std::string, Feature> features_;
 };
 
 // One named output head for serving, as tf.estimator.export.PredictOutput.
 struct ExportOutput {
-  std::map<std::string, graph::Output> outputs;
+  std::map<std::string, Output> outputs;
 };
 
 struct EstimatorSpec {
   Mode mode = Mode::kPredict;
-  std::map<std::string, graph::Output> predictions;
+  std::map<std::string, Output> predictions;
   // Extra signatures by name; serving_default is made from `predictions`
   // unless one is given here.
   std::map<std::string, ExportOutput> export_outputs;
@@ -68,14 +68,13 @@ struct EstimatorSpec {
 // signature inputs (placeholders), features what the model function reads.
 struct ServingInputReceiver {
   Features features;
-  std::map<std::string, graph::Output> receiver_tensors;
+  std::map<std::string, Output> receiver_tensors;
 };
 
 using ModelFn =
     std::function<absl::StatusOr<EstimatorSpec>(const Features&, Mode, const RunConfig&)>;
-using ServingInputReceiverFn =
-    std::function<absl::StatusOr<ServingInputReceiver>(const graph::Scope&)>;
+using ServingInputReceiverFn = std::function<absl::StatusOr<ServingInputReceiver>(const Scope&)>;
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_ESTIMATOR_H_

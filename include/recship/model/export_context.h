@@ -1,4 +1,4 @@
-// Export mode and ExportContext (the seed's export_context module).
+// Export mode and ExportContext (model_export's export_context module).
 //
 // While a model is exported, layers ask which mode they build for: standalone
 // (one graph) or distributed (entry plus parameter-server sub-graphs held by
@@ -17,15 +17,15 @@
 #include "recship/graph/graph.h"
 #include "recship/model/distributed_lookup.h"
 
-namespace recship::model {
+namespace recship {
 
 enum class ExportMode { kNone, kStandalone, kDistributed };
 
 // A named signature of one sub-graph.
 struct SignatureSpec {
   std::string name;
-  std::map<std::string, graph::Output> inputs;
-  std::map<std::string, graph::Output> outputs;
+  std::map<std::string, Output> inputs;
+  std::map<std::string, Output> outputs;
 };
 
 // The state of one export: the sub-graphs beside the main graph (ps_0, ...,
@@ -39,7 +39,7 @@ class ExportContext {
   bool with_remote_gpu() const { return with_remote_gpu_; }
 
   // The sub-graph called `name`, created empty on first use.
-  graph::Graph& sub_graph(const std::string& name);
+  Graph& sub_graph(const std::string& name);
   bool has_sub_graph(const std::string& name) const { return graphs_.contains(name); }
   std::vector<std::string> sub_graph_names() const;
 
@@ -52,7 +52,7 @@ class ExportContext {
  private:
   bool with_remote_gpu_;
   DistributedLookups lookups_;
-  std::map<std::string, std::unique_ptr<graph::Graph>> graphs_;
+  std::map<std::string, std::unique_ptr<Graph>> graphs_;
   std::map<std::string, std::vector<SignatureSpec>> signatures_;
 };
 
@@ -82,6 +82,6 @@ class ExportModeScope {
 // while already in it, or entering kNone, is a FailedPrecondition error.
 absl::StatusOr<ExportModeScope> EnterExportMode(ExportMode mode, ExportContext* ctx = nullptr);
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_EXPORT_CONTEXT_H_

@@ -13,7 +13,7 @@
 #include "recship/model/estimator.h"
 #include "recship/model/spec.h"
 
-namespace recship::model {
+namespace recship {
 
 // Serving inputs: `<name>` for id (int64 [batch]) and dense (float
 // [batch, dim]) features; `<name>_indices`, `<name>_values` and
@@ -29,6 +29,6 @@ ModelFn MakeModelFn(const ModelSpec& spec);
 absl::StatusOr<std::vector<std::pair<std::string, TensorShape>>> DenseVariables(
     const ModelSpec& spec);
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_MODEL_ZOO_H_

@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "recship/model/layers.h"
 
-namespace recship::model {
+namespace recship {
 
 struct FeatureSpec {
   enum class Kind { kId, kIdBag, kDense };
@@ -91,6 +91,6 @@ absl::StatusOr<ModelSpec> ParseModelSpec(const std::string& json_text);
 // The same, with the file's path in front of any error.
 absl::StatusOr<ModelSpec> LoadModelSpec(const std::string& path);
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_SPEC_H_

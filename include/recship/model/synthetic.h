@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "recship/model/spec.h"
 
-namespace recship::model {
+namespace recship {
 
 struct SyntheticOptions {
   int64_t ids_per_table = 1000;
@@ -30,6 +30,6 @@ absl::StatusOr<std::string> WriteSyntheticCheckpoints(const ModelSpec& spec,
                                                       const std::string& model_dir,
                                                       const SyntheticOptions& options);
 
-}  // namespace recship::model
+}  // namespace recship
 
 #endif  // RECSHIP_MODEL_SYNTHETIC_H_

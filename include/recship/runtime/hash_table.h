@@ -1,18 +1,27 @@
 // An embedding hash table: integer ids to fixed-size rows, the resource
 // behind MutableHashTableOfTensorsV2 and MutableDenseHashTableV2.
 //
-// Open addressing with linear probing over 16-byte slots {key, row}; the rows
-// themselves live contiguously in one buffer in insertion order, so a lookup
-// is one probe sequence plus one memcpy. Find takes a reader lock and runs in
-// parallel with other Finds; Insert and Import take the writer lock.
+// Rows live in segments: the table's own heap buffer, for rows inserted a
+// few at a time, and the buffers of large view tensors (a checkpoint's
+// values mapped from its file, see BundleReader::Map), which are kept as
+// they are and never copied or written. Overwriting a row that lives in a
+// view puts the new row in the table's own buffer, so the view's file stays
+// untouched. Only the index (key to row, see RowIndex) and the table's own
+// rows take heap memory.
+//
+// Views are indexed in one pass, sized for all of them, when the table is
+// first read after they were added (or by BuildIndex, which a model load
+// calls so that no request pays for it). Find takes a reader lock and runs
+// in parallel with other Finds; Insert and Import take the writer lock.
 #ifndef RECSHIP_RUNTIME_HASH_TABLE_H_
 #define RECSHIP_RUNTIME_HASH_TABLE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -20,7 +29,9 @@
 #include "recship/runtime/kernel.h"
 #include "recship/runtime/memory_budget.h"
 
-namespace recship::runtime {
+namespace recship {
+
+class RowIndex;
 
 class HashTable : public Resource {
  public:
@@ -36,6 +47,7 @@ class HashTable : public Resource {
 
   // Unimplemented for key or value dtypes the table cannot hold.
   static absl::StatusOr<std::shared_ptr<HashTable>> Create(Options options);
+  ~HashTable() override;
 
   std::string DebugName() const override;
   DataType key_dtype() const { return options_.key_dtype; }
@@ -48,47 +60,37 @@ class HashTable : public Resource {
                               const Eigen::ThreadPoolDevice* device,
                               MemoryBudget* memory = nullptr) const;
   // Inserts or overwrites rows: values has shape keys.shape + value_shape.
+  // Values that are a view (Tensor::is_view) are kept in place; others are
+  // copied.
   absl::Status Insert(const Tensor& keys, const Tensor& values);
-  // Replaces the whole contents.
+  // Replaces the whole contents, as Insert into an empty table.
   absl::Status Import(const Tensor& keys, const Tensor& values);
+  // Every key and its row (LookupTableExportV2), in no particular order.
+  absl::StatusOr<std::pair<Tensor, Tensor>> Export() const;
+  // Indexes the views added since the last read now rather than on it.
+  void BuildIndex() const;
 
   int64_t size() const;
-  // Bytes held by slots and rows.
+  // Heap bytes: the index and the table's own rows.
   size_t MemoryBytes() const;
+  // Bytes of rows held in views (mapped files: page cache, not heap).
+  size_t ViewBytes() const;
 
  private:
-  struct Slot {
-    int64_t key;
-    int64_t row;  // -1 when the slot is empty.
-  };
-
-  explicit HashTable(Options options, size_t row_bytes)
-      : options_(std::move(options)), row_bytes_(row_bytes) {}
-  absl::Status CheckKeysAndValues(const Tensor& keys, const Tensor& values) const;
-  void Reserve(int64_t rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void InsertRows(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The row of `key`, or -1.
-  int64_t FindRow(int64_t key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-
-  const Options options_;
-  const size_t row_bytes_;
-  mutable absl::Mutex mu_;
-  // Rows one after another. It grows with realloc, which moves a large
-  // block by remapping its pages (mremap) rather than copying and touching
-  // them again, so restoring a table shard by shard costs no copies.
+  // The table's own rows, one after another. It grows with realloc, which
+  // moves a large block by remapping its pages (mremap) rather than copying.
   class RowBuffer {
    public:
     RowBuffer() = default;
     RowBuffer(const RowBuffer&) = delete;
     RowBuffer& operator=(const RowBuffer&) = delete;
-    ~RowBuffer() { std::free(data_); }
+    ~RowBuffer();
     std::byte* data() { return data_; }
     const std::byte* data() const { return data_; }
+    size_t size() const { return size_; }
     size_t capacity() const { return capacity_; }
-    // Capacity for `bytes` in all; throws std::bad_alloc when out of memory.
-    void Reserve(size_t bytes);
+    // Appends one row; throws std::bad_alloc when out of memory.
     void Append(const std::byte* src, size_t bytes);
-    // Frees the memory.
     void Clear();
 
    private:
@@ -96,12 +98,33 @@ class HashTable : public Resource {
     size_t size_ = 0;
     size_t capacity_ = 0;
   };
+  // A view's keys, waiting to be indexed.
+  struct PendingKeys {
+    Tensor keys;
+    int64_t first_ref;
+  };
 
-  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);  // Size 0 or a power of two.
-  RowBuffer rows_ ABSL_GUARDED_BY(mu_);
-  int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  HashTable(Options options, size_t row_bytes);
+  absl::Status CheckKeysAndValues(const Tensor& keys, const Tensor& values) const;
+  // Keeps a view as a segment, copies anything else.
+  void AddRows(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddView(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CopyRows(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void IndexPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The row a reference points at.
+  const std::byte* Row(int64_t ref) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  const size_t row_bytes_;
+  mutable absl::Mutex mu_;
+  // Built lazily (see the top comment), hence mutable.
+  mutable std::unique_ptr<RowIndex> index_ ABSL_GUARDED_BY(mu_);
+  mutable std::vector<PendingKeys> pending_ ABSL_GUARDED_BY(mu_);
+  mutable std::atomic<bool> has_pending_{false};
+  RowBuffer own_rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<Tensor> views_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_RUNTIME_HASH_TABLE_H_

@@ -14,17 +14,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "recship/format/tensor.h"
-#include "tensorflow/core/framework/node_def.pb.h"
+#include "recship/tensorflow/core/framework/node_def.pb.h"
 
 namespace Eigen {
 struct ThreadPoolDevice;
 }  // namespace Eigen
 
-namespace recship::runtime {
+namespace recship {
 
 class MemoryBudget;
 class ResourceManager;
-struct RemotePredictOptions;
+class RemoteCaller;
 
 // A stateful object a graph refers to through a DT_RESOURCE handle: a
 // variable or a hash table. Implementations are thread-safe.
@@ -69,19 +69,32 @@ class OpKernelConstruction {
   const tensorflow::NodeDef& node_;
 };
 
+// What one Run may use.
+struct RunOptions {
+  // Every tensor the kernels allocate is charged here, bounding what a
+  // request's values (a dense_shape, a Fill's dims, many ids) can make the
+  // runtime allocate; ResourceExhausted when it would go over. Null charges
+  // nothing (loading a model, tests).
+  MemoryBudget* memory = nullptr;
+  // RestoreV2 maps large numeric tensors from their files (the rows of an
+  // embedding table, say) rather than reading them into the heap; see
+  // BundleReader::Map.
+  bool map_restored_tensors = false;
+};
+
 // One execution of one node: its inputs, its outputs and what it may use.
 class OpKernelContext {
  public:
   OpKernelContext(const tensorflow::NodeDef& node, std::vector<const Value*> inputs,
                   std::vector<Value>* outputs, ResourceManager* resources,
                   const Eigen::ThreadPoolDevice* device,
-                  const RemotePredictOptions* remote_predict = nullptr)
+                  const RemoteCaller* remote_caller = nullptr)
       : node_(node),
         inputs_(std::move(inputs)),
         outputs_(outputs),
         resources_(resources),
         device_(device),
-        remote_predict_(remote_predict) {}
+        remote_caller_(remote_caller) {}
 
   const tensorflow::NodeDef& node() const { return node_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
@@ -95,11 +108,13 @@ class OpKernelContext {
 
   void set_output(int i, Tensor tensor);
   void set_resource_output(int i, std::shared_ptr<Resource> r);
+  // What this run may use; must outlive the run.
+  void set_run_options(const RunOptions* options) { run_options_ = options; }
   // The budget that tensors of this run are charged to (sizes can come from
   // request values, such as a SparseTensor's dense_shape); null charges
   // nothing. Not owned; outlives the run.
-  void set_memory(MemoryBudget* memory) { memory_ = memory; }
-  MemoryBudget* memory() const { return memory_; }
+  MemoryBudget* memory() const { return run_options_->memory; }
+  bool map_restored_tensors() const { return run_options_->map_restored_tensors; }
 
   // A zeroed tensor charged to the run's budget; ResourceExhausted over it.
   absl::StatusOr<Tensor> allocate_tensor(DataType dtype, TensorShape shape) const;
@@ -111,9 +126,8 @@ class OpKernelContext {
   ResourceManager* resources() const { return resources_; }
   // The intra-op thread pool; never null.
   const Eigen::ThreadPoolDevice& device() const { return *device_; }
-  // Addresses and channels for calls to other model servers; null when the
-  // session was given none.
-  const RemotePredictOptions* remote_predict() const { return remote_predict_; }
+  // Sends calls to other model servers; null when the session was given none.
+  const RemoteCaller* remote_caller() const { return remote_caller_; }
 
   // An InvalidArgument error; the session adds the node's name and op.
   absl::Status Error(absl::string_view message) const;
@@ -124,8 +138,9 @@ class OpKernelContext {
   std::vector<Value>* outputs_;
   ResourceManager* resources_;
   const Eigen::ThreadPoolDevice* device_;
-  MemoryBudget* memory_ = nullptr;
-  const RemotePredictOptions* remote_predict_;
+  const RunOptions* run_options_ = &kDefaultRunOptions;
+  const RemoteCaller* remote_caller_;
+  static constexpr RunOptions kDefaultRunOptions{};
 };
 
 // Waits for the work an async kernel started, then sets the node's outputs;
@@ -162,6 +177,6 @@ absl::StatusOr<T*> OpKernelContext::resource_input(int i) const {
   return typed;
 }
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_RUNTIME_KERNEL_H_

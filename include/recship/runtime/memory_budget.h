@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "recship/format/tensor.h"
 
-namespace recship::runtime {
+namespace recship {
 
 class MemoryBudget : public std::enable_shared_from_this<MemoryBudget> {
  public:
@@ -52,6 +52,6 @@ class MemoryBudget : public std::enable_shared_from_this<MemoryBudget> {
   std::atomic<uint64_t> used_{0};
 };
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_RUNTIME_MEMORY_BUDGET_H_

@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "recship/runtime/kernel.h"
 
-namespace recship::runtime {
+namespace recship {
 
 class ResourceManager {
  public:
@@ -54,6 +54,6 @@ class Variable : public Resource {
   Tensor value_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_RUNTIME_RESOURCE_MANAGER_H_

@@ -17,9 +17,9 @@
 
 #include "absl/status/statusor.h"
 #include "recship/runtime/session.h"
-#include "tensorflow/core/protobuf/meta_graph.pb.h"
+#include "recship/tensorflow/core/protobuf/meta_graph.pb.h"
 
-namespace recship::runtime {
+namespace recship {
 
 struct LoadOptions {
   // Not owned; null runs kernels on the calling thread.
@@ -27,7 +27,12 @@ struct LoadOptions {
   std::vector<std::string> tags = {"serve"};
   // Not owned; must outlive the bundle. Where the model's
   // TfServingRemotePredict nodes call; null makes them fail.
-  const RemotePredictOptions* remote_predict = nullptr;
+  const RemoteCaller* remote_caller = nullptr;
+  // Large tensors of variables/ (the rows of embedding tables) are mapped
+  // from their files and served in place rather than read into the heap: a
+  // load costs one checksum pass over them, and their pages live in the page
+  // cache, shared with every other process and version using the same files.
+  bool map_variables = true;
 };
 
 class SavedModelBundle {
@@ -52,12 +57,16 @@ class SavedModelBundle {
       const std::string& name, const std::map<std::string, Tensor>& inputs,
       const std::vector<std::string>& output_filter = {}, const RunOptions& run_options = {}) const;
 
-  // Bytes held by the model's tables and variables.
+  // Heap bytes held by the model's tables and variables.
   size_t ResourceBytes() const;
+  // Bytes of tables and variables served from mapped files.
+  size_t MappedBytes() const;
 
  private:
   SavedModelBundle() = default;
-  absl::Status Restore();
+  absl::Status Restore(bool map_variables);
+  // Indexes every table now, so that no request pays for it.
+  void BuildTableIndexes() const;
   absl::Status RunInitOp();
   std::vector<NamedTensor> AssetFeeds() const;
 
@@ -66,6 +75,6 @@ class SavedModelBundle {
   std::unique_ptr<Session> session_;
 };
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_RUNTIME_SAVED_MODEL_BUNDLE_H_

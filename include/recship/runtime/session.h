@@ -22,28 +22,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "recship/core/thread_pool.h"
 #include "recship/runtime/kernel.h"
 #include "recship/runtime/memory_budget.h"
 #include "recship/runtime/resource_manager.h"
-#include "tensorflow/core/framework/graph.pb.h"
+#include "recship/tensorflow/core/framework/graph.pb.h"
 
-namespace recship::runtime {
-
-// The thread pool kernels split their work over. One pool serves every
-// session of a process; its size bounds the threads one request uses.
-class ThreadPool {
- public:
-  // num_threads < 1 means one.
-  explicit ThreadPool(int num_threads);
-  ~ThreadPool();
-  const Eigen::ThreadPoolDevice& device() const { return *device_; }
-  int num_threads() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  std::unique_ptr<Eigen::ThreadPoolDevice> device_;
-};
+namespace recship {
 
 struct SessionOptions {
   // Not owned; must outlive the session. Null runs every kernel on the
@@ -56,16 +41,7 @@ struct SessionOptions {
   std::vector<std::string> roots;
   // Not owned; must outlive the session. Where TfServingRemotePredict nodes
   // send their calls; null makes such a node fail with FailedPrecondition.
-  const RemotePredictOptions* remote_predict = nullptr;
-};
-
-// What one Run may use.
-struct RunOptions {
-  // Every tensor the kernels allocate is charged here, bounding what a
-  // request's values (a dense_shape, a Fill's dims, many ids) can make the
-  // runtime allocate; ResourceExhausted when it would go over. Null charges
-  // nothing (loading a model, tests).
-  MemoryBudget* memory = nullptr;
+  const RemoteCaller* remote_caller = nullptr;
 };
 
 using NamedTensor = std::pair<std::string, Tensor>;
@@ -98,6 +74,17 @@ class Session {
   absl::StatusOr<std::shared_ptr<const Plan>> MakePlan(
       const std::vector<NamedTensor>& feeds, const std::vector<std::string>& fetches,
       const std::vector<std::string>& targets) const;
+  // The steps of MakePlan. Fed tensors map (node, output) to the feed's index.
+  using FedTensors = absl::flat_hash_map<std::pair<int, int>, int>;
+  absl::StatusOr<FedTensors> IndexFeeds(const std::vector<NamedTensor>& feeds) const;
+  absl::StatusOr<std::pair<int, int>> FindOutput(const std::string& name) const;
+  absl::StatusOr<std::vector<char>> NeededNodes(const FedTensors& fed,
+                                                const std::vector<std::pair<int, int>>& fetch_ids,
+                                                const std::vector<std::string>& targets) const;
+  absl::StatusOr<std::vector<int>> RunOrder(const std::vector<char>& needed,
+                                            const FedTensors& fed) const;
+  std::shared_ptr<const Plan> BuildPlan(const std::vector<int>& order, const FedTensors& fed,
+                                        const std::vector<std::pair<int, int>>& fetch_ids) const;
 
   tensorflow::GraphDef graph_;
   SessionOptions options_;
@@ -109,6 +96,6 @@ class Session {
       ABSL_GUARDED_BY(plans_mu_);
 };
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_RUNTIME_SESSION_H_

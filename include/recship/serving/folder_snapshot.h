@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace recship::serving {
+namespace recship {
 
 struct FolderSnapshot {
   // Of every entry's relative path, size and modification time.
@@ -22,6 +22,6 @@ struct FolderSnapshot {
 // (the folder is changing).
 absl::StatusOr<FolderSnapshot> SnapshotFolder(const std::string& dir);
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_FOLDER_SNAPSHOT_H_

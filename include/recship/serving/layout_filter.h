@@ -26,9 +26,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tensorflow_serving/config/model_server_config.pb.h"
+#include "recship/format/sub_model.h"
+#include "recship/tensorflow_serving/config/model_server_config.pb.h"
 
-namespace recship::serving {
+namespace recship {
 
 // One parsed --layout_filter. Parse() either succeeds or returns an
 // InvalidArgument that quotes the filter and gives the column and text of
@@ -67,11 +68,7 @@ class LayoutFilter {
 // The sub-models of the layout under `base_path`: its sub-folders named
 // entry, ps_<i> or dense_<i> (i without leading zeros), in that order, by i.
 // Other entries are ignored. NotFound when base_path cannot be listed.
-absl::StatusOr<std::vector<std::string>> ListLayoutSubModels(const std::string& base_path);
-
-// The name a sub-model is served under: `model_name` for entry, else
-// `<model_name>:<sub_model>` (what the entry's remote calls ask for).
-std::string LayoutServedName(const std::string& model_name, const std::string& sub_model);
+absl::StatusOr<std::vector<SubModel>> ListLayoutSubModels(const std::string& base_path);
 
 // One ModelConfig (latest version) per sub-model of `base_path` that matches
 // any of `filters` (every sub-model when `filters` is empty). InvalidArgument
@@ -81,6 +78,6 @@ absl::StatusOr<tensorflow::serving::ModelServerConfig> LayoutModelServerConfig(
     const std::string& base_path, const std::string& model_name,
     const std::vector<LayoutFilter>& filters);
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_LAYOUT_FILTER_H_

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tensorflow_serving/config/model_server_config.pb.h"
+#include "recship/tensorflow_serving/config/model_server_config.pb.h"
 
-namespace recship::serving {
+namespace recship {
 
 // Parses a --model_config_file. Errors name the file, and the line for a
 // syntax error; every model must have a unique name and a base_path.
@@ -36,6 +36,6 @@ std::vector<int64_t> AspiredVersions(
     const tensorflow::serving::FileSystemStoragePathSourceConfig::ServableVersionPolicy& policy,
     const std::vector<int64_t>& on_disk);
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_MODEL_CONFIG_H_

@@ -28,27 +28,36 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "recship/core/clock.h"
 #include "recship/runtime/saved_model_bundle.h"
 #include "recship/serving/predict.h"
-#include "tensorflow_serving/apis/model.pb.h"
-#include "tensorflow_serving/config/model_server_config.pb.h"
+#include "recship/tensorflow_serving/apis/model.pb.h"
+#include "recship/tensorflow_serving/config/model_server_config.pb.h"
 
-namespace recship::serving {
+namespace recship {
 
 // A loaded version, pinned for as long as the handle lives.
 struct ServableHandle {
   std::string name;
   int64_t version = 0;
-  std::shared_ptr<const runtime::SavedModelBundle> model;
+  std::shared_ptr<const SavedModelBundle> model;
 };
 
 class ModelManager {
  public:
+  // Loads the version folder `dir` of `model`: the bundle to publish, or why
+  // not (the manager logs the error and retries). The default loads the
+  // SavedModel (SavedModelBundle::Load) and replays its warmup file.
+  using Loader = std::function<absl::StatusOr<std::shared_ptr<const SavedModelBundle>>(
+      const std::string& model, int64_t version, const std::string& dir)>;
+
   struct Options {
     // Not owned; the intra-op pool of every loaded model.
-    const runtime::ThreadPool* thread_pool = nullptr;
+    const ThreadPool* thread_pool = nullptr;
     // Not owned; where loaded models' TfServingRemotePredict nodes call.
-    const runtime::RemotePredictOptions* remote_predict = nullptr;
+    const RemoteCaller* remote_caller = nullptr;
+    // See LoadOptions::map_variables.
+    bool map_variables = true;
     // Limits for replaying warmup requests.
     PredictLimits limits;
     // Receives one line per load, unload and failure.
@@ -56,8 +65,11 @@ class ModelManager {
     // Retries of a failed load, after the first attempt.
     int max_num_load_retries = 5;
     absl::Duration load_retry_interval = absl::Minutes(1);
-    // The clock that retries and quiet folders are timed by.
-    std::function<absl::Time()> now = absl::Now;
+    // The clock that retries are timed by; null is the system clock. Not
+    // owned.
+    const Clock* clock = nullptr;
+    // Null: the default loader above.
+    Loader loader;
   };
 
   ModelManager(tensorflow::serving::ModelServerConfig config, Options options);
@@ -74,10 +86,11 @@ class ModelManager {
   std::map<std::string, bool> ModelsReady() const;
 
  private:
-  using Versions = std::map<int64_t, std::shared_ptr<const runtime::SavedModelBundle>>;
+  using Versions = std::map<int64_t, std::shared_ptr<const SavedModelBundle>>;
   void PollModel(const tensorflow::serving::ModelConfig& model);
-  absl::StatusOr<std::shared_ptr<const runtime::SavedModelBundle>> LoadVersion(
-      const tensorflow::serving::ModelConfig& model, int64_t version);
+  absl::StatusOr<std::shared_ptr<const SavedModelBundle>> LoadBundle(const std::string& model,
+                                                                     int64_t version,
+                                                                     const std::string& dir) const;
   // Where a version not loaded yet stands.
   struct LoadState {
     uint64_t seen_hash = 0;  // The folder's snapshot hash at the last poll.
@@ -101,6 +114,6 @@ class ModelManager {
   std::set<std::string> missing_base_paths_;
 };
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_MODEL_MANAGER_H_

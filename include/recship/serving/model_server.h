@@ -20,17 +20,17 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "recship/runtime/remote_predict.h"
+#include "recship/runtime/remote_call.h"
 #include "recship/runtime/session.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
-#include "tensorflow_serving/config/model_server_config.pb.h"
+#include "recship/tensorflow_serving/config/model_server_config.pb.h"
 
 namespace grpc {
 class Server;
 }  // namespace grpc
 
-namespace recship::serving {
+namespace recship {
 
 class PredictionServiceImpl;
 
@@ -45,6 +45,8 @@ struct ServerOptions {
   absl::Duration load_retry_interval = absl::Minutes(1);
   // Threads one request may use; 0 means one per core.
   int intra_op_threads = 0;
+  // See LoadOptions::map_variables.
+  bool map_variables = true;
   PredictLimits limits;
   // The most bytes of tensors all requests in flight may hold together
   // (limits.memory is made from it when not set).
@@ -55,7 +57,7 @@ struct ServerOptions {
   // Where the models' TfServingRemotePredict nodes call (an entry model's
   // shards); shared so that every version loaded reuses its channels. Null
   // makes such nodes fail with FailedPrecondition.
-  std::shared_ptr<const runtime::RemotePredictOptions> remote_predict;
+  std::shared_ptr<const RemoteCaller> remote_caller;
   // How often an entry's sub-models are asked whether they answer; each
   // probe waits at most this long (and at most a second).
   absl::Duration remote_health_interval = absl::Seconds(1);
@@ -83,7 +85,7 @@ class ModelServer {
 
   ServerOptions options_;
   int port_ = 0;
-  std::unique_ptr<runtime::ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ModelManager> manager_;
   std::unique_ptr<PredictionServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -95,6 +97,6 @@ class ModelServer {
   std::map<std::string, absl::Status> remote_status_ ABSL_GUARDED_BY(health_mu_);
 };
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_MODEL_SERVER_H_

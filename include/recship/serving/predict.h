@@ -11,9 +11,9 @@
 #include "absl/status/status.h"
 #include "recship/runtime/memory_budget.h"
 #include "recship/runtime/saved_model_bundle.h"
-#include "tensorflow_serving/apis/predict.pb.h"
+#include "recship/tensorflow_serving/apis/predict.pb.h"
 
-namespace recship::serving {
+namespace recship {
 
 struct PredictLimits {
   // The most rows a request may have; 0 means no limit. Rows are an input's
@@ -27,7 +27,7 @@ struct PredictLimits {
   uint64_t max_request_memory_bytes = uint64_t{1} << 30;
   // What all requests in flight hold together is charged here as well; null
   // bounds each request alone.
-  std::shared_ptr<runtime::MemoryBudget> memory;
+  std::shared_ptr<MemoryBudget> memory;
 };
 
 // Fills response->outputs. Errors carry TensorFlow Serving's codes:
@@ -35,11 +35,11 @@ struct PredictLimits {
 // for an unknown signature, ResourceExhausted over a memory budget. Before
 // any kernel runs, a bag's indices must lie inside its dense_shape and its
 // dense_shape[0] must equal the batch the other inputs agree on.
-absl::Status RunPredict(const runtime::SavedModelBundle& model,
+absl::Status RunPredict(const SavedModelBundle& model,
                         const tensorflow::serving::PredictRequest& request,
                         const PredictLimits& limits,
                         tensorflow::serving::PredictResponse* response);
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_PREDICT_H_

@@ -7,11 +7,11 @@
 
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
-#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
-namespace recship::serving {
+namespace recship {
 
-class PredictionServiceImpl final : public tensorflow::serving::PredictionService::Service {
+class PredictionServiceImpl final : public ::tensorflow::serving::PredictionService::Service {
  public:
   PredictionServiceImpl(const ModelManager* manager, PredictLimits limits)
       : manager_(manager), limits_(limits) {}
@@ -31,6 +31,6 @@ class PredictionServiceImpl final : public tensorflow::serving::PredictionServic
 // The gRPC status carrying `status`'s code and message (the codes agree).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_PREDICTION_SERVICE_H_

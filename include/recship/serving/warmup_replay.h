@@ -9,13 +9,12 @@
 #include "recship/runtime/saved_model_bundle.h"
 #include "recship/serving/predict.h"
 
-namespace recship::serving {
+namespace recship {
 
 // The number of requests replayed; 0 when the version has no warmup file.
 // Errors name the file and the record.
-absl::StatusOr<int> ReplayWarmup(const runtime::SavedModelBundle& model,
-                                 const PredictLimits& limits);
+absl::StatusOr<int> ReplayWarmup(const SavedModelBundle& model, const PredictLimits& limits);
 
-}  // namespace recship::serving
+}  // namespace recship
 
 #endif  // RECSHIP_SERVING_WARMUP_REPLAY_H_

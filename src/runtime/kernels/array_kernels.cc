@@ -10,7 +10,7 @@
 #include "recship/core/status_macros.h"
 #include "src/runtime/kernels/kernel_util.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 // Copies `count` elements from src[src_offset] to dst[dst_offset] (element
@@ -53,7 +53,7 @@ int64_t Product(const TensorShape& shape, size_t begin, size_t end) {
 class Const : public OpKernel {
  public:
   absl::Status Init(const OpKernelConstruction& c) {
-    ASSIGN_OR_RETURN(value_, c.GetTensor("value"));
+    RECSHIP_ASSIGN_OR_RETURN(value_, c.GetTensor("value"));
     return absl::OkStatus();
   }
   absl::Status Compute(OpKernelContext& ctx) const override {
@@ -114,7 +114,7 @@ class Reshape : public OpKernel {
       }
       shape[unknown] = x.num_elements() / known;
     }
-    ASSIGN_OR_RETURN(Tensor out, x.Reshaped(std::move(shape)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor out, x.Reshaped(std::move(shape)));
     ctx.set_output(0, std::move(out));
     return absl::OkStatus();
   }
@@ -124,12 +124,12 @@ class ExpandDims : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
-    ASSIGN_OR_RETURN(int64_t dim, ScalarIndex(ctx, 1, "dim"));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t dim, ScalarIndex(ctx, 1, "dim"));
     int64_t rank = static_cast<int64_t>(x.shape().size());
-    ASSIGN_OR_RETURN(int64_t at, NormalizeAxis(dim, rank + 1));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t at, NormalizeAxis(dim, rank + 1));
     TensorShape shape = x.shape();
     shape.insert(shape.begin() + at, 1);
-    ASSIGN_OR_RETURN(Tensor out, x.Reshaped(std::move(shape)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor out, x.Reshaped(std::move(shape)));
     ctx.set_output(0, std::move(out));
     return absl::OkStatus();
   }
@@ -147,7 +147,7 @@ class Squeeze : public OpKernel {
     int64_t rank = static_cast<int64_t>(x.shape().size());
     std::vector<bool> drop(x.shape().size(), false);
     for (int64_t dim : dims_) {
-      ASSIGN_OR_RETURN(int64_t d, NormalizeAxis(dim, rank));
+      RECSHIP_ASSIGN_OR_RETURN(int64_t d, NormalizeAxis(dim, rank));
       if (x.shape()[d] != 1) {
         return ctx.Error(
             absl::StrCat("cannot squeeze dimension ", dim, " of shape ", ShapeToString(x.shape())));
@@ -159,7 +159,7 @@ class Squeeze : public OpKernel {
       bool squeeze = dims_.empty() ? x.shape()[d] == 1 : drop[d];
       if (!squeeze) shape.push_back(x.shape()[d]);
     }
-    ASSIGN_OR_RETURN(Tensor out, x.Reshaped(std::move(shape)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor out, x.Reshaped(std::move(shape)));
     ctx.set_output(0, std::move(out));
     return absl::OkStatus();
   }
@@ -181,7 +181,7 @@ class Shape : public OpKernel {
   absl::Status Compute(OpKernelContext& ctx) const override {
     const TensorShape& shape = ctx.input(0).shape();
     int64_t rank = static_cast<int64_t>(shape.size());
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, out_type_, {rank}));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, out_type_, {rank}));
     for (int64_t d = 0; d < rank; ++d) {
       if (out_type_ == tensorflow::DT_INT32) {
         if (shape[d] > std::numeric_limits<int32_t>::max()) {
@@ -214,9 +214,9 @@ class Fill : public OpKernel {
     }
     if (value.num_elements() != 1) return ctx.Error("value must be a scalar");
     TensorShape shape = IndexValues(dims);
-    ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
     if (n > kMaxFillElements) return ctx.Error(absl::StrCat("too many elements: ", n));
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, value.dtype(), std::move(shape)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, value.dtype(), std::move(shape)));
     for (int64_t i = 0; i < n; ++i) CopyElements(value, 0, *out, i, 1);
     return absl::OkStatus();
   }
@@ -243,7 +243,7 @@ absl::StatusOr<Tensor> ConcatAlong(const OpKernelContext& ctx, const std::vector
     }
     shape[axis] += t.shape()[axis];
   }
-  ASSIGN_OR_RETURN(Tensor out, ctx.allocate_tensor(first.dtype(), shape));
+  RECSHIP_ASSIGN_OR_RETURN(Tensor out, ctx.allocate_tensor(first.dtype(), shape));
   int64_t outer = Product(shape, 0, axis);
   int64_t out_row = Product(shape, axis, shape.size());
   int64_t offset = 0;
@@ -260,11 +260,12 @@ class ConcatV2 : public OpKernel {
   absl::Status Compute(OpKernelContext& ctx) const override {
     int n = ctx.num_inputs() - 1;
     if (n < 1) return ctx.Error("expects at least one value and the axis");
-    ASSIGN_OR_RETURN(int64_t axis, ScalarIndex(ctx, n, "axis"));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t axis, ScalarIndex(ctx, n, "axis"));
     std::vector<Tensor> parts;
     for (int i = 0; i < n; ++i) parts.push_back(ctx.input(i));
-    ASSIGN_OR_RETURN(axis, NormalizeAxis(axis, static_cast<int64_t>(parts[0].shape().size())));
-    ASSIGN_OR_RETURN(Tensor out, ConcatAlong(ctx, parts, axis));
+    RECSHIP_ASSIGN_OR_RETURN(axis,
+                             NormalizeAxis(axis, static_cast<int64_t>(parts[0].shape().size())));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor out, ConcatAlong(ctx, parts, axis));
     ctx.set_output(0, std::move(out));
     return absl::OkStatus();
   }
@@ -279,7 +280,7 @@ class Pack : public OpKernel {
   absl::Status Compute(OpKernelContext& ctx) const override {
     if (ctx.num_inputs() < 1) return ctx.Error("expects at least one value");
     int64_t rank = static_cast<int64_t>(ctx.input(0).shape().size());
-    ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(axis_, rank + 1));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(axis_, rank + 1));
     std::vector<Tensor> parts;
     for (int i = 0; i < ctx.num_inputs(); ++i) {
       const Tensor& t = ctx.input(i);
@@ -289,10 +290,10 @@ class Pack : public OpKernel {
       }
       TensorShape shape = t.shape();
       shape.insert(shape.begin() + axis, 1);
-      ASSIGN_OR_RETURN(Tensor expanded, t.Reshaped(std::move(shape)));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor expanded, t.Reshaped(std::move(shape)));
       parts.push_back(std::move(expanded));
     }
-    ASSIGN_OR_RETURN(Tensor out, ConcatAlong(ctx, parts, axis));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor out, ConcatAlong(ctx, parts, axis));
     ctx.set_output(0, std::move(out));
     return absl::OkStatus();
   }
@@ -313,14 +314,15 @@ class GatherV2 : public OpKernel {
     if (indices.dtype() != tensorflow::DT_INT32 && indices.dtype() != tensorflow::DT_INT64) {
       return ctx.Error("indices must be int32 or int64");
     }
-    ASSIGN_OR_RETURN(int64_t axis, ScalarIndex(ctx, 2, "axis"));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t axis, ScalarIndex(ctx, 2, "axis"));
     int64_t rank = static_cast<int64_t>(params.shape().size());
     if (rank == 0) return ctx.Error("params must have rank 1 or more");
-    ASSIGN_OR_RETURN(axis, NormalizeAxis(axis, rank));
+    RECSHIP_ASSIGN_OR_RETURN(axis, NormalizeAxis(axis, rank));
     TensorShape shape(params.shape().begin(), params.shape().begin() + axis);
     shape.insert(shape.end(), indices.shape().begin(), indices.shape().end());
     shape.insert(shape.end(), params.shape().begin() + axis + 1, params.shape().end());
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, params.dtype(), std::move(shape)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out,
+                             ctx.allocate_output(0, params.dtype(), std::move(shape)));
     int64_t outer = Product(params.shape(), 0, axis);
     int64_t limit = params.shape()[axis];
     int64_t inner = Product(params.shape(), axis + 1, params.shape().size());
@@ -348,10 +350,10 @@ class Range : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
     DataType dtype = ctx.input(0).dtype();
-    for (int i = 1; i < 3; ++i) RETURN_IF_ERROR(CheckInputType(ctx, i, dtype));
-    ASSIGN_OR_RETURN(int64_t start, ScalarIndex(ctx, 0, "start"));
-    ASSIGN_OR_RETURN(int64_t limit, ScalarIndex(ctx, 1, "limit"));
-    ASSIGN_OR_RETURN(int64_t delta, ScalarIndex(ctx, 2, "delta"));
+    for (int i = 1; i < 3; ++i) RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, i, dtype));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t start, ScalarIndex(ctx, 0, "start"));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t limit, ScalarIndex(ctx, 1, "limit"));
+    RECSHIP_ASSIGN_OR_RETURN(int64_t delta, ScalarIndex(ctx, 2, "delta"));
     if (delta == 0) return ctx.Error("delta must not be 0");
     if ((delta > 0 && start > limit) || (delta < 0 && start < limit)) {
       return ctx.Error(
@@ -365,7 +367,8 @@ class Range : public OpKernel {
     if (n > static_cast<uint64_t>(kMaxRangeElements)) {
       return ctx.Error(absl::StrCat("too many elements: ", n));
     }
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, dtype, {static_cast<int64_t>(n)}));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out,
+                             ctx.allocate_output(0, dtype, {static_cast<int64_t>(n)}));
     for (uint64_t i = 0; i < n; ++i) {
       // Wrapping arithmetic: every value lies between start and limit.
       auto v =
@@ -392,14 +395,14 @@ class Unique : public OpKernel {
   }
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
-    RETURN_IF_ERROR(CheckInputRank(ctx, 0, 1));
+    RECSHIP_RETURN_IF_ERROR(CheckInputRank(ctx, 0, 1));
     return DispatchIndex(x.dtype(), [&](auto tag) -> absl::Status {
       using T = decltype(tag);
       auto values = x.flat<T>();
       absl::flat_hash_map<T, int64_t> first;
       first.reserve(values.size());
       std::vector<T> unique;
-      ASSIGN_OR_RETURN(Tensor * idx, ctx.allocate_output(1, out_idx_, x.shape()));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor * idx, ctx.allocate_output(1, out_idx_, x.shape()));
       for (size_t i = 0; i < values.size(); ++i) {
         auto [it, inserted] = first.try_emplace(values[i], static_cast<int64_t>(unique.size()));
         if (inserted) unique.push_back(values[i]);
@@ -421,14 +424,14 @@ class Unique : public OpKernel {
 class DynamicPartition : public OpKernel {
  public:
   absl::Status Init(const OpKernelConstruction& c) {
-    ASSIGN_OR_RETURN(num_partitions_, c.GetInt("num_partitions"));
+    RECSHIP_ASSIGN_OR_RETURN(num_partitions_, c.GetInt("num_partitions"));
     if (num_partitions_ < 1) return c.Error("num_partitions must be at least 1");
     return absl::OkStatus();
   }
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& partitions = ctx.input(1);
-    RETURN_IF_ERROR(CheckInputType(ctx, 1, tensorflow::DT_INT32));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 1, tensorflow::DT_INT32));
     const TensorShape& p_shape = partitions.shape();
     if (p_shape.size() > data.shape().size() ||
         !std::equal(p_shape.begin(), p_shape.end(), data.shape().begin())) {
@@ -452,7 +455,8 @@ class DynamicPartition : public OpKernel {
     for (int64_t k = num_partitions_ - 1; k >= 0; --k) {
       TensorShape shape = {counts[k]};
       shape.insert(shape.end(), data.shape().begin() + p_shape.size(), data.shape().end());
-      ASSIGN_OR_RETURN(outs[k], ctx.allocate_output(static_cast<int>(k), data.dtype(), shape));
+      RECSHIP_ASSIGN_OR_RETURN(outs[k],
+                               ctx.allocate_output(static_cast<int>(k), data.dtype(), shape));
     }
     std::vector<int64_t> next(num_partitions_, 0);
     for (size_t i = 0; i < p.size(); ++i) {
@@ -479,7 +483,7 @@ class DynamicStitch : public OpKernel {
     TensorShape inner_shape;
     bool have_inner = false;
     for (int m = 0; m < n; ++m) {
-      RETURN_IF_ERROR(CheckInputType(ctx, m, tensorflow::DT_INT32));
+      RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, m, tensorflow::DT_INT32));
       const TensorShape& is = ctx.input(m).shape();
       const Tensor& data = ctx.input(n + m);
       if (data.dtype() != ctx.input(n).dtype() || is.size() > data.shape().size() ||
@@ -502,7 +506,7 @@ class DynamicStitch : public OpKernel {
     if (rows > kMaxStitchRows) return ctx.Error("indices too large");
     TensorShape shape = {rows};
     shape.insert(shape.end(), inner_shape.begin(), inner_shape.end());
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, ctx.input(n).dtype(), shape));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, ctx.input(n).dtype(), shape));
     int64_t inner = Product(inner_shape, 0, inner_shape.size());
     for (int m = 0; m < n; ++m) {
       auto indices = ctx.input(m).flat<int32_t>();
@@ -538,4 +542,4 @@ void AddArrayKernels(KernelRegistry& r) {
   r["DynamicStitch"] = NoAttrs<DynamicStitch>();
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -13,7 +13,7 @@
 #include "recship/format/dtype.h"
 #include "recship/runtime/kernel.h"
 
-namespace recship::runtime {
+namespace recship {
 
 using KernelFactory =
     std::function<absl::StatusOr<std::unique_ptr<OpKernel>>(const OpKernelConstruction&)>;
@@ -87,6 +87,6 @@ absl::Status CheckInputRank(const OpKernelContext& ctx, int i, size_t rank);
 // An int32 or int64 tensor's elements as int64.
 std::vector<int64_t> IndexValues(const Tensor& t);
 
-}  // namespace recship::runtime
+}  // namespace recship
 
 #endif  // RECSHIP_SRC_RUNTIME_KERNELS_KERNEL_UTIL_H_

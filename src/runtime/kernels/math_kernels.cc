@@ -11,7 +11,7 @@
 #include "src/runtime/kernels/kernel_util.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 // How a binary op's inputs broadcast to its output: per output dimension,
@@ -83,7 +83,7 @@ class BinaryKernel : public OpKernel {
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
-    RETURN_IF_ERROR(CheckInputType(ctx, 1, a.dtype()));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 1, a.dtype()));
     return DispatchNumeric(a.dtype(), [&](auto tag) -> absl::Status {
       using T = decltype(tag);
       if constexpr (std::is_integral_v<T>) {
@@ -112,8 +112,8 @@ class BinaryKernel : public OpKernel {
           return FloorModOf(x, y);
         }
       };
-      ASSIGN_OR_RETURN(Broadcast bc, MakeBroadcast(a.shape(), b.shape()));
-      ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, a.dtype(), bc.shape));
+      RECSHIP_ASSIGN_OR_RETURN(Broadcast bc, MakeBroadcast(a.shape(), b.shape()));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, a.dtype(), bc.shape));
       const T* pa = a.flat<T>().data();
       const T* pb = b.flat<T>().data();
       T* po = out->flat<T>().data();
@@ -145,7 +145,7 @@ class UnaryKernel : public OpKernel {
       if constexpr (kFloatOnly && std::is_integral_v<T>) {
         return ctx.Error(absl::StrCat("needs a float input, not ", DataTypeName(x.dtype())));
       } else {
-        ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), x.shape()));
+        RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), x.shape()));
         using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
         Eigen::Map<const Array> in(x.flat<T>().data(), x.num_elements());
         Eigen::Map<Array> o(out->flat<T>().data(), x.num_elements());
@@ -179,9 +179,9 @@ class MatMul : public OpKernel {
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
-    RETURN_IF_ERROR(CheckInputType(ctx, 1, a.dtype()));
-    RETURN_IF_ERROR(CheckInputRank(ctx, 0, 2));
-    RETURN_IF_ERROR(CheckInputRank(ctx, 1, 2));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 1, a.dtype()));
+    RECSHIP_RETURN_IF_ERROR(CheckInputRank(ctx, 0, 2));
+    RECSHIP_RETURN_IF_ERROR(CheckInputRank(ctx, 1, 2));
     int64_t m = a.shape()[transpose_a_ ? 1 : 0], k = a.shape()[transpose_a_ ? 0 : 1];
     int64_t kb = b.shape()[transpose_b_ ? 1 : 0], n = b.shape()[transpose_b_ ? 0 : 1];
     if (k != kb) {
@@ -198,7 +198,7 @@ class MatMul : public OpKernel {
   template <typename T>
   absl::Status Multiply(OpKernelContext& ctx, const Tensor& a, const Tensor& b, int64_t m,
                         int64_t k, int64_t n) const {
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, a.dtype(), {m, n}));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, a.dtype(), {m, n}));
     if (m == 0 || n == 0) return absl::OkStatus();
     using Tensor2 = Eigen::TensorMap<Eigen::Tensor<const T, 2, Eigen::RowMajor>>;
     Tensor2 ta(a.flat<T>().data(), a.shape()[0], a.shape()[1]);
@@ -228,8 +228,8 @@ class BiasAdd : public OpKernel {
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     const Tensor& bias = ctx.input(1);
-    RETURN_IF_ERROR(CheckInputType(ctx, 1, x.dtype()));
-    RETURN_IF_ERROR(CheckInputRank(ctx, 1, 1));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 1, x.dtype()));
+    RECSHIP_RETURN_IF_ERROR(CheckInputRank(ctx, 1, 1));
     if (x.shape().size() < 2 || x.shape().back() != bias.shape()[0]) {
       return ctx.Error(absl::StrCat("bias of shape ", ShapeToString(bias.shape()),
                                     " does not match the last dimension of ",
@@ -237,7 +237,7 @@ class BiasAdd : public OpKernel {
     }
     return DispatchNumeric(x.dtype(), [&](auto tag) -> absl::Status {
       using T = decltype(tag);
-      ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), x.shape()));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), x.shape()));
       int64_t c = bias.num_elements();
       const T* px = x.flat<T>().data();
       const T* pb = bias.flat<T>().data();
@@ -253,18 +253,18 @@ class BiasAdd : public OpKernel {
 class Cast : public OpKernel {
  public:
   absl::Status Init(const OpKernelConstruction& c) {
-    ASSIGN_OR_RETURN(src_, c.GetType("SrcT"));
-    ASSIGN_OR_RETURN(dst_, c.GetType("DstT"));
+    RECSHIP_ASSIGN_OR_RETURN(src_, c.GetType("SrcT"));
+    RECSHIP_ASSIGN_OR_RETURN(dst_, c.GetType("DstT"));
     return absl::OkStatus();
   }
   absl::Status Compute(OpKernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
-    RETURN_IF_ERROR(CheckInputType(ctx, 0, src_));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 0, src_));
     if (src_ == dst_) {
       ctx.set_output(0, x);
       return absl::OkStatus();
     }
-    ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, dst_, x.shape()));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, dst_, x.shape()));
     // Integers that do not fit the narrower type are an error, where
     // TensorFlow would wrap them: ids and indices never change silently.
     auto convert = [&](auto src_tag, auto dst_tag) -> absl::Status {
@@ -333,7 +333,8 @@ class Reduce : public OpKernel {
     }
     return DispatchNumeric(x.dtype(), [&](auto tag) -> absl::Status {
       using T = decltype(tag);
-      ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), keep_dims_ ? kept : shape));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor * out,
+                               ctx.allocate_output(0, x.dtype(), keep_dims_ ? kept : shape));
       T* po = out->flat<T>().data();
       const T* px = x.flat<T>().data();
       std::vector<int64_t> index(x.shape().size(), 0);
@@ -370,7 +371,7 @@ class Softmax : public OpKernel {
     if (x.shape().empty()) return ctx.Error("needs an input of rank 1 or more");
     auto run = [&](auto tag) -> absl::Status {
       using T = decltype(tag);
-      ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), x.shape()));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, x.dtype(), x.shape()));
       int64_t c = x.shape().back();
       const T* px = x.flat<T>().data();
       T* po = out->flat<T>().data();
@@ -414,4 +415,4 @@ void AddMathKernels(KernelRegistry& r) {
   r["Softmax"] = NoAttrs<Softmax>();
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

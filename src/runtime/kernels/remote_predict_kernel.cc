@@ -6,63 +6,28 @@
 // status_error_message (string scalar), then the M tensors named by the
 // output aliases, each checked against output_types.
 //
-// The kernel is async: StartAsync sends the PredictRequest on gRPC's
-// callback API, with the op's max_rpc_deadline_millis, and returns at once,
-// so a session starts every shard's call before it waits for the first.
-#include <chrono>
-
-#include "absl/base/thread_annotations.h"
+// The kernel is async: StartAsync hands the PredictRequest to the process's
+// RemoteCaller (remote_call.h), with the op's max_rpc_deadline_millis, and
+// returns at once, so a session starts every shard's call before it waits
+// for the first.
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
-#include "grpcpp/grpcpp.h"
 #include "recship/core/status_macros.h"
+#include "recship/format/sub_model.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/runtime/memory_budget.h"
-#include "recship/runtime/remote_predict.h"
+#include "recship/runtime/remote_call.h"
 #include "src/runtime/kernels/kernel_util.h"
-#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
-
-// One Predict in flight. Shared by the gRPC callback and the AsyncWait, so
-// it outlives whichever finishes last.
-struct RemoteCall {
-  grpc::ClientContext context;
-  tensorflow::serving::PredictRequest request;
-  tensorflow::serving::PredictResponse response;
-  std::unique_ptr<tensorflow::serving::PredictionService::Stub> stub;
-  absl::Mutex mu;
-  bool done ABSL_GUARDED_BY(mu) = false;
-  grpc::Status status ABSL_GUARDED_BY(mu);
-};
-
-// Held by the AsyncWait: a call the session abandons (its Run failed
-// elsewhere) is cancelled rather than left running to its deadline. A
-// finished call is not: cancelling one still runs a cancel op through gRPC's
-// call stack, on the request's critical path.
-struct CallGuard {
-  explicit CallGuard(std::shared_ptr<RemoteCall> c) : call(std::move(c)) {}
-  ~CallGuard() {
-    bool done;
-    {
-      absl::MutexLock lock(&call->mu);
-      done = call->done;
-    }
-    if (!done) call->context.TryCancel();
-  }
-  CallGuard(const CallGuard&) = delete;
-  CallGuard& operator=(const CallGuard&) = delete;
-  std::shared_ptr<RemoteCall> call;
-};
 
 class TfServingRemotePredict : public OpKernel {
  public:
   absl::Status Init(const OpKernelConstruction& c) {
     // T is informational (the inputs carry their dtypes); when given as a
     // list it is checked against the inputs.
-    ASSIGN_OR_RETURN(input_types_, c.GetTypeList("T"));
-    ASSIGN_OR_RETURN(output_types_, c.GetTypeList("output_types"));
+    RECSHIP_ASSIGN_OR_RETURN(input_types_, c.GetTypeList("T"));
+    RECSHIP_ASSIGN_OR_RETURN(output_types_, c.GetTypeList("output_types"));
     target_address_ = c.GetString("target_address", "");
     model_name_ = c.GetString("model_name", "");
     model_version_ = c.GetInt("model_version", -1);
@@ -80,49 +45,39 @@ class TfServingRemotePredict : public OpKernel {
   bool IsAsync() const override { return true; }
 
   absl::Status Compute(OpKernelContext& ctx) const override {
-    ASSIGN_OR_RETURN(AsyncWait wait, StartAsync(ctx));
+    RECSHIP_ASSIGN_OR_RETURN(AsyncWait wait, StartAsync(ctx));
     return wait();
   }
 
   absl::StatusOr<AsyncWait> StartAsync(OpKernelContext& ctx) const override {
-    auto call = std::make_shared<RemoteCall>();
-    RETURN_IF_ERROR(BuildRequest(ctx, call->request));
-    const RemotePredictOptions* remote = ctx.remote_predict();
-    if (remote == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "calls model '", model_name_,
-          "' on another server, but this process has no remote addresses: give recship serve "
-          "--remote_addresses=",
-          RemoteAddressResolver::SubModelKey(model_name_),
-          "=HOST:PORT,... or --remote_address_template"));
-    }
-    ASSIGN_OR_RETURN(std::string address, remote->resolver.Resolve(model_name_, target_address_));
-    call->stub = tensorflow::serving::PredictionService::NewStub(remote->channels.Get(address));
-    call->context.set_deadline(std::chrono::system_clock::now() +
-                               std::chrono::milliseconds(deadline_millis_));
-    call->stub->async()->Predict(&call->context, &call->request, &call->response,
-                                 [call](grpc::Status status) {
-                                   absl::MutexLock lock(&call->mu);
-                                   call->status = std::move(status);
-                                   call->done = true;
-                                 });
-    auto guard = std::make_shared<CallGuard>(std::move(call));
+    tensorflow::serving::PredictRequest request;
+    RECSHIP_RETURN_IF_ERROR(BuildRequest(ctx, request));
+    const RemoteCaller* caller = ctx.remote_caller();
+    if (caller == nullptr) return NoCallerError();
+    RemoteTarget target{model_name_, target_address_, model_version_};
+    RECSHIP_ASSIGN_OR_RETURN(
+        std::unique_ptr<PendingPredict> started,
+        caller->StartPredict(target, std::move(request), absl::Milliseconds(deadline_millis_)));
+    std::shared_ptr<PendingPredict> call = std::move(started);
     // The inputs are not readable once StartAsync returns.
     std::vector<std::string> out_aliases = ctx.input(ctx.num_inputs() - 1).strings();
-    return AsyncWait([this, guard, &ctx, address = std::move(address),
-                      out_aliases = std::move(out_aliases)]() -> absl::Status {
-      RemoteCall& c = *guard->call;
-      grpc::Status status;
-      {
-        absl::MutexLock lock(&c.mu);
-        c.mu.Await(absl::Condition(&c.done));
-        status = c.status;
-      }
-      return Finish(ctx, status, c.response, address, out_aliases);
+    return AsyncWait([this, call, &ctx, out_aliases = std::move(out_aliases)]() -> absl::Status {
+      absl::Status status = call->Wait();
+      return Finish(ctx, status, *call, out_aliases);
     });
   }
 
  private:
+  absl::Status NoCallerError() const {
+    std::optional<ServedSubModel> served = ParseServedName(model_name_);
+    std::string key = served ? served->sub_model.name() : "<key>";
+    return absl::FailedPreconditionError(absl::StrCat(
+        "calls model '", model_name_,
+        "' on another server, but this process has no remote addresses: give recship serve "
+        "--remote_addresses=",
+        key, "=HOST:PORT,... or --remote_address_template"));
+  }
+
   absl::Status BuildRequest(const OpKernelContext& ctx,
                             tensorflow::serving::PredictRequest& request) const {
     if (ctx.num_inputs() < 2) {
@@ -133,8 +88,8 @@ class TfServingRemotePredict : public OpKernel {
     }
     int n = ctx.num_inputs() - 2;
     int last = ctx.num_inputs() - 1;
-    RETURN_IF_ERROR(CheckInputType(ctx, 0, tensorflow::DT_STRING));
-    RETURN_IF_ERROR(CheckInputType(ctx, last, tensorflow::DT_STRING));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 0, tensorflow::DT_STRING));
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, last, tensorflow::DT_STRING));
     const std::vector<std::string>& in_aliases = ctx.input(0).strings();
     const std::vector<std::string>& out_aliases = ctx.input(last).strings();
     if (static_cast<int>(in_aliases.size()) != n) {
@@ -157,7 +112,8 @@ class TfServingRemotePredict : public OpKernel {
     if (model_version_ >= 0) spec->mutable_version()->set_value(model_version_);
     for (int i = 0; i < n; ++i) {
       const Tensor& t = ctx.input(i + 1);
-      if (!input_types_.empty()) RETURN_IF_ERROR(CheckInputType(ctx, i + 1, input_types_[i]));
+      if (!input_types_.empty())
+        RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, i + 1, input_types_[i]));
       if (!request.mutable_inputs()->emplace(in_aliases[i], TensorToProto(t)).second) {
         return ctx.Error(absl::StrCat("input alias '", in_aliases[i], "' is given twice"));
       }
@@ -170,30 +126,27 @@ class TfServingRemotePredict : public OpKernel {
   }
 
   // Sets the outputs from a finished call.
-  absl::Status Finish(OpKernelContext& ctx, const grpc::Status& status,
-                      const tensorflow::serving::PredictResponse& response,
-                      const std::string& address,
+  absl::Status Finish(OpKernelContext& ctx, const absl::Status& status, const PendingPredict& call,
                       const std::vector<std::string>& out_aliases) const {
     if (!status.ok()) {
       if (fail_op_on_rpc_error_) {
-        // gRPC's and absl's codes share their numbers.
         return absl::Status(
-            static_cast<absl::StatusCode>(status.error_code()),
+            status.code(),
             absl::StrCat("Predict on model '", model_name_, "' (signature '", signature_name_,
-                         "') at ", address, " failed: ", status.error_message(),
-                         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                         "') at ", call.address(), " failed: ", status.message(),
+                         status.code() == absl::StatusCode::kDeadlineExceeded
                              ? absl::StrCat(" (max_rpc_deadline_millis ", deadline_millis_, ")")
                              : ""));
       }
-      ctx.set_output(0,
-                     Tensor::FromVector<int32_t>({}, {static_cast<int32_t>(status.error_code())}));
-      ctx.set_output(1, Tensor::FromStrings({}, {status.error_message()}));
+      ctx.set_output(0, Tensor::FromVector<int32_t>({}, {static_cast<int32_t>(status.code())}));
+      ctx.set_output(1, Tensor::FromStrings({}, {std::string(status.message())}));
       for (size_t k = 0; k < output_types_.size(); ++k) {
-        ASSIGN_OR_RETURN(Tensor empty, Tensor::Create(output_types_[k], {0}));
+        RECSHIP_ASSIGN_OR_RETURN(Tensor empty, Tensor::Create(output_types_[k], {0}));
         ctx.set_output(2 + static_cast<int>(k), std::move(empty));
       }
       return absl::OkStatus();
     }
+    const tensorflow::serving::PredictResponse& response = call.response();
     std::vector<Tensor> outputs;
     outputs.reserve(out_aliases.size());
     for (size_t k = 0; k < out_aliases.size(); ++k) {
@@ -242,4 +195,4 @@ void AddRemotePredictKernels(KernelRegistry& r) {
   r["TfServingRemotePredict"] = WithAttrs<TfServingRemotePredict>();
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -6,7 +6,7 @@
 #include "recship/core/status_macros.h"
 #include "src/runtime/kernels/kernel_util.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 enum class Combiner { kSum, kMean, kSqrtN };
@@ -22,8 +22,8 @@ class SparseSegmentReduce : public OpKernel {
     const Tensor& indices = ctx.input(1);
     const Tensor& segment_ids = ctx.input(2);
     if (data.shape().empty()) return ctx.Error("data must have rank 1 or more");
-    RETURN_IF_ERROR(CheckInputRank(ctx, 1, 1));
-    RETURN_IF_ERROR(CheckInputRank(ctx, 2, 1));
+    RECSHIP_RETURN_IF_ERROR(CheckInputRank(ctx, 1, 1));
+    RECSHIP_RETURN_IF_ERROR(CheckInputRank(ctx, 2, 1));
     if (indices.dtype() != tensorflow::DT_INT32 && indices.dtype() != tensorflow::DT_INT64) {
       return ctx.Error("indices must be int32 or int64");
     }
@@ -66,7 +66,7 @@ class SparseSegmentReduce : public OpKernel {
       using T = decltype(tag);
       TensorShape shape = data.shape();
       shape[0] = num_segments;
-      ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, data.dtype(), shape));
+      RECSHIP_ASSIGN_OR_RETURN(Tensor * out, ctx.allocate_output(0, data.dtype(), shape));
       int64_t width = 1;
       for (size_t d = 1; d < shape.size(); ++d) width *= shape[d];
       const T* in = data.flat<T>().data();
@@ -107,4 +107,4 @@ void AddSegmentKernels(KernelRegistry& r) {
   r["SparseSegmentSqrtNWithNumSegments"] = NoAttrs<SparseSegmentReduce<Combiner::kSqrtN, true>>();
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

@@ -1,11 +1,11 @@
 // Hash tables: MutableHashTableOfTensorsV2, MutableDenseHashTableV2 and the
-// LookupTable{Find,Import,Insert,Size}V2 ops over them.
+// LookupTable{Export,Find,Import,Insert,Size}V2 ops over them.
 #include "recship/core/status_macros.h"
 #include "recship/runtime/hash_table.h"
 #include "recship/runtime/resource_manager.h"
 #include "src/runtime/kernels/kernel_util.h"
 
-namespace recship::runtime {
+namespace recship {
 namespace {
 
 class HashTableOp : public OpKernel {
@@ -15,9 +15,9 @@ class HashTableOp : public OpKernel {
     container_ = c.GetString("container", "");
     options_.name = c.GetString("shared_name", "");
     if (options_.name.empty()) options_.name = c.node().name();
-    ASSIGN_OR_RETURN(options_.key_dtype, c.GetType("key_dtype"));
-    ASSIGN_OR_RETURN(options_.value_dtype, c.GetType("value_dtype"));
-    ASSIGN_OR_RETURN(options_.value_shape, c.GetShape("value_shape"));
+    RECSHIP_ASSIGN_OR_RETURN(options_.key_dtype, c.GetType("key_dtype"));
+    RECSHIP_ASSIGN_OR_RETURN(options_.value_dtype, c.GetType("value_dtype"));
+    RECSHIP_ASSIGN_OR_RETURN(options_.value_shape, c.GetShape("value_shape"));
     // Fails early for dtypes the table cannot hold.
     return HashTable::Create(options_).status();
   }
@@ -26,19 +26,20 @@ class HashTableOp : public OpKernel {
     if (dense_) {
       if (ctx.num_inputs() != 2) return ctx.Error("expects the empty and deleted keys as inputs");
       for (int i = 0; i < 2; ++i) {
-        RETURN_IF_ERROR(CheckInputType(ctx, i, options.key_dtype));
+        RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, i, options.key_dtype));
         if (ctx.input(i).num_elements() != 1) return ctx.Error("a reserved key must be a scalar");
       }
       options.empty_key = IndexValues(ctx.input(0))[0];
       options.deleted_key = IndexValues(ctx.input(1))[0];
     }
-    ASSIGN_OR_RETURN(
+    RECSHIP_ASSIGN_OR_RETURN(
         std::shared_ptr<Resource> r,
-        ctx.resources()->LookupOrCreate(
-            container_, options.name, [&]() -> absl::StatusOr<std::shared_ptr<Resource>> {
-              ASSIGN_OR_RETURN(std::shared_ptr<HashTable> table, HashTable::Create(options));
-              return std::shared_ptr<Resource>(std::move(table));
-            }));
+        ctx.resources()->LookupOrCreate(container_, options.name,
+                                        [&]() -> absl::StatusOr<std::shared_ptr<Resource>> {
+                                          RECSHIP_ASSIGN_OR_RETURN(std::shared_ptr<HashTable> table,
+                                                                   HashTable::Create(options));
+                                          return std::shared_ptr<Resource>(std::move(table));
+                                        }));
     if (dynamic_cast<HashTable*>(r.get()) == nullptr) {
       return ctx.Error(absl::StrCat("resource '", options.name, "' is already ", r->DebugName()));
     }
@@ -64,9 +65,9 @@ class MutableDenseHashTableV2 : public HashTableOp {
 class LookupTableFindV2 : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
-    ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
-    ASSIGN_OR_RETURN(Tensor rows,
-                     table->Find(ctx.input(1), ctx.input(2), &ctx.device(), ctx.memory()));
+    RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor rows,
+                             table->Find(ctx.input(1), ctx.input(2), &ctx.device(), ctx.memory()));
     ctx.set_output(0, std::move(rows));
     return absl::OkStatus();
   }
@@ -75,7 +76,7 @@ class LookupTableFindV2 : public OpKernel {
 class LookupTableInsertV2 : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
-    ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
+    RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
     return table->Insert(ctx.input(1), ctx.input(2));
   }
 };
@@ -83,15 +84,26 @@ class LookupTableInsertV2 : public OpKernel {
 class LookupTableImportV2 : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
-    ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
+    RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
     return table->Import(ctx.input(1), ctx.input(2));
+  }
+};
+
+class LookupTableExportV2 : public OpKernel {
+ public:
+  absl::Status Compute(OpKernelContext& ctx) const override {
+    RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
+    RECSHIP_ASSIGN_OR_RETURN(auto exported, table->Export());
+    ctx.set_output(1, std::move(exported.second));
+    ctx.set_output(0, std::move(exported.first));
+    return absl::OkStatus();
   }
 };
 
 class LookupTableSizeV2 : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
-    ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
+    RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
     ctx.set_output(0, Tensor::FromVector<int64_t>({}, {table->size()}));
     return absl::OkStatus();
   }
@@ -102,10 +114,11 @@ class LookupTableSizeV2 : public OpKernel {
 void AddTableKernels(KernelRegistry& r) {
   r["MutableHashTableOfTensorsV2"] = WithAttrs<MutableHashTableOfTensorsV2>();
   r["MutableDenseHashTableV2"] = WithAttrs<MutableDenseHashTableV2>();
+  r["LookupTableExportV2"] = NoAttrs<LookupTableExportV2>();
   r["LookupTableFindV2"] = NoAttrs<LookupTableFindV2>();
   r["LookupTableInsertV2"] = NoAttrs<LookupTableInsertV2>();
   r["LookupTableImportV2"] = NoAttrs<LookupTableImportV2>();
   r["LookupTableSizeV2"] = NoAttrs<LookupTableSizeV2>();
 }
 
-}  // namespace recship::runtime
+}  // namespace recship

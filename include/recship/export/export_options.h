@@ -1,0 +1,48 @@
+// What both exporters take (ExportOptions) and report (ExportSummary).
+#ifndef RECSHIP_EXPORT_EXPORT_OPTIONS_H_
+#define RECSHIP_EXPORT_EXPORT_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "recship/core/clock.h"
+#include "recship/export/export_progress.h"
+#include "recship/export/variables_writer.h"
+#include "recship/format/sub_model.h"
+
+namespace recship {
+
+struct ExportOptions {
+  // Share the checkpoint's data files instead of copying (variables_writer.h).
+  bool shared_embedding = false;
+  // A TensorFlow Serving warmup file, checked and then shipped as
+  // assets.extra/tf_serving_warmup_requests (with the entry, when
+  // distributed).
+  std::string warmup_file;
+  // Called as the export goes (export_progress.h); a non-OK status stops it
+  // and nothing is published.
+  ExportProgressCallback progress;
+  // Names versions (Unix seconds) and times the export; null is the system
+  // clock. Not owned.
+  const Clock* clock = nullptr;
+};
+
+// What an export wrote: one entry per sub-model, in publishing order (a
+// standalone export has one, SubModel::Standalone()).
+struct ExportSummary {
+  struct Written {
+    SubModel sub_model = SubModel::Standalone();
+    std::string path;
+    VariablesStats variables;
+    double seconds = 0;  // Spent writing it.
+  };
+  std::string checkpoint;
+  int64_t version = 0;
+  std::vector<Written> sub_models;
+  double seconds = 0;
+};
+
+}  // namespace recship
+
+#endif  // RECSHIP_EXPORT_EXPORT_OPTIONS_H_
