@@ -103,7 +103,8 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) munmap(data_, size_);
 }
 
-absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& path) {
+absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& path,
+                                                                   Access access) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open for mapping: ", strerror(errno)));
@@ -117,7 +118,9 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::st
   auto size = static_cast<uint64_t>(st.st_size);
   void* data = nullptr;
   if (size > 0) {
-    data = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const bool writable = access == Access::kCopyOnWrite;
+    data = mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                writable ? MAP_PRIVATE | MAP_NORESERVE : MAP_PRIVATE, fd, 0);
     if (data == MAP_FAILED) {
       int err = errno;
       close(fd);

@@ -150,6 +150,7 @@ absl::StatusOr<PendingVersion> PlanSubModel(const SubModel& sub, int64_t version
                       sub.is_entry() && options.clear_entry_devices);
   }
   v.tensor_names = plan.TensorNames();
+  v.tables = plan.tables;
   if (sub.is_entry()) v.warmup_file = options.warmup_file;
   RECSHIP_ASSIGN_OR_RETURN(
       SavedModelWriter writer,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/checkpoint_state.h"
+#include "recship/format/table_index_file.h"
 #include "recship/format/warmup.h"
 
 namespace recship {
@@ -110,11 +111,31 @@ absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(
 
 namespace {
 
+// Indexes each table's keys (as the server would when it loads them) into
+// assets.extra/recship_table_index/, so that the server maps the index
+// rather than builds it. The keys are read from the checkpoint: the same
+// bytes as variables/ holds.
+absl::Status WriteTableIndexes(PendingVersion& version, const CheckpointReader& checkpoint) {
+  for (const RestorePlan::Table& table : version.tables) {
+    std::vector<Tensor> keys;
+    for (int shard : table.shards) {
+      RECSHIP_ASSIGN_OR_RETURN(keys.emplace_back(), checkpoint.bundle().Map(TableShardTensorName(
+                                                        table.name, shard, "keys")));
+    }
+    RECSHIP_ASSIGN_OR_RETURN(
+        std::string path,
+        version.writer->ExtraAssetPath(kTableIndexDirectory, TableIndexFilename(table.name)));
+    RECSHIP_RETURN_IF_ERROR(WriteTableIndexFile(path, keys));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WriteVersion(PendingVersion& version, const CheckpointReader& checkpoint,
                           bool shared_embedding, const BytesDoneCallback& on_bytes) {
   RECSHIP_ASSIGN_OR_RETURN(version.stats, WriteVariables(checkpoint.bundle(), version.tensor_names,
                                                          version.writer->variables_prefix(),
                                                          shared_embedding, on_bytes));
+  RECSHIP_RETURN_IF_ERROR(WriteTableIndexes(version, checkpoint));
   RECSHIP_RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
   if (!version.warmup_file.empty()) {
     RECSHIP_RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, version.warmup_file));

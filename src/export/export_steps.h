@@ -51,6 +51,8 @@ struct PendingVersion {
   SubModel sub_model = SubModel::Standalone();
   tensorflow::SavedModel saved_model;
   std::vector<std::string> tensor_names;
+  // Each gets an index file (table_index_file.h) in assets.extra/.
+  std::vector<RestorePlan::Table> tables;
   std::string warmup_file;  // Shipped as assets.extra/ when not empty.
   std::unique_ptr<SavedModelWriter> writer;
   VariablesStats stats;

@@ -38,6 +38,7 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   ApplyDevicePolicy(*version.saved_model.mutable_meta_graphs(0)->mutable_graph_def(),
                     /*allow_gpu=*/false, /*clear_devices=*/false);
   version.tensor_names = plan.TensorNames();
+  version.tables = plan.tables;
   version.warmup_file = options_.warmup_file;
 
   int64_t number = global_step.value_or(absl::ToUnixSeconds(clock.Now()));

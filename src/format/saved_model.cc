@@ -103,4 +103,14 @@ absl::Status SavedModelWriter::CopyExtraAsset(absl::string_view filename,
   return CopyFile(source, (std::filesystem::path(dir) / std::string(filename)).string());
 }
 
+absl::StatusOr<std::string> SavedModelWriter::ExtraAssetPath(absl::string_view dir,
+                                                            absl::string_view filename) {
+  RECSHIP_ASSIGN_OR_RETURN(std::string extra, Subdirectory(kExtraAssetsDirectory));
+  std::string folder = (std::filesystem::path(extra) / std::string(dir)).string();
+  if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
+    return ErrnoToStatus(errno, absl::StrCat("creating ", folder));
+  }
+  return (std::filesystem::path(folder) / std::string(filename)).string();
+}
+
 }  // namespace recship

@@ -4,28 +4,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <thread>
 
 #define EIGEN_USE_THREADS
 #include "recship/core/status_macros.h"
-#include "src/runtime/row_index.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
 namespace recship {
 namespace {
 
-// A row reference: the segment (0 the table's own rows, s > 0 view s - 1) in
-// the high bits, the row within it in the low ones.
-constexpr int kSegmentShift = 40;
-constexpr int64_t kRowMask = (int64_t{1} << kSegmentShift) - 1;
-constexpr int64_t Ref(int64_t segment, int64_t row) { return (segment << kSegmentShift) | row; }
+constexpr int64_t Ref(int64_t segment, int64_t row) { return TableRowRef(segment, row); }
+constexpr int kSegmentShift = kTableRefSegmentShift;
+constexpr int64_t kRowMask = kTableRefRowMask;
 
 // Loops over many keys prefetch the slot of the key this many places ahead:
 // a big table's slots are cache misses, and this keeps several in flight.
 constexpr int64_t kPrefetchDistance = 16;
-
-// Views with at least this many keys in all are indexed by several threads.
-constexpr int64_t kParallelIndexKeys = 1 << 16;
 
 inline int64_t KeyAt(const Tensor& keys, int64_t i) {
   return keys.dtype() == tensorflow::DT_INT32 ? keys.flat<int32_t>()[i] : keys.flat<int64_t>()[i];
@@ -85,59 +78,35 @@ void HashTable::BuildIndex() const {
   IndexPending();
 }
 
-// Pending keys are indexed by several threads when there are many: thread t
-// puts the keys whose home slot lies in its t-th of the slots (each thread
-// reads every key and skips the others'), probing no further than its
-// region's end; the few keys that would cross it are put afterwards, in
-// order. Every occurrence of a key has the same home, so one thread sees them
-// all in order and the last one wins, as with one thread.
 void HashTable::IndexPending() const {
   if (pending_.empty()) return;
-  int64_t total = index_->size();
-  for (const PendingKeys& p : pending_) total += p.keys.num_elements();
-  index_->Reserve(total);
-  const int threads =
-      total < kParallelIndexKeys ? 1 : std::clamp<int>(std::thread::hardware_concurrency(), 1, 8);
-  const size_t capacity = index_->capacity();
-  std::vector<std::vector<std::pair<int64_t, int64_t>>> overflow(threads);
-  std::vector<int64_t> added(threads, 0);
-  // Block by block: the homes of a block's keys first, prefetching the slots
-  // of those in this thread's region, then the puts, so their misses overlap.
-  auto index_region = [&](int t) {
-    const size_t begin = capacity * t / threads, end = capacity * (t + 1) / threads;
-    constexpr int64_t kBlock = 128;
-    int64_t mine[kBlock];
-    size_t homes[kBlock];
-    for (const PendingKeys& p : pending_) {
-      const int64_t n = p.keys.num_elements();
-      for (int64_t b = 0; b < n; b += kBlock) {
-        int64_t count = 0;
-        for (int64_t k = b; k < std::min(n, b + kBlock); ++k) {
-          size_t home = index_->Home(KeyAt(p.keys, k));
-          if (home < begin || home >= end) continue;
-          index_->PrefetchHome(home);
-          mine[count] = k;
-          homes[count++] = home;
-        }
-        for (int64_t j = 0; j < count; ++j) {
-          const int64_t key = KeyAt(p.keys, mine[j]), ref = p.first_ref + mine[j];
-          if (!index_->PutBefore(homes[j], key, ref, end, &added[t])) {
-            overflow[t].emplace_back(key, ref);
-          }
-        }
-      }
-    }
-  };
-  std::vector<std::thread> workers;
-  for (int t = 1; t < threads; ++t) workers.emplace_back(index_region, t);
-  index_region(0);
-  for (std::thread& worker : workers) worker.join();
-  for (int t = 0; t < threads; ++t) {
-    index_->AddToSize(added[t]);
-    for (const auto& [key, ref] : overflow[t]) index_->Put(key, ref);
-  }
+  index_->PutAll(pending_);
   pending_.clear();
   has_pending_.store(false, std::memory_order_release);
+}
+
+absl::Status HashTable::UseIndexFile(TableIndexFile& file) {
+  absl::MutexLock lock(&mu_);
+  auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(file.path(), " is not the index of ", DebugName(), ": ", why));
+  };
+  if (index_->size() > 0 || own_rows_.size() > 0) return refuse("the table has other rows");
+  if (file.views().size() != pending_.size()) {
+    return refuse(absl::StrCat("it indexes ", file.views().size(), " views, the table has ",
+                               pending_.size()));
+  }
+  for (size_t v = 0; v < pending_.size(); ++v) {
+    const Tensor& keys = pending_[v].keys;
+    if (file.views()[v].rows != keys.num_elements() ||
+        file.views()[v].keys_checksum != KeysChecksum(keys)) {
+      return refuse(absl::StrCat("view ", v, " has other keys"));
+    }
+  }
+  index_ = file.TakeIndex();
+  pending_.clear();
+  has_pending_.store(false, std::memory_order_release);
+  return absl::OkStatus();
 }
 
 const std::byte* HashTable::Row(int64_t ref) const {
@@ -246,7 +215,7 @@ absl::Status HashTable::CheckKeysAndValues(const Tensor& keys, const Tensor& val
 
 void HashTable::AddView(const Tensor& keys, const Tensor& values) {
   views_.push_back(values);
-  pending_.push_back(PendingKeys{keys, Ref(static_cast<int64_t>(views_.size()), 0)});
+  pending_.push_back(RowIndex::KeyRun{keys, Ref(static_cast<int64_t>(views_.size()), 0)});
   has_pending_.store(true, std::memory_order_release);
 }
 

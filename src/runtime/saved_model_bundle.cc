@@ -6,6 +6,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
+#include "recship/format/table_index_file.h"
 #include "recship/runtime/hash_table.h"
 
 namespace recship {
@@ -87,7 +88,7 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
   mg.clear_graph_def();
   RECSHIP_RETURN_IF_ERROR(bundle->Restore(options.map_variables));
   RECSHIP_RETURN_IF_ERROR(bundle->RunInitOp());
-  bundle->BuildTableIndexes();
+  bundle->IndexTables(options.map_variables);
   return bundle;
 }
 
@@ -225,9 +226,23 @@ absl::StatusOr<std::map<std::string, Tensor>> SavedModelBundle::RunSignature(
   return result;
 }
 
-void SavedModelBundle::BuildTableIndexes() const {
+void SavedModelBundle::IndexTables(bool use_index_files) {
+  const std::filesystem::path dir =
+      std::filesystem::path(export_dir_) / kExtraAssetsDirectory / kTableIndexDirectory;
   for (const auto& resource : session_->resources().All()) {
-    if (auto* table = dynamic_cast<const HashTable*>(resource.get())) table->BuildIndex();
+    auto* table = dynamic_cast<HashTable*>(resource.get());
+    if (table == nullptr) continue;
+    std::string path = (dir / TableIndexFilename(table->name())).string();
+    if (use_index_files && std::filesystem::exists(path)) {
+      absl::StatusOr<std::unique_ptr<TableIndexFile>> file = TableIndexFile::Open(path);
+      absl::Status used = file.ok() ? table->UseIndexFile(**file) : file.status();
+      if (used.ok()) {
+        ++mapped_table_indexes_;
+      } else {
+        load_notes_.push_back(absl::StrCat(used.message(), "; indexing its rows instead"));
+      }
+    }
+    table->BuildIndex();
   }
 }
 

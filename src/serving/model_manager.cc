@@ -139,11 +139,14 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
       absl::MutexLock lock(&mu_);
       models_[model.name()][version] = *bundle;
     }
+    for (const std::string& note : (*bundle)->load_notes()) {
+      Log(absl::StrFormat("model '%s' version %d: %s", model.name(), version, note));
+    }
     Log(absl::StrFormat(
         "model '%s' version %d loaded in %.3f s (%.1f MiB of tables and variables in the heap, "
-        "%.1f MiB of table rows mapped)",
+        "%.1f MiB of table rows mapped, %d table indexes mapped)",
         model.name(), version, SecondsSince(start), (*bundle)->ResourceBytes() / 1048576.0,
-        (*bundle)->MappedBytes() / 1048576.0));
+        (*bundle)->MappedBytes() / 1048576.0, (*bundle)->mapped_table_indexes()));
   }
   // ... then unload what the policy no longer wants, but never the last
   // version standing when nothing newer loaded.

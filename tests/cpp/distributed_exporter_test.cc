@@ -17,6 +17,7 @@
 #include "recship/model/checkpoint.h"
 #include "recship/model/layers.h"
 #include "test_util.h"
+#include "recship/format/table_index_file.h"
 #include "tiny_model.h"
 #include "word_user_model.h"
 
@@ -121,6 +122,31 @@ TEST_F(DistributedExporterTest, WritesShardsThenTheEntryAtOneVersionNamedByTheCl
   EXPECT_TRUE(RemoteCalls(Graph("ps_0", 1'700'000'000)).empty());
 }
 
+// Each shard ships the index of its own shard of each table (the entry has
+// no table, so no index), for the server to map rather than build.
+TEST_F(DistributedExporterTest, EachShardShipsTheIndexOfItsTableShard) {
+  DistributedExportOptions options;
+  options.global_step_as_timestamp = true;
+  ASSERT_OK(Export(options).status());
+  const std::vector<std::vector<int64_t>> shard_keys = {{0, 2, -4}, {1, -1}};
+  for (int shard = 0; shard < 2; ++shard) {
+    std::string dir = base() + "/ps_" + std::to_string(shard) + "/" + std::to_string(kStep) +
+                      "/assets.extra/" + kTableIndexDirectory;
+    ASSERT_EQ(ListDir(dir), std::vector<std::string>{"users"});
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<TableIndexFile> file,
+                         TableIndexFile::Open(dir + "/users"));
+    ASSERT_EQ(file->views().size(), 1u);
+    const std::vector<int64_t>& keys = shard_keys[static_cast<size_t>(shard)];
+    EXPECT_EQ(file->views()[0].rows, static_cast<int64_t>(keys.size()));
+    std::unique_ptr<RowIndex> index = file->TakeIndex();
+    for (size_t row = 0; row < keys.size(); ++row) {
+      EXPECT_EQ(index->Find(keys[row]), TableRowRef(1, static_cast<int64_t>(row)));
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(base() + "/entry/" + std::to_string(kStep) +
+                                       "/assets.extra/" + kTableIndexDirectory));
+}
+
 TEST_F(DistributedExporterTest, GlobalStepAsTimestampAndPinVersions) {
   DistributedExportOptions options;
   options.global_step_as_timestamp = true;
@@ -206,8 +232,8 @@ TEST_F(DistributedExporterTest, TheWarmupFileShipsWithTheEntryOnly) {
   ASSERT_OK(Export(options).status());
   std::string entry = base() + "/entry/" + std::to_string(kStep);
   EXPECT_TRUE(std::filesystem::exists(entry + "/assets.extra/tf_serving_warmup_requests"));
-  EXPECT_FALSE(
-      std::filesystem::exists(base() + "/ps_0/" + std::to_string(kStep) + "/assets.extra"));
+  EXPECT_FALSE(std::filesystem::exists(base() + "/ps_0/" + std::to_string(kStep) +
+                                       "/assets.extra/tf_serving_warmup_requests"));
 }
 
 TEST_F(DistributedExporterTest, BadOptionsAreRefusedAndLeaveNothing) {

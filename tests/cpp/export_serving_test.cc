@@ -90,7 +90,10 @@ TEST_F(ExportServingTest, ServesStandaloneExportsAndSwapsThem) {
   ASSERT_OK_AND_ASSIGN(ServableHandle one, manager.Get(Latest()));
   EXPECT_EQ(one.version, 1);
   EXPECT_EQ(score(one), std::vector<float>(3, 0.5f));
-  EXPECT_GT(one.model->ResourceBytes(), 0u);
+  // Rows and index are mapped from the export's files, not in the heap.
+  EXPECT_GT(one.model->MappedBytes(), 0u);
+  EXPECT_GE(one.model->mapped_table_indexes(), 1);
+  EXPECT_EQ(one.model->ResourceBytes(), 0u);
 
   // Version 2 from a later checkpoint: sigmoid(ln 3) = 0.75.
   ASSERT_OK(WriteExportedCheckpoint(model_dir, 2, std::log(3.0f)));

@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "recship/format/table_index_file.h"
 #include "recship/format/tensor.h"
 #include "recship/runtime/session.h"
 #include "test_util.h"
@@ -266,6 +267,58 @@ TEST(HashTableTest, LargeViewsIndexedInParallelMatchTheReference) {
   EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
   keys.insert(keys.end(), more.begin(), more.end());
   EXPECT_EQ(CountWrongRows(*table, keys, reference, {0, 0, 0}, nullptr), 0);
+}
+
+// A table adopts an index file written for exactly its views (and answers
+// as the index it would have built), takes new rows over it without
+// changing the file, and refuses one written for other keys.
+TEST(HashTableTest, UsesAnIndexFileWrittenForItsViews) {
+  testing::TempDir dir;
+  Reference reference;
+  std::vector<int64_t> keys = RandomKeys(80000, 31), more = RandomKeys(30000, 32);
+  more.push_back(keys[7]);
+  auto [k1, v1] = MakeRows(keys, 0, &reference);
+  auto [k2, v2] = MakeRows(more, 3, &reference);
+  const std::string path = dir.Join("index");
+  ASSERT_OK(WriteTableIndexFile(path, {k1, k2}));
+  const std::string file_bytes = testing::ReadBytes(path);
+
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  ASSERT_OK(table->Import(ReadOnlyView(k1), ReadOnlyView(v1)));
+  ASSERT_OK(table->Insert(ReadOnlyView(k2), ReadOnlyView(v2)));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<TableIndexFile> file, TableIndexFile::Open(path));
+  ASSERT_OK(table->UseIndexFile(*file));
+  EXPECT_EQ(table->MemoryBytes(), 0u);
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  std::vector<int64_t> queries = keys;
+  queries.insert(queries.end(), more.begin(), more.end());
+  queries.push_back(55);  // Absent.
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, {1, 2, 3}, nullptr), 0);
+  // New and overwritten rows go to memory over the mapped index.
+  std::vector<int64_t> small = {keys[3], more[4], 123456789};
+  auto [k3, v3] = MakeRows(small, 9, &reference);
+  ASSERT_OK(table->Insert(k3, v3));
+  queries.push_back(123456789);
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, {1, 2, 3}, nullptr), 0);
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  EXPECT_EQ(testing::ReadBytes(path), file_bytes);
+
+  // Written for other keys, or for fewer views: refused, and the table
+  // indexes its rows itself.
+  Reference other;
+  std::shared_ptr<HashTable> fresh = MakeTable(DT_INT64, DT_FLOAT, {3});
+  auto [k4, v4] = MakeRows(RandomKeys(80000, 33), 0, &other);
+  ASSERT_OK(fresh->Import(ReadOnlyView(k4), ReadOnlyView(v4)));
+  ASSERT_OK(fresh->Insert(ReadOnlyView(k2), ReadOnlyView(v2)));
+  ASSERT_OK_AND_ASSIGN(file, TableIndexFile::Open(path));
+  EXPECT_TRUE(IsError(fresh->UseIndexFile(*file), Code::kFailedPrecondition,
+                      {path, "test_table", "view 0 has other keys"}));
+  ASSERT_OK(WriteTableIndexFile(path, {k4}));
+  ASSERT_OK_AND_ASSIGN(file, TableIndexFile::Open(path));
+  EXPECT_TRUE(IsError(fresh->UseIndexFile(*file), Code::kFailedPrecondition,
+                      {"indexes 1 views, the table has 2"}));
+  MakeRows(more, 3, &other);
+  EXPECT_EQ(fresh->size(), static_cast<int64_t>(other.size()));
 }
 
 TEST(HashTableTest, Int32KeysAndScalarRows) {

@@ -152,16 +152,20 @@ def test_entry_and_shards_predict_like_standalone_and_numpy(cluster, layout, mod
     assert_close(got, predict_tf1(standalone, feed))
 
 
-def variables_bytes(folder):
-    return {p: p.read_bytes() for p in sorted(folder.rglob("variables/*"))}
+def exported_bytes(folder):
+    """The bytes of every variables file and table index file under folder."""
+    files = [*folder.rglob("variables/*"), *folder.rglob("assets.extra/recship_table_index/*")]
+    return {p: p.read_bytes() for p in sorted(files)}
 
 
 def test_hashtable_assign_changes_the_next_predictions(cluster, model_dir):
     feed, bags = make_batch(8, np.random.default_rng(8))
     feed["user_id"][:] = 5  # shard 1
     before = outputs_of(cluster.entry.predict(MODEL, feed))["prediction"]
-    files_before = variables_bytes(cluster.base / "ps_1")
-    assert files_before
+    files_before = exported_bytes(cluster.base / "ps_1")
+    assert any("recship_table_index" in str(p) for p in files_before)
+    # Both tables of the shard serve from their exported index, mapped.
+    assert "2 table indexes mapped" in cluster.shards[1].log()
     row = np.linspace(-1, 1, DIM).astype(np.float32)
     update = {"user_id_ids": np.array([5], np.int64), "user_id_values": row[None, :],
               "item_id_ids": np.zeros(0, np.int64), "item_id_values": np.zeros((0, DIM), np.float32)}
@@ -171,8 +175,9 @@ def test_hashtable_assign_changes_the_next_predictions(cluster, model_dir):
     assert not np.allclose(before, after)
     assert_close(after, numpy_predictions(model_dir / "model.ckpt-2", feed, bags,
                                           tables={"user_id": {5: row}}))
-    # The row went to memory over the mapped rows: the exported files are unchanged.
-    assert variables_bytes(cluster.base / "ps_1") == files_before
+    # The row went to memory over the mapped rows and index: the exported
+    # files are unchanged.
+    assert exported_bytes(cluster.base / "ps_1") == files_before
 
 
 def test_a_dead_shard_gives_unavailable_and_recovers(cluster):

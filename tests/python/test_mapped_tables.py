@@ -1,7 +1,8 @@
 """Table rows served from their mapped files (`recship serve
 --map_variables`, on by default): they live in the page cache rather than
-the server's heap, predictions equal the heap path's, and a data file
-truncated under a running server never kills it."""
+the server's heap, predictions equal the heap path's, the export's table
+index is mapped rather than built (and a damaged one is named and rebuilt),
+and a data file truncated under a running server never kills it."""
 
 import os
 
@@ -78,3 +79,46 @@ def test_a_data_file_truncated_under_the_server_never_kills_it(serve, export_bas
     assert not np.array_equal(after, before)
     assert server.process.poll() is None
     assert outputs_of(server.predict(MODEL, feed))["prediction"].shape == before.shape
+
+
+def index_file(base):
+    (path,) = base.glob("*/assets.extra/recship_table_index/user_id")
+    return path
+
+
+def test_the_exported_table_index_is_mapped_not_built(serve, export_base):
+    # 16-byte slots at a load factor of at most 0.8, after a 4 KiB header.
+    assert index_file(export_base).stat().st_size >= 4096 + IDS * 16 / 0.8
+    server = serve("--model_name", MODEL, "--model_base_path", export_base)
+    assert "1 table indexes mapped" in server.log()
+    # Neither the rows nor the index (8 MB here) are in the heap.
+    heap = serve("--model_name", MODEL, "--model_base_path", export_base,
+                 "--map_variables", "false")
+    index_bytes = index_file(export_base).stat().st_size
+    assert anonymous_rss(heap.process.pid) - anonymous_rss(server.process.pid) > (
+        IDS * DIM * 4 + 0.8 * index_bytes)
+
+
+@pytest.mark.parametrize("damage", ["flip a slot byte", "truncate"])
+def test_a_damaged_index_is_named_and_the_rows_indexed_instead(serve, export_base, tmp_path,
+                                                                damage):
+    import shutil
+
+    base = tmp_path / "export"
+    shutil.copytree(export_base, base)
+    path = index_file(base)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        del data[len(data) // 2:]
+    else:
+        data[4096 + 16 * 1000 + 3] ^= 0x40
+    path.write_bytes(bytes(data))
+    server = serve("--model_name", MODEL, "--model_base_path", base)
+    log = server.log()
+    assert str(path) in log and "indexing its rows instead" in log, log
+    assert "0 table indexes mapped" in log
+    feed = {"user_id": present_ids(512, np.random.default_rng(3))}
+    heap = serve("--model_name", MODEL, "--model_base_path", export_base,
+                 "--map_variables", "false")
+    np.testing.assert_array_equal(outputs_of(server.predict(MODEL, feed))["prediction"],
+                                  outputs_of(heap.predict(MODEL, feed))["prediction"])

@@ -2,11 +2,13 @@
 // (embedding table shards): pages are read on first touch, live in the page
 // cache and are shared by every process and every mapping of the same file.
 //
-// The mapping is read-only, so it is never charged as committed memory (a
-// writable private mapping would be, and the kernel refuses one larger than
-// RAM and swap) and no code can write to the file through it: a write
-// faults. Files must not change while mapped (recship's exports never rewrite a file they wrote). If
-// one is truncated anyway, touching a page past its new end raises SIGBUS; a
+// A read-only mapping (the default) is never charged as committed memory
+// and no code can write to the file through it: a write faults. A
+// copy-on-write mapping may be written: the first write to a page copies it
+// into the process's anonymous memory, and the file never changes. It is
+// mapped without reserving swap (MAP_NORESERVE), so it is charged for the
+// pages written only. Files must not change while mapped (recship's exports
+// never rewrite a file they wrote). If one is truncated anyway, touching a page past its new end raises SIGBUS; a
 // process that called InstallSigbusGuard() then reads zeros there instead of
 // dying, and damaged() becomes true, so the owner can log and reload.
 #ifndef RECSHIP_CORE_MAPPED_FILE_H_
@@ -24,16 +26,18 @@ namespace recship {
 
 class MappedFile {
  public:
+  enum class Access { kReadOnly, kCopyOnWrite };
   // Maps all of `path`. Errors name the file.
-  static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(const std::string& path);
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
+      const std::string& path, Access access = Access::kReadOnly);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
   const std::string& name() const { return name_; }
   uint64_t size() const { return size_; }
-  // Read-only memory (see the top comment); mutable only because Tensor's
-  // buffer is.
+  // Read-only memory unless mapped copy-on-write (see the top comment);
+  // mutable because Tensor's buffer is.
   std::byte* data() const { return data_; }
 
   // Hints that [offset, offset + n) will be read at random from now on, so

@@ -63,6 +63,8 @@ class SavedModelWriter {
   absl::Status AddAsset(absl::string_view filename, absl::string_view contents);
   // Copies `source` to assets.extra/<filename>.
   absl::Status CopyExtraAsset(absl::string_view filename, const std::string& source);
+  // The path of assets.extra/<dir>/<filename>, creating its folders.
+  absl::StatusOr<std::string> ExtraAssetPath(absl::string_view dir, absl::string_view filename);
 
   // Publishes the version; returns <export_dir_base>/<version>.
   absl::StatusOr<std::string> Commit() { return staged_.Commit(); }

@@ -11,7 +11,8 @@
 //
 // Views are indexed in one pass, sized for all of them, when the table is
 // first read after they were added (or by BuildIndex, which a model load
-// calls so that no request pays for it). Find takes a reader lock and runs
+// calls so that no request pays for it), unless an index file saved with
+// them is adopted instead (UseIndexFile). Find takes a reader lock and runs
 // in parallel with other Finds; Insert and Import take the writer lock.
 #ifndef RECSHIP_RUNTIME_HASH_TABLE_H_
 #define RECSHIP_RUNTIME_HASH_TABLE_H_
@@ -26,12 +27,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "recship/format/row_index.h"
+#include "recship/format/table_index_file.h"
 #include "recship/runtime/kernel.h"
 #include "recship/runtime/memory_budget.h"
 
 namespace recship {
-
-class RowIndex;
 
 class HashTable : public Resource {
  public:
@@ -50,6 +51,8 @@ class HashTable : public Resource {
   ~HashTable() override;
 
   std::string DebugName() const override;
+  // The table's shared name.
+  const std::string& name() const { return options_.name; }
   DataType key_dtype() const { return options_.key_dtype; }
   DataType value_dtype() const { return options_.value_dtype; }
 
@@ -69,6 +72,11 @@ class HashTable : public Resource {
   absl::StatusOr<std::pair<Tensor, Tensor>> Export() const;
   // Indexes the views added since the last read now rather than on it.
   void BuildIndex() const;
+  // Adopts `file` as the index of the views added so far, when they are all
+  // the table holds and their row counts and keys' checksums are the ones
+  // it was written for; else FailedPrecondition saying why, changing
+  // nothing.
+  absl::Status UseIndexFile(TableIndexFile& file);
 
   int64_t size() const;
   // Heap bytes: the index and the table's own rows.
@@ -98,12 +106,6 @@ class HashTable : public Resource {
     size_t size_ = 0;
     size_t capacity_ = 0;
   };
-  // A view's keys, waiting to be indexed.
-  struct PendingKeys {
-    Tensor keys;
-    int64_t first_ref;
-  };
-
   HashTable(Options options, size_t row_bytes);
   absl::Status CheckKeysAndValues(const Tensor& keys, const Tensor& values) const;
   // Keeps a view as a segment, copies anything else.
@@ -119,7 +121,7 @@ class HashTable : public Resource {
   mutable absl::Mutex mu_;
   // Built lazily (see the top comment), hence mutable.
   mutable std::unique_ptr<RowIndex> index_ ABSL_GUARDED_BY(mu_);
-  mutable std::vector<PendingKeys> pending_ ABSL_GUARDED_BY(mu_);
+  mutable std::vector<RowIndex::KeyRun> pending_ ABSL_GUARDED_BY(mu_);  // Views to index.
   mutable std::atomic<bool> has_pending_{false};
   RowBuffer own_rows_ ABSL_GUARDED_BY(mu_);
   std::vector<Tensor> views_ ABSL_GUARDED_BY(mu_);

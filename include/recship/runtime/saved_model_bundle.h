@@ -61,18 +61,27 @@ class SavedModelBundle {
   size_t ResourceBytes() const;
   // Bytes of tables and variables served from mapped files.
   size_t MappedBytes() const;
+  // Tables whose index was mapped from the export's index file
+  // (table_index_file.h) rather than built.
+  int mapped_table_indexes() const { return mapped_table_indexes_; }
+  // What the load worked around and an operator should hear about, e.g. an
+  // index file that was damaged or stale (its table was indexed instead).
+  const std::vector<std::string>& load_notes() const { return load_notes_; }
 
  private:
   SavedModelBundle() = default;
   absl::Status Restore(bool map_variables);
-  // Indexes every table now, so that no request pays for it.
-  void BuildTableIndexes() const;
+  // Indexes every table now, so that no request pays for it: from its index
+  // file when `use_index_files` and the export has a usable one.
+  void IndexTables(bool use_index_files);
   absl::Status RunInitOp();
   std::vector<NamedTensor> AssetFeeds() const;
 
   std::string export_dir_;
   tensorflow::MetaGraphDef meta_graph_;
   std::unique_ptr<Session> session_;
+  int mapped_table_indexes_ = 0;
+  std::vector<std::string> load_notes_;
 };
 
 }  // namespace recship
