@@ -8,11 +8,13 @@ before mapping) and TensorFlow, in one run.
   build/venv/bin/python bench/scale_bench.py --sizes 1M --quick  # a smoke run
   build/venv/bin/python bench/scale_bench.py --sizes 10M,50M,200M
   build/venv/bin/python bench/scale_bench.py --sizes 200M --no-tensorflow --memory-limit-gib 8
+  build/venv/bin/python bench/scale_bench.py --bigger-than-ram  # ~15 minutes, 2.2x RAM of disk
 
 Steps, for each size N in --sizes:
  1. `recship synth` of a one-table spec (dim --dim, 4 shards, one id
     feature, a 16-unit DNN) with N ids, then `recship export --mode
-    standalone --shared-embedding` (the export hard-links the checkpoint).
+    standalone --shared-embedding` (the export hard-links the checkpoint
+    and writes the table's index file), timed.
  2. Load: `recship serve --port 0 --port_file F` started --runs times (2)
     each way, mapped and heap; ready = the port file written (first load
     pass done). Anonymous and file-backed RSS are sampled every 20 ms
@@ -27,12 +29,17 @@ Steps, for each size N in --sizes:
     second export of the same checkpoint (version 2, the same files) is
     made and the server loads it while the load goes on. runtime_bench
     fails on any failed request; p99 before and during the swap.
+ 5. At the same size: a load with a cold page cache, beside `cat` of the
+    same files (both after dropping them from the page cache).
 
 With --memory-limit-gib G, the largest size is also served inside a memory
 cgroup of G GiB (page cache included, so a table larger than G is larger
 than the memory the server may use), and queried with ids drawn from a Zipf
 distribution (--zipf, 1.1), first with the table's files dropped from the
 page cache (cold), then again (warm). It needs root to create the cgroup.
+With --bigger-than-ram, the one size is 1.1 times the machine's RAM (dim 64
+unless --dim), served the same way without a cgroup: the table does not fit
+in memory at all.
 
 Free disk is checked before each size; everything written is removed at the
 end (unless --keep). Exit status: 0, or 1 with --strict when a target is
@@ -76,9 +83,12 @@ def write_spec(work, dim):
 
 
 def check_free_space(work, ids, dim):
-    # synth writes keys, values and their optimizer and frequency tensors:
-    # about 3 times the served bytes; the export hard-links them.
-    need = ids * (dim * 4 + 8) * 3 + GIB
+    # synth writes keys, values, Adagrad slots, freqs and timestamps (about
+    # twice the served bytes); the export hard-links them and adds the table
+    # index (16-byte slots at a load factor of 0.8); the cold-load run copies
+    # the served bytes once more.
+    served = ids * (dim * 4 + 8)
+    need = ids * (dim * 8 + 24) + ids * 20 + (served if ids <= 50_000_000 else 0) + GIB
     free = shutil.disk_usage(work).free
     if free < need:
         sys.exit(f"scale_bench: {ids:,} ids need about {need / GIB:.1f} GiB free in {work}, "
@@ -86,17 +96,19 @@ def check_free_space(work, ids, dim):
 
 
 def synth_and_export(recship, work, spec, ids):
+    """(training folder, export base, seconds the export took)."""
     model_dir, base = work / f"train-{ids}", work / f"export-{ids}"
     run_measured([recship, "synth", "--model", spec, "--out", model_dir, "--ids", ids,
                   "--num-ps", NUM_SHARDS, "--steps", 1])
+    start = time.perf_counter()
     export(recship, spec, model_dir, base)
-    return model_dir, base
+    return model_dir, base, time.perf_counter() - start
 
 
-def export(recship, spec, model_dir, base):
+def export(recship, spec, model_dir, base, shared=True):
     _, _, stdout = run_measured([recship, "export", "--model", spec, "--model-dir", model_dir,
                                  "--export-dir-base", base, "--mode", "standalone",
-                                 "--shared-embedding"])
+                                 *(["--shared-embedding"] if shared else [])])
     return Path(stdout.split()[1])
 
 
@@ -158,6 +170,27 @@ def measure_load(recship, base, mapped, work, runs):
         else:
             best["peak_anon"] = max(best["peak_anon"], figures["peak_anon"])
     return best
+
+
+def measure_cold_load(recship, spec, model_dir, work):
+    """A load with nothing of the model in the page cache, beside reading the
+    same files once with `cat` (cache dropped before each). The model is
+    exported again without --shared-embedding, so that its variables file
+    holds exactly the bytes the server reads (the hard-linked one also holds
+    the optimizer slots nobody serves)."""
+    base = work / "cold"
+    version = export(recship, spec, model_dir, base, shared=False)
+    files = [*version.glob("variables/*"), *version.glob("assets.extra/*/*")]
+    read_bytes = sum(f.stat().st_size for f in files)
+    drop_from_page_cache(base)
+    cat_seconds, _, _ = run_measured(["sh", "-c", 'cat "$@" > /dev/null', "cat", *files],
+                                     gnu_time=False)
+    drop_from_page_cache(base)
+    with Server(recship, "cold", serve_args(base, True), work / "cold.log",
+                timeout=600) as server:
+        ready = server.ready_seconds
+    shutil.rmtree(base)
+    return {"ready_seconds": ready, "cat_seconds": cat_seconds, "bytes": read_bytes}
 
 
 def measure_tensorflow_load(version):
@@ -291,22 +324,28 @@ def drop_from_page_cache(folder):
 
 
 def measure_bigger_than_memory(recship, runtime_bench, base, ids, work, args):
-    """Serves the table inside a memory cgroup of --memory-limit-gib, smaller
-    than the table: load time and peak memory, then Zipf lookups with the
-    page cache dropped (cold) and again (warm)."""
-    limit = int(args.memory_limit_gib * GIB)
-    group = memory_cgroup(work, limit)
-    wrapper = work / "in-cgroup.sh"
-    wrapper.write_text(f"#!/bin/sh\necho $$ > {group / 'cgroup.procs'}\nexec {recship} \"$@\"\n")
-    wrapper.chmod(0o755)
+    """Serves a table larger than the memory the server may use, the
+    machine's RAM (--bigger-than-ram) or a memory cgroup of
+    --memory-limit-gib: load time and peak memory, then Zipf lookups with
+    the page cache dropped (cold) and again (warm)."""
+    group = None
+    command = recship
+    out = {"limit": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "cgroup": False}
+    if args.memory_limit_gib:
+        out = {"limit": int(args.memory_limit_gib * GIB), "cgroup": True}
+        group = memory_cgroup(work, out["limit"])
+        command = work / "in-cgroup.sh"
+        command.write_text(f"#!/bin/sh\necho $$ > {group / 'cgroup.procs'}\n"
+                           f"exec {recship} \"$@\"\n")
+        command.chmod(0o755)
     requests = zipf_requests(work, ids, args.zipf)
     samplers = []
     try:
         drop_from_page_cache(base)
-        with Server(wrapper, "cgroup", serve_args(base, True), work / "cgroup.log",
+        with Server(command, "bigger", serve_args(base, True), work / "bigger.log",
                     timeout=1800,
                     on_spawn=lambda process: samplers.append(RssSampler(process.pid))) as server:
-            out = {"limit": limit, "ready_seconds": server.ready_seconds}
+            out["ready_seconds"] = server.ready_seconds
             drop_from_page_cache(base)
             out["cold"] = load_generator(runtime_bench, server, requests, args.seconds, warmup=0)
             out["warm"] = load_generator(runtime_bench, server, requests, args.seconds)
@@ -316,17 +355,18 @@ def measure_bigger_than_memory(recship, runtime_bench, base, ids, work, args):
     finally:
         if samplers:
             samplers[0].stop()
-        time.sleep(0.5)
-        group.rmdir()
+        if group:
+            time.sleep(0.5)
+            group.rmdir()
     return out
 
 
 def print_report(r, args):
-    rows = [("ids", "variables", "TF load", "TF peak RSS", "heap load", "heap peak anon",
+    rows = [("ids", "variables", "export", "TF load", "TF peak RSS", "heap load", "heap peak anon",
              "mapped load", "mapped peak anon", "mapped file RSS", "mapped / TF")]
     for s in r["sizes"]:
         tf, heap, mapped = s.get("tensorflow"), s.get("heap"), s["mapped"]
-        rows.append((f"{s['ids']:,}", fmt_mib(s["variable_bytes"]),
+        rows.append((f"{s['ids']:,}", fmt_mib(s["variable_bytes"]), f"{s['export_seconds']:.2f} s",
                      f"{tf['load_seconds']:.2f} s" if tf else "-",
                      fmt_mib(tf["rss"]) if tf and tf["rss"] else "-",
                      f"{heap['ready_seconds']:.2f} s" if heap else "-",
@@ -335,7 +375,7 @@ def print_report(r, args):
                      fmt_mib(mapped["file_after_load"]),
                      f"{mapped['ready_seconds'] / tf['load_seconds']:.2f}" if tf else "-"))
     print("\nLoad (ready to serve) and memory, warm page cache:")
-    benchlib.print_table(rows, right=tuple(range(1, 10)))
+    benchlib.print_table(rows, right=tuple(range(1, 11)))
     targets = []
     at50 = next((s for s in r["sizes"] if s["ids"] == 50_000_000), None)
     if at50 and at50.get("tensorflow"):
@@ -344,6 +384,13 @@ def print_report(r, args):
     if at50:
         anon = at50["mapped"]["peak_anon"]
         targets.append(("50M peak anonymous RSS", fmt_mib(anon), "<= 1.5 GiB", anon <= 1.5 * GIB))
+    if "cold" in r:
+        c = r["cold"]
+        ratio = c["ready_seconds"] / c["cat_seconds"]
+        print(f"\nCold page cache ({r['lookup_ids']:,} ids): ready in {c['ready_seconds']:.2f} s; "
+              f"cat of the same {fmt_mib(c['bytes'])} (variables and table index) "
+              f"{c['cat_seconds']:.2f} s")
+        targets.append(("cold load / cat of its files", f"{ratio:.2f}", "<= 1.5", ratio <= 1.5))
     if "lookups" in r:
         m, h = r["lookups"]["mapped"], r["lookups"]["heap"]
         print(f"\nLookups at batch 64 ({r['lookup_ids']:,} ids, uniform, 2 clients): mapped p50 "
@@ -362,8 +409,9 @@ def print_report(r, args):
         targets.append(("swap p99 / steady p99", f"{ratio:.2f}", "<= 2", ratio <= 2))
     if "bigger_than_memory" in r:
         b = r["bigger_than_memory"]
-        print(f"\nTable of {b['variable_bytes'] / GIB:.2f} GiB served in a memory cgroup of "
-              f"{b['limit'] / GIB:.2f} GiB (page cache included): ready in "
+        where = (f"in a memory cgroup of {b['limit'] / GIB:.2f} GiB (page cache included)"
+                 if b["cgroup"] else f"on a machine with {b['limit'] / GIB:.2f} GiB of RAM")
+        print(f"\nTable of {b['variable_bytes'] / GIB:.2f} GiB served {where}: ready in "
               f"{b['ready_seconds']:.2f} s, peak anonymous RSS {fmt_mib(b['peak_anon'])}; "
               f"Zipf({args.zipf}) lookups at batch 64: cold p50 {b['cold']['p50_ms']:.3f} ms "
               f"p99 {b['cold']['p99_ms']:.3f} ms, warm p50 {b['warm']['p50_ms']:.3f} ms "
@@ -375,7 +423,7 @@ def print_report(r, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10M,50M", help="ids per run, e.g. 10M,50M,200M")
-    parser.add_argument("--dim", type=int, default=16)
+    parser.add_argument("--dim", type=int, help="embedding dim (16; 64 with --bigger-than-ram)")
     parser.add_argument("--runs", type=int, default=2, help="loads per way and size")
     parser.add_argument("--seconds", type=float, default=5, help="seconds per latency run")
     parser.add_argument("--quick", action="store_true", help="one load each, 1 s latency runs")
@@ -384,6 +432,10 @@ def main():
                         help="also serve the largest size in a memory cgroup of this many GiB "
                              "(page cache included; smaller than the table), with Zipf lookups "
                              "cold and warm (needs root)")
+    parser.add_argument("--bigger-than-ram", action="store_true",
+                        help="one size, 1.1 times this machine's RAM (ids from --dim), served "
+                             "with Zipf lookups cold and warm; takes minutes and about 2.2 times "
+                             "RAM of disk")
     parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent of those lookups")
     parser.add_argument("--tf-child", help=argparse.SUPPRESS)
     benchlib.add_dir_args(parser, "where recship and bench/runtime_bench are built")
@@ -393,17 +445,22 @@ def main():
         return tf_child(args.tf_child)
     if args.quick:
         args.runs, args.seconds = 1, 1
+    args.dim = args.dim or (64 if args.bigger_than_ram else 16)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     sizes = [parse_size(s) for s in args.sizes.split(",")]
+    if args.bigger_than_ram:
+        sizes = [int(1.1 * memory / (args.dim * 4 + 8)) // NUM_SHARDS * NUM_SHARDS]
+        args.no_tensorflow = True
     results = {"args": benchlib.args_json(args), "sizes": []}
     with benchlib.workspace(args, ["recship", "bench/runtime_bench"],
                             "build it with scripts/build.sh") as (work, (recship, runtime_bench)):
         spec = write_spec(work, args.dim)
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         for ids in sizes:
             check_free_space(work, ids, args.dim)
-            model_dir, base = synth_and_export(recship, work, spec, ids)
+            model_dir, base, export_seconds = synth_and_export(recship, work, spec, ids)
             version = next(base.iterdir())
-            size = {"ids": ids, "variable_bytes": ids * (args.dim * 4 + 8)}
+            size = {"ids": ids, "variable_bytes": ids * (args.dim * 4 + 8),
+                    "export_seconds": export_seconds}
             print(f"scale_bench: {ids:,} ids exported ({fmt_mib(size['variable_bytes'])})",
                   flush=True)
             size["mapped"] = measure_load(recship, base, True, work, args.runs)
@@ -420,7 +477,8 @@ def main():
                 results["swap"] = measure_swap(recship, runtime_bench, spec, model_dir, base,
                                                requests, work, args.seconds,
                                                size["mapped"]["ready_seconds"])
-            if args.memory_limit_gib and ids == sizes[-1]:
+                results["cold"] = measure_cold_load(recship, spec, model_dir, work)
+            if (args.memory_limit_gib or args.bigger_than_ram) and ids == sizes[-1]:
                 results["bigger_than_memory"] = dict(
                     measure_bigger_than_memory(recship, runtime_bench, base, ids, work, args),
                     variable_bytes=size["variable_bytes"])

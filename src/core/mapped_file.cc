@@ -24,17 +24,27 @@ struct GuardSlot {
   std::atomic<uintptr_t> begin{0};
   std::atomic<uintptr_t> end{0};
   std::atomic<bool> damaged{false};
+  std::atomic<bool> reported{false};
 };
 constexpr size_t kGuardSlots = 4096;
 std::array<GuardSlot, kGuardSlots> guard_slots;
+// The file name of each taken slot, for TakeNewlyDamagedFiles (never read by
+// the signal handler).
+std::mutex names_mu;
+std::array<std::string, kGuardSlots> guard_names;
 struct sigaction previous_sigbus_action;
 
-int RegisterMapping(const std::byte* data, uint64_t size) {
+int RegisterMapping(const std::string& name, const std::byte* data, uint64_t size) {
   auto begin = reinterpret_cast<uintptr_t>(data);
   for (size_t i = 0; i < kGuardSlots; ++i) {
     uintptr_t expected = 0;
     if (guard_slots[i].begin.compare_exchange_strong(expected, begin)) {
+      {
+        std::lock_guard<std::mutex> lock(names_mu);
+        guard_names[i] = name;
+      }
       guard_slots[i].damaged.store(false);
+      guard_slots[i].reported.store(false);
       guard_slots[i].end.store(begin + size);
       return static_cast<int>(i);
     }
@@ -96,7 +106,7 @@ MappedFile::MappedFile(std::string name, std::byte* data, uint64_t size)
     : name_(std::move(name)),
       data_(data),
       size_(size),
-      guard_slot_(data != nullptr ? RegisterMapping(data, size) : -1) {}
+      guard_slot_(data != nullptr ? RegisterMapping(name_, data, size) : -1) {}
 
 MappedFile::~MappedFile() {
   UnregisterMapping(guard_slot_);
@@ -138,6 +148,18 @@ void MappedFile::AdviseRandom(uint64_t offset, uint64_t n) const {
   const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   uint64_t start = offset & ~(page - 1);
   madvise(data_ + start, offset + n - start, MADV_RANDOM);
+}
+
+std::vector<std::string> TakeNewlyDamagedFiles() {
+  std::vector<std::string> names;
+  std::lock_guard<std::mutex> lock(names_mu);
+  for (size_t i = 0; i < kGuardSlots; ++i) {
+    GuardSlot& slot = guard_slots[i];
+    if (slot.begin.load() != 0 && slot.damaged.load() && !slot.reported.exchange(true)) {
+      names.push_back(guard_names[i]);
+    }
+  }
+  return names;
 }
 
 bool MappedFile::damaged() const {

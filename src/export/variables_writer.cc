@@ -88,7 +88,8 @@ absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
                                                const BytesDoneCallback& on_bytes) {
   VariablesStats stats;
   ByteCounter counter(on_bytes);
-  RECSHIP_ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix));
+  // Aligned, so that a server maps every tensor in place.
+  RECSHIP_ASSIGN_OR_RETURN(auto writer, BundleWriter::Create(prefix, {.data_alignment = 8}));
   std::vector<char> buffer;
   for (const std::string& name : names) {
     RECSHIP_ASSIGN_OR_RETURN(const BundleEntry* entry, checkpoint.Lookup(name));

@@ -119,8 +119,8 @@ bool RowIndex::PutBefore(size_t home, int64_t key, int64_t ref, size_t limit, in
 
 // Block by block: the homes of a block's keys first, prefetching the slots of
 // those in this region, then the puts, so their cache misses overlap.
-void RowIndex::PutRegion(const std::vector<KeyRun>& runs, size_t begin, size_t end,
-                         int64_t* added, std::vector<std::pair<int64_t, int64_t>>* overflow) {
+void RowIndex::PutRegion(const std::vector<KeyRun>& runs, size_t begin, size_t end, int64_t* added,
+                         std::vector<std::pair<int64_t, int64_t>>* overflow) {
   constexpr int64_t kBlock = 128;
   int64_t mine[kBlock];
   size_t homes[kBlock];

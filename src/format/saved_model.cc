@@ -104,7 +104,7 @@ absl::Status SavedModelWriter::CopyExtraAsset(absl::string_view filename,
 }
 
 absl::StatusOr<std::string> SavedModelWriter::ExtraAssetPath(absl::string_view dir,
-                                                            absl::string_view filename) {
+                                                             absl::string_view filename) {
   RECSHIP_ASSIGN_OR_RETURN(std::string extra, Subdirectory(kExtraAssetsDirectory));
   std::string folder = (std::filesystem::path(extra) / std::string(dir)).string();
   if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {

@@ -174,10 +174,12 @@ absl::StatusOr<std::unique_ptr<TableIndexFile>> TableIndexFile::Open(const std::
   const size_t header_bytes = HeaderBytes(views);
   if (views > (1u << 20) || capacity > (uint64_t{1} << 40) ||
       file->size() != header_bytes + capacity * sizeof(RowIndex::Slot)) {
-    return Corrupt(path, absl::StrCat("is ", file->size(), " bytes, which does not match its header (",
-                                      views, " views, ", capacity, " slots)"));
+    return Corrupt(
+        path, absl::StrCat("is ", file->size(), " bytes, which does not match its header (", views,
+                           " views, ", capacity, " slots)"));
   }
-  if (HeaderChecksum(p, views) != DecodeFixed32(c + 36)) return Corrupt(path, "header checksum mismatch");
+  if (HeaderChecksum(p, views) != DecodeFixed32(c + 36))
+    return Corrupt(path, "header checksum mismatch");
   if (keys >= capacity) return Corrupt(path, "has no empty slot");
   std::unique_ptr<TableIndexFile> out(new TableIndexFile());
   out->path_ = path;

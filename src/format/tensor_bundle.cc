@@ -168,6 +168,11 @@ absl::Status BundleWriter::StartEntry(absl::string_view name, DataType dtype, Te
     if (!created.ok()) return Fail(created.status());
     file = std::move(created).value();
   }
+  const auto alignment = static_cast<uint64_t>(std::max(options_.data_alignment, 1));
+  if (dtype != tensorflow::DT_STRING && file->size() % alignment != 0) {
+    absl::Status padded = file->Append(std::string(alignment - file->size() % alignment, '\0'));
+    if (!padded.ok()) return Fail(padded);
+  }
   current_ = BundleEntry{std::string(name), dtype, std::move(shape), shard, file->size(), 0, 0};
   current_crc_ = 0;
   in_tensor_ = true;

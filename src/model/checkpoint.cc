@@ -55,9 +55,9 @@ absl::StatusOr<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Create(
   std::error_code ec;
   std::filesystem::create_directories(model_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("creating ", model_dir, ": ", ec.message()));
-  RECSHIP_ASSIGN_OR_RETURN(auto bundle,
-                           BundleWriter::Create(CheckpointPrefix(model_dir, step),
-                                                {.num_shards = options.num_data_shards}));
+  RECSHIP_ASSIGN_OR_RETURN(auto bundle, BundleWriter::Create(CheckpointPrefix(model_dir, step),
+                                                             {.num_shards = options.num_data_shards,
+                                                              .data_alignment = 8}));
   return std::unique_ptr<CheckpointWriter>(
       new CheckpointWriter(model_dir, step, std::move(bundle)));
 }

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "recship/core/mapped_file.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/prediction_service.h"
 #include "src/serving/parse_error_interceptor.h"
@@ -126,6 +127,17 @@ void ModelServer::HealthLoop() {
   while (!stop_.WaitForNotificationWithTimeout(options_.remote_health_interval)) {
     CheckRemoteTargets();
     UpdateHealth();
+    ReportDamagedFiles();
+  }
+}
+
+void ModelServer::ReportDamagedFiles() {
+  if (!options_.log) return;
+  for (const std::string& file : TakeNewlyDamagedFiles()) {
+    options_.log(
+        absl::StrCat(file,
+                     " shrank while mapped: the rows past its new end are served as zeros until a "
+                     "version whose files are whole is loaded"));
   }
 }
 

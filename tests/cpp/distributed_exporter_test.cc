@@ -13,11 +13,11 @@
 
 #include "recship/format/saved_model.h"
 #include "recship/format/sub_model.h"
+#include "recship/format/table_index_file.h"
 #include "recship/format/warmup.h"
 #include "recship/model/checkpoint.h"
 #include "recship/model/layers.h"
 #include "test_util.h"
-#include "recship/format/table_index_file.h"
 #include "tiny_model.h"
 #include "word_user_model.h"
 

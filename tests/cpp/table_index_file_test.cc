@@ -114,16 +114,21 @@ TEST_F(TableIndexFileTest, DamageIsRefusedNamingTheFile) {
   const std::string data = ReadBytes(path_);
   EXPECT_TRUE(IsError(OpenDamaged(0, "X"), absl::StatusCode::kDataLoss, {path_, "bad magic"}));
   WriteBytes(path_, data);
-  EXPECT_TRUE(IsError(OpenDamaged(8, std::string("\x02", 1)), absl::StatusCode::kDataLoss, {path_, "format version 2"}));
+  EXPECT_TRUE(IsError(OpenDamaged(8, std::string("\x02", 1)), absl::StatusCode::kDataLoss,
+                      {path_, "format version 2"}));
   WriteBytes(path_, data);
   EXPECT_TRUE(IsError(OpenDamaged(44, "\x01"), absl::StatusCode::kDataLoss, {"header checksum"}));
   WriteBytes(path_, data);
-  EXPECT_TRUE(IsError(OpenDamaged(4096 + 16 * 77 + 9, "\x7f"), absl::StatusCode::kDataLoss, {path_, "slots checksum"}));
+  EXPECT_TRUE(IsError(OpenDamaged(4096 + 16 * 77 + 9, "\x7f"), absl::StatusCode::kDataLoss,
+                      {path_, "slots checksum"}));
   WriteBytes(path_, data.substr(0, data.size() - 16));
-  EXPECT_TRUE(IsError(TableIndexFile::Open(path_).status(), absl::StatusCode::kDataLoss, {path_, "does not match its header"}));
+  EXPECT_TRUE(IsError(TableIndexFile::Open(path_).status(), absl::StatusCode::kDataLoss,
+                      {path_, "does not match its header"}));
   WriteBytes(path_, "");
-  EXPECT_TRUE(IsError(TableIndexFile::Open(path_).status(), absl::StatusCode::kDataLoss, {"bad magic"}));
-  EXPECT_TRUE(IsError(TableIndexFile::Open(dir_.Join("missing")).status(), absl::StatusCode::kNotFound, {"missing"}));
+  EXPECT_TRUE(
+      IsError(TableIndexFile::Open(path_).status(), absl::StatusCode::kDataLoss, {"bad magic"}));
+  EXPECT_TRUE(IsError(TableIndexFile::Open(dir_.Join("missing")).status(),
+                      absl::StatusCode::kNotFound, {"missing"}));
 }
 
 // A file whose checksums are right but whose slots point past its views'
@@ -134,14 +139,14 @@ TEST_F(TableIndexFileTest, SlotsReferringToNoRowAreRefused) {
   while (std::memcmp(data.data() + slot + 8, "\0\0\0\0\0\0\0\0", 8) == 0) slot += 16;
   const int64_t bad = TableRowRef(3, 0) + 1;  // View 3 of 2.
   std::memcpy(data.data() + slot + 8, &bad, 8);
-  const uint32_t crc =
-      crc32c::Mask(crc32c::Value(data.data() + 4096, data.size() - 4096));
+  const uint32_t crc = crc32c::Mask(crc32c::Value(data.data() + 4096, data.size() - 4096));
   std::memcpy(data.data() + 32, &crc, 4);
   uint32_t header = crc32c::Extend(crc32c::Value(data.data(), 36), data.data() + 40, 32);
   header = crc32c::Mask(header);
   std::memcpy(data.data() + 36, &header, 4);
   WriteBytes(path_, data);
-  EXPECT_TRUE(IsError(TableIndexFile::Open(path_).status(), absl::StatusCode::kDataLoss, {path_, "1 slots refer to rows"}));
+  EXPECT_TRUE(IsError(TableIndexFile::Open(path_).status(), absl::StatusCode::kDataLoss,
+                      {path_, "1 slots refer to rows"}));
 }
 
 TEST(TableIndexFilenameTest, EscapesAllButSafeBytes) {

@@ -152,6 +152,30 @@ TEST(BundleTest, DataFileIsRawLittleEndianInAddOrder) {
   EXPECT_EQ(reader->entries()[1].masked_crc32c, crc32c::Mask(crc32c::Value(data.substr(0, 8))));
 }
 
+// With data_alignment 8 every numeric tensor starts at a multiple of 8,
+// zeros between, and reads back (and maps) as written; strings are packed.
+TEST(BundleTest, DataAlignmentPadsNumericTensorsWithZeros) {
+  TempDir dir;
+  const std::string prefix = dir.Join("a");
+  ASSERT_OK_AND_ASSIGN(auto writer, BundleWriter::Create(prefix, {.data_alignment = 8}));
+  ASSERT_OK(writer->Add("a_odd", Tensor::FromVector<float>({3}, {1, 2, 3})));
+  ASSERT_OK(writer->Add("b_keys", Tensor::FromVector<int64_t>({2}, {-7, 9})));
+  ASSERT_OK(writer->Add("c_half", Tensor::Create(tensorflow::DT_HALF, {1}).value()));
+  ASSERT_OK(writer->Add("d_keys", Tensor::FromVector<int64_t>({1}, {5})));
+  ASSERT_OK(writer->Finish());
+  ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix));
+  EXPECT_EQ(reader->Find("b_keys")->offset, 16u);
+  EXPECT_EQ(reader->Find("c_half")->offset, 32u);
+  EXPECT_EQ(reader->Find("d_keys")->offset, 40u);
+  const std::string data = ReadBytes(BundleDataPath(prefix, 0, 1));
+  EXPECT_EQ(data.substr(12, 4), std::string(4, '\0'));
+  ASSERT_OK_AND_ASSIGN(Tensor keys, reader->Map("b_keys"));
+  EXPECT_TRUE(keys.is_view());
+  EXPECT_EQ(keys.flat<int64_t>()[0], -7);
+  ASSERT_OK_AND_ASSIGN(Tensor last, reader->Read("d_keys"));
+  EXPECT_EQ(last.flat<int64_t>()[0], 5);
+}
+
 TEST(BundleTest, HalfIsStoredAsItsUint16Bits) {
   TempDir dir;
   const std::string prefix = dir.Join("h");

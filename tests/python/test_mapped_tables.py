@@ -5,6 +5,7 @@ index is mapped rather than built (and a damaged one is named and rebuilt),
 and a data file truncated under a running server never kills it."""
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -79,6 +80,11 @@ def test_a_data_file_truncated_under_the_server_never_kills_it(serve, export_bas
     assert not np.array_equal(after, before)
     assert server.process.poll() is None
     assert outputs_of(server.predict(MODEL, feed))["prediction"].shape == before.shape
+    # The health loop (every second) names the file in the log.
+    deadline = time.monotonic() + 10
+    while f"{data} shrank while mapped" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"{data} shrank while mapped" in server.log()
 
 
 def index_file(base):

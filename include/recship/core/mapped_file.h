@@ -8,8 +8,8 @@
 // into the process's anonymous memory, and the file never changes. It is
 // mapped without reserving swap (MAP_NORESERVE), so it is charged for the
 // pages written only. Files must not change while mapped (recship's exports
-// never rewrite a file they wrote). If one is truncated anyway, touching a page past its new end raises SIGBUS; a
-// process that called InstallSigbusGuard() then reads zeros there instead of
+// never rewrite a file they wrote). If one is truncated anyway, touching a page past its new end
+// raises SIGBUS; a process that called InstallSigbusGuard() then reads zeros there instead of
 // dying, and damaged() becomes true, so the owner can log and reload.
 #ifndef RECSHIP_CORE_MAPPED_FILE_H_
 #define RECSHIP_CORE_MAPPED_FILE_H_
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,8 +29,8 @@ class MappedFile {
  public:
   enum class Access { kReadOnly, kCopyOnWrite };
   // Maps all of `path`. Errors name the file.
-  static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(
-      const std::string& path, Access access = Access::kReadOnly);
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(const std::string& path,
+                                                                Access access = Access::kReadOnly);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -60,6 +61,11 @@ class MappedFile {
 // once per process; later calls do nothing. A SIGBUS anywhere else keeps its
 // default action.
 void InstallSigbusGuard();
+
+// The names of the mapped files that became damaged (read past their end)
+// since the last call, each reported once, for the owner to log: a signal
+// handler cannot.
+std::vector<std::string> TakeNewlyDamagedFiles();
 
 }  // namespace recship
 

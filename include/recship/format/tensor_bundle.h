@@ -57,6 +57,11 @@ class BundleWriter {
  public:
   struct Options {
     int num_shards = 1;
+    // Each numeric tensor starts at a multiple of this many bytes (zeros
+    // between), as TensorFlow's option of the same name: 1 packs densely,
+    // as TensorFlow does by default; 8 lets a reader map any numeric tensor
+    // and use it in place (BundleReader::Map).
+    int data_alignment = 1;
   };
 
   static absl::StatusOr<std::unique_ptr<BundleWriter>> Create(std::string prefix, Options options);

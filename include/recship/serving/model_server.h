@@ -79,6 +79,8 @@ class ModelServer {
   explicit ModelServer(ServerOptions options);
   void PollLoop();
   void HealthLoop();
+  // Logs each mapped file found shrunk since the last call (MappedFile).
+  void ReportDamagedFiles();
   // Probes the sub-models each model's latest version calls.
   void CheckRemoteTargets();
   void UpdateHealth();
