@@ -11,6 +11,7 @@
 #include "export_progress_bar.h"
 #include "interrupt_flag.h"
 #include "nlohmann/json.hpp"
+#include "recship/export/delta_exporter.h"
 #include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
 #include "recship/export/warmup_writer.h"
@@ -37,6 +38,7 @@ struct ExportCommandOptions {
   std::string warmup_file;
   std::string checkpoint;
   int64_t global_step = -1;
+  int64_t since = -1;  // Delta only: the base version.
   bool json = false;
   // Distributed only.
   std::string model_name;
@@ -156,7 +158,45 @@ void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
   std::cout << out.dump(2) << "\n";
 }
 
+// --mode delta: one line per sub-model's delta (or --json).
+void RunDeltaExport(const ExportCommandOptions& options) {
+  if (options.since < 0) Fail("export", "--mode delta needs --since VERSION (the served version)");
+  absl::StatusOr<DeltaSummary> summary =
+      ExportDelta(options.model_dir, options.checkpoint, options.export_dir_base,
+                  DeltaExportOptions{.base_version = options.since});
+  if (!summary.ok()) Fail("export", summary.status());
+  json deltas = json::array();
+  for (const DeltaSummary::Written& d : summary->deltas) {
+    json tables = json::object();
+    int64_t rows = 0, deleted = 0;
+    for (const auto& [name, t] : d.manifest.tables) {
+      tables[name] = {{"rows", t.rows}, {"deleted", t.deleted}};
+      rows += t.rows;
+      deleted += t.deleted;
+    }
+    deltas.push_back({{"path", d.path}, {"sequence", d.manifest.sequence}, {"tables", tables}});
+    if (!options.json) {
+      std::cout << absl::StrFormat("delta  %s  %d rows, %d deleted\n", d.path, rows, deleted);
+    }
+  }
+  if (options.json) {
+    std::cout << json{{"mode", "delta"},
+                      {"checkpoint", summary->checkpoint},
+                      {"base_version", options.since},
+                      {"deltas", deltas},
+                      {"seconds", summary->seconds}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << absl::StrFormat("exported %s as %d delta(s) of version %d in %.2f s\n",
+                               summary->checkpoint, summary->deltas.size(), options.since,
+                               summary->seconds);
+}
+
 void RunExport(const ExportCommandOptions& options) {
+  if (options.mode == "delta") return RunDeltaExport(options);
+  if (options.model.empty()) Fail("export", "--model is required (the model spec)");
   // SIGINT/SIGTERM from here on cancel the export through its progress
   // callback: nothing is published (exporters' contract).
   InterruptFlag interrupt;
@@ -239,47 +279,12 @@ void AddSynthCommand(CLI::App& app) {
   cmd->callback([options] { RunSynth(*options); });
 }
 
-void AddExportCommand(CLI::App& app) {
-  auto options = std::make_shared<ExportCommandOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "export",
-      "Export a training checkpoint as SavedModel versions for serving: one SavedModel "
-      "(standalone), or an entry model plus one model per parameter-server shard "
-      "(distributed). Every version is built under temp-<version> and renamed into place, so "
-      "servers only ever see whole versions.");
-  cmd->add_option("--model", options->model,
-                  "model spec (JSON, like examples/ctr.json) the checkpoint was trained from; "
-                  "it gives the serving graph")
-      ->required();
-  cmd->add_option("--model-dir", options->model_dir,
-                  "training folder; its newest checkpoint (by its `checkpoint` file) is exported "
-                  "unless --checkpoint names one")
-      ->required();
-  cmd->add_option("--export-dir-base", options->export_dir_base,
-                  "where versions go: <base>/<version>/ (standalone) or <base>/<sub-model>/"
-                  "<version>/ (distributed); point the server's --model_base_path here")
-      ->required();
-  cmd->add_option("--mode", options->mode,
-                  "standalone: one SavedModel for one server; distributed: entry/ plus ps_<i>/ "
-                  "per shard, for tables too big for one machine")
-      ->check(CLI::IsMember({"standalone", "distributed"}));
-  cmd->add_flag("--shared-embedding", options->shared_embedding,
-                "copy no embedding byte: hard-link the checkpoint's data files into variables/ "
-                "(reflink or copy across filesystems); fast and small on disk, and the export "
-                "stays valid after the checkpoint is deleted");
-  cmd->add_option("--warmup-file", options->warmup_file,
-                  "TensorFlow Serving warmup file (see `recship warmup`), checked and shipped "
-                  "as assets.extra/tf_serving_warmup_requests (with the entry when distributed), "
-                  "so servers replay it before taking traffic");
-  cmd->add_option("--checkpoint", options->checkpoint,
-                  "checkpoint prefix to export (model.ckpt-100) instead of the newest one, e.g. "
-                  "to re-export an older step");
-  cmd->add_option("--global-step", options->global_step,
-                  "version number to write instead of the current Unix time; a version that "
-                  "exists is never overwritten");
-  cmd->add_flag("--json", options->json,
-                "print one JSON document (paths, version, bytes, seconds) instead of lines; no "
-                "progress bar");
+namespace {
+
+// The flags of --mode distributed.
+void AddDistributedExportFlags(CLI::App& cmd_ref, ExportCommandOptions& opts) {
+  CLI::App* cmd = &cmd_ref;
+  ExportCommandOptions* options = &opts;
   cmd->add_option("--model_name", options->model_name,
                   "distributed: the name the entry calls its shards by (<name>:ps_<i>); use the "
                   "--model_name the shards are served under (default: the spec's name)");
@@ -306,6 +311,55 @@ void AddExportCommand(CLI::App& app) {
   cmd->add_flag("--global-step-as-timestamp", options->distributed.global_step_as_timestamp,
                 "distributed: the version is the checkpoint's global_step, not the time, so "
                 "parallel exports (--include-graphs) agree on it");
+}
+
+}  // namespace
+
+void AddExportCommand(CLI::App& app) {
+  auto options = std::make_shared<ExportCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "export",
+      "Export a training checkpoint as SavedModel versions for serving: one SavedModel "
+      "(standalone), or an entry model plus one model per parameter-server shard "
+      "(distributed). Every version is built under temp-<version> and renamed into place, so "
+      "servers only ever see whole versions.");
+  cmd->add_option("--model", options->model,
+                  "model spec (JSON, like examples/ctr.json) the checkpoint was trained from; "
+                  "it gives the serving graph (required but with --mode delta)");
+  cmd->add_option("--model-dir", options->model_dir,
+                  "training folder; its newest checkpoint (by its `checkpoint` file) is exported "
+                  "unless --checkpoint names one")
+      ->required();
+  cmd->add_option("--export-dir-base", options->export_dir_base,
+                  "where versions go: <base>/<version>/ (standalone) or <base>/<sub-model>/"
+                  "<version>/ (distributed); point the server's --model_base_path here")
+      ->required();
+  cmd->add_option("--mode", options->mode,
+                  "standalone: one SavedModel for one server; distributed: entry/ plus ps_<i>/ "
+                  "per shard, for tables too big for one machine; delta: only the table rows "
+                  "that changed since version --since, for servers to apply while they serve")
+      ->check(CLI::IsMember({"standalone", "distributed", "delta"}));
+  cmd->add_option("--since", options->since,
+                  "delta: the served version the delta applies to; it holds the rows that "
+                  "differ from that version plus the deltas already written for it");
+  cmd->add_flag("--shared-embedding", options->shared_embedding,
+                "copy no embedding byte: hard-link the checkpoint's data files into variables/ "
+                "(reflink or copy across filesystems); fast and small on disk, and the export "
+                "stays valid after the checkpoint is deleted");
+  cmd->add_option("--warmup-file", options->warmup_file,
+                  "TensorFlow Serving warmup file (see `recship warmup`), checked and shipped "
+                  "as assets.extra/tf_serving_warmup_requests (with the entry when distributed), "
+                  "so servers replay it before taking traffic");
+  cmd->add_option("--checkpoint", options->checkpoint,
+                  "checkpoint prefix to export (model.ckpt-100) instead of the newest one, e.g. "
+                  "to re-export an older step");
+  cmd->add_option("--global-step", options->global_step,
+                  "version number to write instead of the current Unix time; a version that "
+                  "exists is never overwritten");
+  cmd->add_flag("--json", options->json,
+                "print one JSON document (paths, version, bytes, seconds) instead of lines; no "
+                "progress bar");
+  AddDistributedExportFlags(*cmd, *options);
   cmd->footer(
       "Progress: a bar on stderr when it is a terminal (never with --json). Ctrl-C (or SIGTERM) "
       "stops the export and publishes nothing: it exits 130 (143) and leaves no version and no "
@@ -314,7 +368,8 @@ void AddExportCommand(CLI::App& app) {
       "Examples:\n"
       "  recship export --model examples/ctr.json --model-dir train/ --export-dir-base out/\n"
       "  recship export --model examples/ctr.json --model-dir train/ --export-dir-base out/ \\\n"
-      "      --mode distributed --shared-embedding --global-step-as-timestamp");
+      "      --mode distributed --shared-embedding --global-step-as-timestamp\n"
+      "  recship export --mode delta --since 1700000000 --model-dir train/ --export-dir-base out/");
   cmd->callback([options] { RunExport(*options); });
 }
 

@@ -179,6 +179,27 @@ int64_t RowIndex::Find(int64_t key) const {
   }
 }
 
+int64_t RowIndex::Erase(int64_t key) {
+  if (capacity_ == 0) return kNone;
+  auto next = [this](size_t i) { return i + 1 == capacity_ ? 0 : i + 1; };
+  size_t hole = Home(key);
+  while (slots_[hole].ref_plus_one != 0 && slots_[hole].key != key) hole = next(hole);
+  if (slots_[hole].ref_plus_one == 0) return kNone;
+  const int64_t ref = slots_[hole].ref_plus_one - 1;
+  // Backward shift: a later key of the run moves into the hole unless its
+  // home lies cyclically in (hole, j], where it would not be found from.
+  for (size_t j = next(hole); slots_[j].ref_plus_one != 0; j = next(j)) {
+    const size_t home = Home(slots_[j].key);
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    slots_[hole] = slots_[j];
+    hole = j;
+  }
+  slots_[hole] = Slot{0, 0};
+  --size_;
+  return ref;
+}
+
 void RowIndex::Clear() { Release(); }
 
 }  // namespace recship

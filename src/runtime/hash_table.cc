@@ -253,6 +253,21 @@ absl::Status HashTable::Insert(const Tensor& keys, const Tensor& values) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> HashTable::Erase(const Tensor& keys) {
+  if (keys.dtype() != options_.key_dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(DebugName(), " has ",
+                                                   DataTypeName(options_.key_dtype), " keys, not ",
+                                                   DataTypeName(keys.dtype())));
+  }
+  absl::MutexLock lock(&mu_);
+  IndexPending();
+  int64_t erased = 0;
+  for (int64_t i = 0; i < keys.num_elements(); ++i) {
+    erased += index_->Erase(KeyAt(keys, i)) != RowIndex::kNone;
+  }
+  return erased;
+}
+
 absl::Status HashTable::Import(const Tensor& keys, const Tensor& values) {
   RECSHIP_RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
   absl::MutexLock lock(&mu_);

@@ -124,32 +124,54 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
   }
   // Load first ...
   for (int64_t version : wanted) {
-    if (loaded.contains(version) || !ReadyToLoad(model, version)) continue;
-    auto start = std::chrono::steady_clock::now();
-    std::string dir = VersionPath(model, version);
-    absl::StatusOr<std::shared_ptr<const SavedModelBundle>> bundle =
-        options_.loader ? options_.loader(model.name(), version, dir)
-                        : LoadBundle(model.name(), version, dir);
-    if (!bundle.ok()) {
-      RecordFailure(model, version, bundle.status());
-      continue;
-    }
-    load_states_.erase({model.name(), version});
-    {
-      absl::MutexLock lock(&mu_);
-      models_[model.name()][version] = *bundle;
-    }
-    for (const std::string& note : (*bundle)->load_notes()) {
-      Log(absl::StrFormat("model '%s' version %d: %s", model.name(), version, note));
-    }
-    Log(absl::StrFormat(
-        "model '%s' version %d loaded in %.3f s (%.1f MiB of tables and variables in the heap, "
-        "%.1f MiB of table rows mapped, %d table indexes mapped)",
-        model.name(), version, SecondsSince(start), (*bundle)->ResourceBytes() / 1048576.0,
-        (*bundle)->MappedBytes() / 1048576.0, (*bundle)->mapped_table_indexes()));
+    if (!loaded.contains(version) && ReadyToLoad(model, version)) LoadVersion(model, version);
   }
+  // Deltas that arrived for versions already serving.
+  for (const auto& [version, bundle] : loaded) ApplyDeltas(model, version, *bundle);
   // ... then unload what the policy no longer wants, but never the last
   // version standing when nothing newer loaded.
+  UnloadUnwanted(model, wanted);
+}
+
+void ModelManager::LoadVersion(const tensorflow::serving::ModelConfig& model, int64_t version) {
+  auto start = std::chrono::steady_clock::now();
+  std::string dir = VersionPath(model, version);
+  absl::StatusOr<std::shared_ptr<const SavedModelBundle>> bundle =
+      options_.loader ? options_.loader(model.name(), version, dir)
+                      : LoadBundle(model.name(), version, dir);
+  if (!bundle.ok()) {
+    RecordFailure(model, version, bundle.status());
+    return;
+  }
+  load_states_.erase({model.name(), version});
+  // A restarted server replays the deltas it finds before it serves, so it
+  // serves what a server that stayed up does.
+  delta_progress_[{model.name(), version}] = DeltaProgress();
+  ApplyDeltas(model, version, **bundle);
+  {
+    absl::MutexLock lock(&mu_);
+    models_[model.name()][version] = *bundle;
+  }
+  for (const std::string& note : (*bundle)->load_notes()) {
+    Log(absl::StrFormat("model '%s' version %d: %s", model.name(), version, note));
+  }
+  Log(absl::StrFormat(
+      "model '%s' version %d loaded in %.3f s (%.1f MiB of tables and variables in the heap, "
+      "%.1f MiB of table rows mapped, %d table indexes mapped)",
+      model.name(), version, SecondsSince(start), (*bundle)->ResourceBytes() / 1048576.0,
+      (*bundle)->MappedBytes() / 1048576.0, (*bundle)->mapped_table_indexes()));
+}
+
+void ModelManager::ApplyDeltas(const tensorflow::serving::ModelConfig& model, int64_t version,
+                               const SavedModelBundle& bundle) {
+  ApplyNewDeltas(bundle, model.base_path(), version, delta_progress_[{model.name(), version}],
+                 [&](const std::string& line) {
+                   Log(absl::StrFormat("model '%s' version %d: %s", model.name(), version, line));
+                 });
+}
+
+void ModelManager::UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
+                                  const std::vector<int64_t>& wanted) {
   std::vector<std::shared_ptr<const SavedModelBundle>> dropped;
   std::vector<int64_t> dropped_versions;
   {
@@ -174,6 +196,7 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
     // Requests still running keep their own reference; the memory goes with
     // the last of them.
     dropped[i].reset();
+    delta_progress_.erase({model.name(), dropped_versions[i]});
     Log(absl::StrFormat("model '%s' version %d unloaded in %.3f s", model.name(),
                         dropped_versions[i], SecondsSince(start)));
   }

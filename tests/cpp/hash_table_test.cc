@@ -321,6 +321,31 @@ TEST(HashTableTest, UsesAnIndexFileWrittenForItsViews) {
   EXPECT_EQ(fresh->size(), static_cast<int64_t>(other.size()));
 }
 
+// Erase removes rows wherever they live (a view, the heap), leaves the
+// others, and absent keys are skipped.
+TEST(HashTableTest, EraseRemovesRowsOfViewsAndOwnRows) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  Reference reference;
+  std::vector<int64_t> keys = RandomKeys(70000, 41);
+  auto [k1, v1] = MakeRows(keys, 0, &reference);
+  ASSERT_OK(table->Import(ReadOnlyView(k1), ReadOnlyView(v1)));
+  std::vector<int64_t> small = {keys[0], 99999999};
+  auto [k2, v2] = MakeRows(small, 5, &reference);
+  ASSERT_OK(table->Insert(k2, v2));
+  std::vector<int64_t> gone = {keys[0], keys[1], 99999999, 31337};
+  for (int64_t key : gone) reference.erase(key);
+  ASSERT_OK_AND_ASSIGN(int64_t erased, table->Erase(Tensor::FromVector<int64_t>({2, 2}, gone)));
+  EXPECT_EQ(erased, 3);
+  EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
+  std::vector<int64_t> queries = keys;
+  queries.insert(queries.end(), gone.begin(), gone.end());
+  EXPECT_EQ(CountWrongRows(*table, queries, reference, {4, 5, 6}, nullptr), 0);
+  ASSERT_OK_AND_ASSIGN(auto exported, table->Export());
+  EXPECT_EQ(exported.first.num_elements(), static_cast<int64_t>(reference.size()));
+  EXPECT_TRUE(IsError(table->Erase(Tensor::FromVector<int32_t>({1}, {1})).status(),
+                      Code::kInvalidArgument, {"int64 keys, not int32"}));
+}
+
 TEST(HashTableTest, Int32KeysAndScalarRows) {
   std::shared_ptr<HashTable> table = MakeTable(DT_INT32, DT_INT64, {});
   ASSERT_NE(table, nullptr);

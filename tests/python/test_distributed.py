@@ -103,8 +103,9 @@ def free_port():
 class Cluster:
     """Entry + one process per shard, on loopback."""
 
-    def __init__(self, recship, base, log_dir, entry_flags=()):
+    def __init__(self, recship, base, log_dir, entry_flags=(), shard_flags=()):
         self.recship, self.base, self.log_dir = recship, base, log_dir
+        self.shard_flags = list(shard_flags)
         self.ports = [free_port() for _ in range(NUM_PS)]
         self.shards = [self.start_shard(i) for i in range(NUM_PS)]
         addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(self.ports))
@@ -115,7 +116,8 @@ class Cluster:
 
     def start_shard(self, i):
         server = Server(self.recship.path,
-                        ["--model_name", f"{MODEL}:ps_{i}", "--model_base_path", self.base / f"ps_{i}"],
+                        ["--model_name", f"{MODEL}:ps_{i}", "--model_base_path", self.base / f"ps_{i}",
+                         *self.shard_flags],
                         self.log_dir / f"ps_{i}.log", port=self.ports[i])
         return server
 

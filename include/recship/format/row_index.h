@@ -62,6 +62,9 @@ class RowIndex {
   // Maps `key` to `ref` (>= 0); returns the ref it replaced, or kNone for a
   // new key. There must be room (Reserve).
   int64_t Put(int64_t key, int64_t ref);
+  // Removes `key`; returns its ref, or kNone when absent. Later keys of its
+  // probe sequence move back (no tombstones), so lookups stay as short.
+  int64_t Erase(int64_t key);
   // Puts every run, in order (a later occurrence of a key wins), after
   // reserving room for all: many keys are put by one thread per core, each
   // over its own region of the slots.

@@ -55,6 +55,7 @@ class HashTable : public Resource {
   const std::string& name() const { return options_.name; }
   DataType key_dtype() const { return options_.key_dtype; }
   DataType value_dtype() const { return options_.value_dtype; }
+  const TensorShape& value_shape() const { return options_.value_shape; }
 
   // Rows for `keys` (any shape), `default_value` (one row) for missing ids.
   // The output has shape keys.shape + value_shape and is charged to
@@ -66,6 +67,10 @@ class HashTable : public Resource {
   // Values that are a view (Tensor::is_view) are kept in place; others are
   // copied.
   absl::Status Insert(const Tensor& keys, const Tensor& values);
+  // Removes the rows of `keys` (any shape; absent keys are skipped) and
+  // returns how many there were. Their bytes stay in the table's own
+  // buffer until the table is imported again.
+  absl::StatusOr<int64_t> Erase(const Tensor& keys);
   // Replaces the whole contents, as Insert into an empty table.
   absl::Status Import(const Tensor& keys, const Tensor& values);
   // Every key and its row (LookupTableExportV2), in no particular order.

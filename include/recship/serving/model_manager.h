@@ -10,9 +10,11 @@
 // is not loaded half-written. A load that fails is retried after
 // load_retry_interval, up to max_num_load_retries times (as TensorFlow
 // Serving does); a folder whose files change after a failure gets a fresh
-// set of attempts once it stops changing. Requests hold a shared reference, so a
-// version being unloaded finishes the requests it has. Thread-safe; Poll()
-// runs on one thread.
+// set of attempts once it stops changing. A loaded version takes the
+// deltas published for it (delta_applier.h): those present when it loads
+// before it is published, later ones at each poll. Requests hold a shared
+// reference, so a version being unloaded finishes the requests it has.
+// Thread-safe; Poll() runs on one thread.
 #ifndef RECSHIP_SERVING_MODEL_MANAGER_H_
 #define RECSHIP_SERVING_MODEL_MANAGER_H_
 
@@ -23,6 +25,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -30,6 +33,7 @@
 #include "absl/time/time.h"
 #include "recship/core/clock.h"
 #include "recship/runtime/saved_model_bundle.h"
+#include "recship/serving/delta_applier.h"
 #include "recship/serving/predict.h"
 #include "recship/tensorflow_serving/apis/model.pb.h"
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
@@ -88,6 +92,13 @@ class ModelManager {
  private:
   using Versions = std::map<int64_t, std::shared_ptr<const SavedModelBundle>>;
   void PollModel(const tensorflow::serving::ModelConfig& model);
+  // Loads, replays its deltas and publishes one version, or records why not.
+  void LoadVersion(const tensorflow::serving::ModelConfig& model, int64_t version);
+  void ApplyDeltas(const tensorflow::serving::ModelConfig& model, int64_t version,
+                   const SavedModelBundle& bundle);
+  // Drops the loaded versions not in `wanted`, unless none of those loaded.
+  void UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
+                      const std::vector<int64_t>& wanted);
   absl::StatusOr<std::shared_ptr<const SavedModelBundle>> LoadBundle(const std::string& model,
                                                                      int64_t version,
                                                                      const std::string& dir) const;
@@ -111,6 +122,8 @@ class ModelManager {
   std::map<std::string, Versions> models_ ABSL_GUARDED_BY(mu_);
   // Versions on disk not loaded yet. Only Poll() touches it.
   std::map<std::pair<std::string, int64_t>, LoadState> load_states_;
+  // The deltas applied to each loaded version. Only Poll() touches it.
+  std::map<std::pair<std::string, int64_t>, DeltaProgress> delta_progress_;
   std::set<std::string> missing_base_paths_;
 };
 
