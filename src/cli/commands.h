@@ -18,6 +18,7 @@ void AddExportCommand(CLI::App& app);
 void AddWarmupCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddPredictCommand(CLI::App& app);
+void AddSyncCommand(CLI::App& app);
 void AddDemoCommand(CLI::App& app);
 
 // Prints "recship <command>: <message>" to stderr and ends the command with

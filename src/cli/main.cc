@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   recship::AddWarmupCommand(app);
   recship::AddServeCommand(app);
   recship::AddPredictCommand(app);
+  recship::AddSyncCommand(app);
   recship::AddDemoCommand(app);
   std::vector<std::string> args = recship::NormalizeFlagSpellings(
       app, std::vector<std::string>(argv + std::min(argc, 1), argv + argc));

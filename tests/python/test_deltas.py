@@ -1,10 +1,12 @@
 """Delta exports (`recship export --mode delta --since V`) and servers that
-apply them while they serve, judged against numpy over the newest
-checkpoint: a trainer changes 1% of the rows, adds ids and drops ids; after
-each delta the standalone server and the distributed entry + shards predict
-what numpy predicts from that checkpoint, a restarted server replays the
-deltas it finds, and a corrupt or foreign delta is refused, named in the
-log, while the server keeps serving what it had."""
+apply them while they serve, and `recship sync` pushing rows to running
+shards, judged against numpy over the newest checkpoint: a trainer changes 1%
+of the rows, adds ids and drops ids; after each delta (or push) the
+standalone server and the distributed entry + shards predict what numpy
+predicts from that checkpoint, a restarted server replays the deltas it
+finds (and sync resends what a restarted shard lost), and a corrupt or
+foreign delta is refused, named in the log, while the server keeps serving
+what it had."""
 
 import json
 import shutil
@@ -187,3 +189,59 @@ def test_distributed_shards_apply_their_deltas(recship, training, tmp_path, writ
         assert_close(got, want)
     finally:
         cluster.stop()
+
+
+def predictions_become(entry, feed, want, timeout=20):
+    """Waits until the entry predicts `want` (rows arrive asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            got = outputs_of(entry.predict(MODEL, feed))["prediction"]
+            if np.allclose(got, want, rtol=1e-5, atol=1e-7):
+                return
+        except Exception:  # A shard restarting: UNAVAILABLE for a moment.
+            got = None
+        if time.monotonic() > deadline:
+            assert_close(got, want)
+        time.sleep(0.1)
+
+
+def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
+        recship, training, tmp_path, write_bundle):
+    import subprocess
+
+    base = tmp_path / "export"
+    export_distributed(recship, training, base, "--global-step", BASE_VERSION)
+    cluster = Cluster(recship, base, tmp_path)
+    addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(cluster.ports))
+    log = tmp_path / "sync.log"
+    sync = subprocess.Popen(
+        [str(recship.path), "sync", "--model-dir", str(training), "--export-dir-base", str(base),
+         "--since", str(BASE_VERSION), "--model_name", MODEL, "--remote_addresses", addresses,
+         "--poll_seconds", "0.1"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        rng = np.random.default_rng(4)
+        added, dropped = train_step(training, 10, rng, write_bundle)
+        feed, bags = probe_batch(rng, added, dropped)
+        predictions_become(cluster.entry, feed,
+                           numpy_predictions(training / "model.ckpt-10", feed, bags))
+        # Shard 1 restarts from its version and loses the rows pushed to it;
+        # the next round finds its sizes changed and sends them again.
+        cluster.shards[1].process.kill()
+        cluster.shards[1].process.wait()
+        cluster.shards[1] = cluster.start_shard(1)
+        added_11, dropped_11 = train_step(training, 11, rng, write_bundle)
+        # The ids step 10 added and dropped, which only a resend can fix on
+        # shard 1, and those of step 11.
+        feed, bags = probe_batch(rng, {t: added[t] + added_11[t] for t in TABLES},
+                                 {t: dropped[t] + dropped_11[t] for t in TABLES})
+        predictions_become(cluster.entry, feed,
+                           numpy_predictions(training / "model.ckpt-11", feed, bags))
+        text = log.read_text()
+        assert "ps_1: its table sizes changed (a restart?); resending" in text, text
+        assert "staleness" in text, text
+    finally:
+        sync.terminate()
+        assert sync.wait(10) == 0, log.read_text()
+        cluster.stop()
+    assert "model.ckpt-11 pushed" in log.read_text()

@@ -1,0 +1,296 @@
+#include "recship/export/served_tables.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <unordered_map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "recship/core/status_macros.h"
+#include "recship/format/delta.h"
+#include "recship/format/row_index.h"
+#include "recship/format/saved_model.h"
+#include "recship/format/table_index_file.h"
+#include "recship/format/tensor_bundle.h"
+
+namespace recship {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string VariablesPrefix(const std::string& dir) {
+  return (fs::path(dir) / kVariablesDirectory / kVariablesFilename).string();
+}
+
+// Table name -> the shards whose keys a bundle holds ("<t>/shard_<j>-keys"),
+// ascending: the order a model's restore adds them to the table.
+std::map<std::string, std::vector<int>> TableShards(const BundleReader& bundle) {
+  std::map<std::string, std::vector<int>> tables;
+  for (const BundleEntry& entry : bundle.entries()) {
+    absl::string_view name = entry.name;
+    if (!absl::EndsWith(name, "-keys")) continue;
+    name.remove_suffix(5);
+    size_t slash = name.rfind("/shard_");
+    int shard;
+    if (slash == absl::string_view::npos || !absl::SimpleAtoi(name.substr(slash + 7), &shard)) {
+      continue;
+    }
+    tables[std::string(name.substr(0, slash))].push_back(shard);
+  }
+  for (auto& [name, shards] : tables) std::sort(shards.begin(), shards.end());
+  return tables;
+}
+
+}  // namespace
+
+// One table: the version's views (mapped) and index, under the changes since.
+class ServedTables::Table {
+ public:
+  static absl::StatusOr<std::unique_ptr<Table>> Load(const BundleReader& base,
+                                                     const std::string& version_dir,
+                                                     const std::string& name,
+                                                     const std::vector<int>& shards) {
+    auto t = std::unique_ptr<Table>(new Table(name, shards));
+    std::vector<RowIndex::KeyRun> runs;
+    for (int shard : shards) {
+      RECSHIP_ASSIGN_OR_RETURN(t->keys_.emplace_back(),
+                               base.Map(TableShardTensorName(name, shard, "keys")));
+      RECSHIP_ASSIGN_OR_RETURN(t->values_.emplace_back(),
+                               base.Map(TableShardTensorName(name, shard, "values")));
+      runs.push_back({t->keys_.back(), TableRowRef(static_cast<int64_t>(runs.size()) + 1, 0)});
+    }
+    const Tensor& first = t->values_.front();
+    t->dtype_ = first.dtype();
+    t->row_shape_.assign(first.shape().begin() + 1, first.shape().end());
+    t->row_bytes_ = DataTypeSize(t->dtype_);
+    for (int64_t d : t->row_shape_) t->row_bytes_ *= static_cast<size_t>(d);
+    t->index_ = t->IndexFromFile(version_dir);
+    if (t->index_ == nullptr) {
+      t->index_ = std::make_unique<RowIndex>();
+      t->index_->PutAll(runs);
+    }
+    return t;
+  }
+
+  absl::Status RecordDelta(const BundleReader& delta) {
+    if (delta.Find(DeltaKeysName(name_)) == nullptr) return absl::OkStatus();
+    TableChanges changes;
+    RECSHIP_ASSIGN_OR_RETURN(Tensor keys, delta.Read(DeltaKeysName(name_)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor values, delta.Read(DeltaValuesName(name_)));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor deleted, delta.Read(DeltaDeletedName(name_)));
+    if (keys.dtype() != tensorflow::DT_INT64 || deleted.dtype() != tensorflow::DT_INT64 ||
+        values.byte_size() != static_cast<size_t>(keys.num_elements()) * row_bytes_) {
+      return absl::DataLossError(absl::StrCat(delta.prefix(), ": table '", name_,
+                                              "' does not hold int64 keys and rows of ", row_bytes_,
+                                              " bytes"));
+    }
+    changes.keys.assign(keys.flat<int64_t>().data(),
+                        keys.flat<int64_t>().data() + keys.num_elements());
+    changes.rows.assign(reinterpret_cast<const char*>(values.data()), values.byte_size());
+    changes.deleted.assign(deleted.flat<int64_t>().data(),
+                           deleted.flat<int64_t>().data() + deleted.num_elements());
+    Record(changes);
+    return absl::OkStatus();
+  }
+
+  void Record(const TableChanges& changes) {
+    for (size_t i = 0; i < changes.keys.size(); ++i) {
+      overlay_[changes.keys[i]] = changes.rows.substr(i * row_bytes_, row_bytes_);
+    }
+    for (int64_t key : changes.deleted) overlay_[key].reset();
+  }
+
+  TableChanges SinceVersion() const {
+    TableChanges out;
+    for (const auto& [key, row] : overlay_) {
+      if (row) {
+        out.keys.push_back(key);
+        out.rows += *row;
+      } else {
+        out.deleted.push_back(key);
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<TableChanges> Diff(const CheckpointReader& checkpoint) const {
+    std::vector<Tensor> keys, values;
+    std::vector<RowIndex::KeyRun> runs;
+    for (int shard : shards_) {
+      RECSHIP_RETURN_IF_ERROR(MapShard(checkpoint, shard, keys, values));
+      runs.push_back({keys.back(), TableRowRef(static_cast<int64_t>(runs.size()) + 1, 0)});
+    }
+    RowIndex latest;  // Each id's winning occurrence in the checkpoint.
+    latest.PutAll(runs);
+    TableChanges changes;
+    for (size_t s = 0; s < keys.size(); ++s) {
+      for (int64_t row = 0; row < keys[s].num_elements(); ++row) {
+        const int64_t key = keys[s].flat<int64_t>()[row];
+        if (latest.Find(key) != TableRowRef(static_cast<int64_t>(s) + 1, row)) continue;
+        const std::byte* now = values[s].data() + row * static_cast<int64_t>(row_bytes_);
+        const std::byte* before = Find(key);
+        if (before != nullptr && std::memcmp(before, now, row_bytes_) == 0) continue;
+        changes.keys.push_back(key);
+        changes.rows.append(reinterpret_cast<const char*>(now), row_bytes_);
+      }
+    }
+    ForEachKey([&](int64_t key) {
+      if (latest.Find(key) == RowIndex::kNone) changes.deleted.push_back(key);
+    });
+    return changes;
+  }
+
+  DataType dtype() const { return dtype_; }
+  const TensorShape& row_shape() const { return row_shape_; }
+  size_t row_bytes() const { return row_bytes_; }
+
+ private:
+  Table(std::string name, std::vector<int> shards)
+      : name_(std::move(name)), shards_(std::move(shards)) {}
+
+  // The version's own index when it indexes exactly these keys, else null.
+  std::unique_ptr<RowIndex> IndexFromFile(const std::string& version_dir) const {
+    fs::path path = fs::path(version_dir) / kExtraAssetsDirectory / kTableIndexDirectory /
+                    TableIndexFilename(name_);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return nullptr;
+    absl::StatusOr<std::unique_ptr<TableIndexFile>> file = TableIndexFile::Open(path.string());
+    if (!file.ok() || (*file)->views().size() != keys_.size()) return nullptr;
+    for (size_t v = 0; v < keys_.size(); ++v) {
+      if ((*file)->views()[v].rows != keys_[v].num_elements() ||
+          (*file)->views()[v].keys_checksum != KeysChecksum(keys_[v])) {
+        return nullptr;
+      }
+    }
+    return (*file)->TakeIndex();
+  }
+
+  // The checkpoint's keys and values of `shard`, checked against the rows.
+  absl::Status MapShard(const CheckpointReader& checkpoint, int shard, std::vector<Tensor>& keys,
+                        std::vector<Tensor>& values) const {
+    const std::string values_name = TableShardTensorName(name_, shard, "values");
+    RECSHIP_ASSIGN_OR_RETURN(keys.emplace_back(),
+                             checkpoint.bundle().Map(TableShardTensorName(name_, shard, "keys")));
+    RECSHIP_ASSIGN_OR_RETURN(values.emplace_back(), checkpoint.bundle().Map(values_name));
+    const Tensor& v = values.back();
+    if (v.dtype() == dtype_ && !v.shape().empty() &&
+        TensorShape(v.shape().begin() + 1, v.shape().end()) == row_shape_ &&
+        v.shape()[0] == keys.back().num_elements() && keys.back().dtype() == tensorflow::DT_INT64) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", checkpoint.prefix(), ": ", values_name, " is ", DataTypeName(v.dtype()), " ",
+        ShapeToString(v.shape()), ", but the served rows are ", DataTypeName(dtype_), " ",
+        ShapeToString(row_shape_), " (with as many int64 keys)"));
+  }
+
+  // The row served for `key`, or null.
+  const std::byte* Find(int64_t key) const {
+    if (auto it = overlay_.find(key); it != overlay_.end()) {
+      return it->second ? reinterpret_cast<const std::byte*>(it->second->data()) : nullptr;
+    }
+    int64_t ref = index_->Find(key);
+    if (ref == RowIndex::kNone) return nullptr;
+    const Tensor& view = values_[static_cast<size_t>((ref >> kTableRefSegmentShift) - 1)];
+    return view.data() + (ref & kTableRefRowMask) * static_cast<int64_t>(row_bytes_);
+  }
+
+  template <typename F>
+  void ForEachKey(F&& f) const {
+    index_->ForEach([&](int64_t key, int64_t) {
+      if (!overlay_.contains(key)) f(key);
+    });
+    for (const auto& [key, row] : overlay_) {
+      if (row) f(key);
+    }
+  }
+
+  const std::string name_;
+  const std::vector<int> shards_;
+  std::vector<Tensor> keys_, values_;
+  std::unique_ptr<RowIndex> index_;
+  std::unordered_map<int64_t, std::optional<std::string>> overlay_;  // Empty: deleted.
+  DataType dtype_ = tensorflow::DT_FLOAT;
+  TensorShape row_shape_;
+  size_t row_bytes_ = 0;
+};
+
+ServedTables::~ServedTables() = default;
+
+absl::StatusOr<std::unique_ptr<ServedTables>> ServedTables::Open(const std::string& sub_base,
+                                                                 int64_t version) {
+  const std::string version_dir = (fs::path(sub_base) / std::to_string(version)).string();
+  RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<BundleReader> base,
+                           BundleReader::Open(VariablesPrefix(version_dir)));
+  std::unique_ptr<ServedTables> out(new ServedTables());
+  out->version_ = version;
+  for (const auto& [name, shards] : TableShards(*base)) {
+    RECSHIP_ASSIGN_OR_RETURN(out->tables_[name], Table::Load(*base, version_dir, name, shards));
+  }
+  const std::string root = DeltaRoot(sub_base, version);
+  for (int64_t sequence : ListDeltas(root)) {
+    if (sequence != out->deltas_applied_ + 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(root, ": ", DeltaFolderName(out->deltas_applied_ + 1), " is missing before ",
+                       DeltaFolderName(sequence)));
+    }
+    RECSHIP_ASSIGN_OR_RETURN(
+        std::unique_ptr<BundleReader> delta,
+        BundleReader::Open(VariablesPrefix((fs::path(root) / DeltaFolderName(sequence)).string())));
+    for (auto& [name, table] : out->tables_) RECSHIP_RETURN_IF_ERROR(table->RecordDelta(*delta));
+    out->deltas_applied_ = sequence;
+  }
+  return out;
+}
+
+std::vector<std::string> ServedTables::tables() const {
+  std::vector<std::string> names;
+  for (const auto& [name, table] : tables_) names.push_back(name);
+  return names;
+}
+
+DataType ServedTables::dtype(const std::string& table) const { return tables_.at(table)->dtype(); }
+
+const TensorShape& ServedTables::row_shape(const std::string& table) const {
+  return tables_.at(table)->row_shape();
+}
+
+absl::StatusOr<ServedTables::Changes> ServedTables::Diff(const CheckpointReader& checkpoint) const {
+  Changes changes;
+  for (const auto& [name, table] : tables_) {
+    RECSHIP_ASSIGN_OR_RETURN(changes[name], table->Diff(checkpoint));
+  }
+  return changes;
+}
+
+void ServedTables::Record(const Changes& changes) {
+  for (const auto& [name, table_changes] : changes) {
+    auto it = tables_.find(name);
+    if (it != tables_.end()) it->second->Record(table_changes);
+  }
+}
+
+ServedTables::Changes ServedTables::SinceVersion() const {
+  Changes changes;
+  for (const auto& [name, table] : tables_) changes[name] = table->SinceVersion();
+  return changes;
+}
+
+absl::StatusOr<Tensor> ServedTables::RowsTensor(const std::string& table,
+                                                const TableChanges& changes) const {
+  TensorShape shape = {static_cast<int64_t>(changes.keys.size())};
+  const TensorShape& row = row_shape(table);
+  shape.insert(shape.end(), row.begin(), row.end());
+  RECSHIP_ASSIGN_OR_RETURN(Tensor values, Tensor::Create(dtype(table), shape));
+  if (values.byte_size() != changes.rows.size()) {
+    return absl::InternalError(absl::StrCat("table '", table, "': ", changes.rows.size(),
+                                            " bytes of rows for ", changes.keys.size(), " keys"));
+  }
+  if (!changes.rows.empty()) std::memcpy(values.data(), changes.rows.data(), changes.rows.size());
+  return values;
+}
+
+}  // namespace recship
