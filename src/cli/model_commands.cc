@@ -276,6 +276,14 @@ void AddSynthCommand(CLI::App& app) {
   cmd->add_option("--steps", options->synthetic.steps, "checkpoint steps to write")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", options->synthetic.seed, "random seed");
+  cmd->add_option("--first-step", options->synthetic.first_step,
+                  "write only steps first-step..steps (the earlier ones are there), e.g. to add "
+                  "a checkpoint to a training folder")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--changed-fraction", options->synthetic.changed_fraction,
+                  "steps after the first change only this fraction of each table's rows, as "
+                  "training between checkpoints does (dense variables stay); 0 draws all anew")
+      ->check(CLI::Range(0.0, 0.999999));
   cmd->callback([options] { RunSynth(*options); });
 }
 

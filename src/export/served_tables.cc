@@ -116,29 +116,45 @@ class ServedTables::Table {
     return out;
   }
 
+  // Ids are taken to be unique within a table's shards (as trainers write
+  // them). Rows are compared where they are: a checkpoint row whose id is the
+  // version's id at the same place (the usual case: a trainer rewrites its
+  // table in place and appends new ids) is compared with the row served for
+  // it by position, in file order; only the others are looked up. Served ids
+  // are checked for deletion only when some id did not match its place.
   absl::StatusOr<TableChanges> Diff(const CheckpointReader& checkpoint) const {
     std::vector<Tensor> keys, values;
-    std::vector<RowIndex::KeyRun> runs;
-    for (int shard : shards_) {
-      RECSHIP_RETURN_IF_ERROR(MapShard(checkpoint, shard, keys, values));
-      runs.push_back({keys.back(), TableRowRef(static_cast<int64_t>(runs.size()) + 1, 0)});
-    }
-    RowIndex latest;  // Each id's winning occurrence in the checkpoint.
-    latest.PutAll(runs);
+    for (int shard : shards_) RECSHIP_RETURN_IF_ERROR(MapShard(checkpoint, shard, keys, values));
     TableChanges changes;
-    for (size_t s = 0; s < keys.size(); ++s) {
-      for (int64_t row = 0; row < keys[s].num_elements(); ++row) {
-        const int64_t key = keys[s].flat<int64_t>()[row];
-        if (latest.Find(key) != TableRowRef(static_cast<int64_t>(s) + 1, row)) continue;
-        const std::byte* now = values[s].data() + row * static_cast<int64_t>(row_bytes_);
-        const std::byte* before = Find(key);
+    bool all_in_place = true;
+    for (size_t v = 0; v < keys.size(); ++v) {
+      const int64_t n = keys[v].num_elements();
+      all_in_place &= n == keys_[v].num_elements();
+      for (int64_t row = 0; row < n; ++row) {
+        const int64_t key = keys[v].flat<int64_t>()[row];
+        const std::byte* now = values[v].data() + row * static_cast<int64_t>(row_bytes_);
+        const bool in_place = row < keys_[v].num_elements() && keys_[v].flat<int64_t>()[row] == key;
+        all_in_place &= in_place;
+        const std::byte* before = in_place ? ServedInPlace(key, v, row) : Find(key);
         if (before != nullptr && std::memcmp(before, now, row_bytes_) == 0) continue;
         changes.keys.push_back(key);
         changes.rows.append(reinterpret_cast<const char*>(now), row_bytes_);
       }
     }
+    if (all_in_place) {
+      // Every version id is still there; only ids deleted by earlier changes
+      // and not brought back can be missing.
+      for (const auto& [key, row] : overlay_) {
+        if (row && index_->Find(key) == RowIndex::kNone) changes.deleted.push_back(key);
+      }
+      return changes;
+    }
+    std::vector<RowIndex::KeyRun> runs;
+    for (const Tensor& k : keys) runs.push_back({k, static_cast<int64_t>(runs.size()) << 40});
+    RowIndex present;
+    present.PutAll(runs);
     ForEachKey([&](int64_t key) {
-      if (latest.Find(key) == RowIndex::kNone) changes.deleted.push_back(key);
+      if (present.Find(key) == RowIndex::kNone) changes.deleted.push_back(key);
     });
     return changes;
   }
@@ -185,6 +201,16 @@ class ServedTables::Table {
         "checkpoint ", checkpoint.prefix(), ": ", values_name, " is ", DataTypeName(v.dtype()), " ",
         ShapeToString(v.shape()), ", but the served rows are ", DataTypeName(dtype_), " ",
         ShapeToString(row_shape_), " (with as many int64 keys)"));
+  }
+
+  // The row served for `key`, which the version holds at `row` of view `v`.
+  const std::byte* ServedInPlace(int64_t key, size_t v, int64_t row) const {
+    if (!overlay_.empty()) {
+      if (auto it = overlay_.find(key); it != overlay_.end()) {
+        return it->second ? reinterpret_cast<const std::byte*>(it->second->data()) : nullptr;
+      }
+    }
+    return values_[v].data() + row * static_cast<int64_t>(row_bytes_);
   }
 
   // The row served for `key`, or null.

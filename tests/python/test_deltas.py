@@ -245,3 +245,32 @@ def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
         assert sync.wait(10) == 0, log.read_text()
         cluster.stop()
     assert "model.ckpt-11 pushed" in log.read_text()
+
+
+def test_rows_rewritten_in_place_and_ids_added_then_dropped(recship, serve, tmp_path,
+                                                            write_bundle):
+    """A trainer that rewrites its tables in place (synth --changed-fraction:
+    the same ids in the same order) takes the delta's fast path; ids a delta
+    added and the next checkpoint no longer has are deleted by the next."""
+    training = tmp_path / "model"
+    synth = ["synth", "--model", SPEC, "--out", training, "--ids", 2000, "--num-ps", NUM_PS,
+             "--changed-fraction", 0.05]
+    recship.ok(*synth, "--steps", 1)
+    base = tmp_path / "export"
+    recship.ok("export", "--model", SPEC, "--model-dir", training, "--export-dir-base", base,
+               "--global-step", BASE_VERSION)
+    server = serve("--model_name", MODEL, "--model_base_path", base,
+                   "--file_system_poll_wait_seconds", "0.2")
+    rng = np.random.default_rng(5)
+    added, dropped = train_step(training, 2, rng, write_bundle)  # Adds and drops ids.
+    export_delta(recship, training, base)
+    wait_for(server, "delta-000001 applied")
+    recship.ok(*synth, "--steps", 3, "--first-step", 3)  # The version's ids, 5% rows changed.
+    (delta,) = export_delta(recship, training, base)
+    for table in TABLES:
+        # The ids step 2 added are gone again; step 2's drops come back.
+        assert delta["tables"][table]["deleted"] == len(added[table]), delta
+    wait_for(server, "delta-000002 applied")
+    feed, bags = probe_batch(rng, added, dropped)
+    assert_close(outputs_of(server.predict(MODEL, feed))["prediction"],
+                 numpy_predictions(training / "model.ckpt-3", feed, bags))

@@ -20,7 +20,14 @@ struct SyntheticOptions {
   // export needs the spec's count.
   int num_ps = 0;
   int steps = 2;  // Checkpoints written: steps 1..steps (the last is the newest).
+  // Writes steps first_step..steps only (earlier ones are already there).
+  int first_step = 1;
   uint64_t seed = 1;
+  // Above 0 (and below 1), steps after the first change only this fraction
+  // of each table's rows, as a trainer between two checkpoints does: a row
+  // keeps the value of the last step that changed it, dense variables and
+  // the other rows stay as in step 1. At 0, every step draws new values.
+  double changed_fraction = 0;
 };
 
 // Shard s of a table with n shards holds the ids k * n + s for k = 0, 1, ...,

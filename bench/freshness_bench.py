@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Freshness benchmark: how fast a trainer's new rows reach serving, by
+deltas the servers watch for and by `recship sync` pushing them, while
+requests go on.
+
+  build/venv/bin/python bench/freshness_bench.py                 # 10M ids, ~4 minutes
+  build/venv/bin/python bench/freshness_bench.py --ids 200k --rounds 3 --interval 2  # smoke run
+
+Steps:
+ 1. `recship synth` of a one-table spec (dim --dim, ONE shard, one id
+    feature, a 16-unit DNN) with --ids ids, exported distributed with
+    --shared-embedding as version 1: entry + ps_0, each served by its own
+    `recship serve` (ps_0 polls every --poll seconds).
+ 2. Steady state: `runtime_bench --grpc` on the entry (batch 64, 2 clients,
+    ids uniform over the table) for --seconds: p99.
+ 3. Watch mode, under the same load: every --interval seconds a simulated
+    trainer writes the next checkpoint (`recship synth --first-step K
+    --changed-fraction F`: F of the rows change; niced 19, as a trainer runs
+    elsewhere), then `recship export --mode delta --since 1` (niced 10)
+    writes the delta and ps_0 applies it at its next poll. Staleness: from the checkpoint written to ps_0's log line saying
+    the delta was applied; rows per second from that line (rows / apply
+    seconds); the delta's bytes beside the full export's.
+ 4. Push mode, the same under load: `recship sync` follows the folder and
+    pushes each checkpoint's changes to ps_0; staleness from the checkpoint
+    written to sync's line saying ps_0 took them.
+runtime_bench fails the run on any failed request. Everything written is
+removed at the end (unless --keep).
+"""
+
+import argparse
+import datetime
+import json
+import re
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import benchlib
+from benchlib import Server, fmt_mib, run_measured
+from serving_bench import predict_request
+
+MODEL = "fresh"
+GIB = 1 << 30
+
+
+def parse_size(text):
+    scale = {"k": 10**3, "m": 10**6}.get(text[-1].lower(), 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def write_spec(work, dim):
+    spec = {"name": MODEL,
+            "tables": [{"name": "user_id", "dim": dim, "num_shards": 1}],
+            "features": [{"name": "user_id", "type": "id", "table": "user_id"}],
+            "architecture": {"type": "dnn", "hidden_units": [16], "activation": "relu",
+                             "output_activation": "sigmoid"}}
+    path = work / "fresh.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def write_requests(work, ids, batch=64, count=512, seed=3):
+    """runtime_bench's request file: ids uniform over the table (synth's ids
+    on one shard: k for even k, -k for odd k)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    path = work / "requests.bin"
+    with open(path, "wb") as f:
+        for _ in range(count):
+            k = rng.integers(0, ids, batch)
+            payload = predict_request({"user_id": np.where(k % 2 == 0, k, -k).astype(np.int64)})
+            f.write(struct.pack("<QQ", batch, len(payload)) + payload)
+    return path
+
+
+class Load:
+    """runtime_bench --grpc on the entry in a thread, for `seconds`."""
+
+    def __init__(self, runtime_bench, server, requests, seconds):
+        self.result = None
+        self._thread = threading.Thread(target=self._run, args=(runtime_bench, server, requests,
+                                                                seconds))
+        self._thread.start()
+
+    def _run(self, runtime_bench, server, requests, seconds):
+        _, _, stdout = run_measured([runtime_bench, "--grpc", server.address, "--model-name",
+                                     MODEL, "--requests", requests, "--clients", 2, "--seconds",
+                                     seconds, "--warmup-seconds", 0], what="runtime_bench --grpc")
+        self.result = benchlib.last_json(stdout)["results"][0]
+
+    def join(self):
+        self._thread.join()
+        if self.result is None:
+            sys.exit("freshness_bench: the load generator failed")
+        return self.result
+
+
+def log_time(line):
+    """The wall-clock time a recship log line starts with."""
+    stamp = " ".join(line.split()[:2])
+    return datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+
+def wait_for_line(path, pattern, timeout=120):
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in Path(path).read_text().splitlines():
+            if regex.search(line):
+                return line
+        time.sleep(0.02)
+    sys.exit(f"freshness_bench: no line matching {pattern!r} in {path} within {timeout} s:\n"
+             f"{Path(path).read_text()[-2000:]}")
+
+
+def train(recship, spec, model_dir, ids, step, fraction):
+    """Writes checkpoint `step`; returns the time it was complete. Niced, as
+    the trainer it stands for runs on other machines."""
+    run_measured(["nice", "-n", 19, recship, "synth", "--model", spec, "--out", model_dir, "--ids", ids,
+                  "--num-ps", 1, "--steps", step, "--first-step", step, "--changed-fraction",
+                  fraction], gnu_time=False)
+    return time.time()
+
+
+def watch_rounds(recship, spec, model_dir, base, shard_log, args, first_step):
+    rounds = []
+    for r in range(args.rounds):
+        start = time.monotonic()
+        step = first_step + r
+        written = train(recship, spec, model_dir, args.ids, step, args.fraction)
+        export_seconds, _, stdout = run_measured(
+            ["nice", "-n", 10, recship, "export", "--mode", "delta", "--since", 1, "--model-dir", model_dir,
+             "--export-dir-base", base, "--json"], gnu_time=False)
+        (delta,) = json.loads(stdout)["deltas"]
+        name = Path(delta["path"]).name
+        line = wait_for_line(shard_log, rf"{name} applied in ([0-9.]+) s \((\d+) rows")
+        m = re.search(r"applied in ([0-9.]+) s \((\d+) rows", line)
+        rounds.append({"staleness": log_time(line) - written, "export_seconds": export_seconds,
+                       "apply_seconds": float(m.group(1)), "rows": int(m.group(2)),
+                       "delta_bytes": benchlib.tree_bytes(Path(delta["path"]))})
+        time.sleep(max(0.0, args.interval - (time.monotonic() - start)))
+    return rounds
+
+
+def push_rounds(recship, spec, model_dir, sync_log, args, first_step):
+    rounds = []
+    for r in range(args.rounds):
+        start = time.monotonic()
+        step = first_step + r
+        written = train(recship, spec, model_dir, args.ids, step, args.fraction)
+        line = wait_for_line(sync_log, rf"ps_0: \S*model\.ckpt-{step} pushed, (\d+) rows")
+        rows = int(re.search(r"pushed, (\d+) rows", line).group(1))
+        rounds.append({"staleness": log_time(line) - written, "rows": rows})
+        time.sleep(max(0.0, args.interval - (time.monotonic() - start)))
+    return rounds
+
+
+def p99(values):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
+
+
+def report(r, args):
+    watch, push = r["watch"], r["push"]
+    rows_per_second = sum(w["rows"] for w in watch) / max(sum(w["apply_seconds"] for w in watch),
+                                                          1e-9)
+    delta_bytes = statistics.mean(w["delta_bytes"] for w in watch)
+    print(f"\n{args.ids:,} ids x dim {args.dim}, one shard; every {args.interval} s a checkpoint "
+          f"with {args.fraction:.1%} of the rows changed, {args.rounds} rounds per mode.")
+    rows = [("mode", "staleness p50", "staleness p99", "rows per round", "request p99",
+             "failed")]
+    for mode, rounds, load in (("watch (deltas)", watch, r["load_watch"]),
+                               ("push (sync)", push, r["load_push"])):
+        st = [x["staleness"] for x in rounds]
+        rows.append((mode, f"{statistics.median(st):.2f} s", f"{p99(st):.2f} s",
+                     f"{statistics.mean(x['rows'] for x in rounds):,.0f}",
+                     f"{load['p99_ms']:.3f} ms", "0"))
+    benchlib.print_table(rows, right=(1, 2, 3, 4, 5))
+    print(f"\nsteady request p99 {r['steady']['p99_ms']:.3f} ms; delta export "
+          f"{statistics.mean(w['export_seconds'] for w in watch):.2f} s per round; apply "
+          f"{rows_per_second:,.0f} rows/s; a delta is {fmt_mib(delta_bytes)} against "
+          f"{fmt_mib(r['export_bytes'])} served by the full export "
+          f"({delta_bytes / r['export_bytes']:.2%})\n")
+    steady = r["steady"]["p99_ms"]
+    worst = max(r["load_watch"]["p99_ms"], r["load_push"]["p99_ms"])
+    targets = [
+        ("rows/s applied by one shard", f"{rows_per_second:,.0f}", ">= 1,000,000",
+         rows_per_second >= 1e6),
+        ("staleness p99, watching", f"{p99([w['staleness'] for w in watch]):.2f} s", "<= 2 s",
+         p99([w["staleness"] for w in watch]) <= 2),
+        ("staleness p99, push", f"{p99([p['staleness'] for p in push]):.2f} s", "<= 1 s",
+         p99([p["staleness"] for p in push]) <= 1),
+        ("request p99 during apply / steady", f"{worst / steady:.2f}", "<= 1.5",
+         worst / steady <= 1.5),
+        ("failed requests", "0", "0", True),
+    ]
+    return benchlib.print_targets(targets)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ids", type=parse_size, default=10_000_000)
+    parser.add_argument("--dim", type=int, default=16)
+    parser.add_argument("--fraction", type=float, default=0.01, help="rows changed per checkpoint")
+    parser.add_argument("--interval", type=float, default=5, help="seconds between checkpoints")
+    parser.add_argument("--rounds", type=int, default=12, help="checkpoints per mode")
+    parser.add_argument("--poll", type=float, default=0.25, help="ps_0's poll interval")
+    parser.add_argument("--seconds", type=float, default=5, help="steady-state load seconds")
+    benchlib.add_dir_args(parser, "where recship and bench/runtime_bench are built")
+    benchlib.add_output_args(parser)
+    args = parser.parse_args()
+    results = {"args": benchlib.args_json(args)}
+    with benchlib.workspace(args, ["recship", "bench/runtime_bench"],
+                            "build it with scripts/build.sh") as (work, (recship, runtime_bench)):
+        spec = write_spec(work, args.dim)
+        model_dir, base = work / "train", work / "export"
+        train(recship, spec, model_dir, args.ids, 1, args.fraction)
+        run_measured([recship, "export", "--model", spec, "--model-dir", model_dir,
+                      "--export-dir-base", base, "--mode", "distributed", "--shared-embedding",
+                      "--global-step", 1])
+        results["export_bytes"] = args.ids * (args.dim * 4 + 8)
+        requests = write_requests(work, args.ids)
+        shard_log = work / "ps_0.log"
+        with Server(recship, "ps_0", ["--model_name", f"{MODEL}:ps_0", "--model_base_path",
+                                      base / "ps_0", "--file_system_poll_wait_seconds",
+                                      args.poll], shard_log) as shard, \
+                Server(recship, "entry", ["--model_name", MODEL, "--model_base_path",
+                                          base / "entry", "--remote_addresses",
+                                          f"ps_0={shard.address}"], work / "entry.log") as entry:
+            window = args.rounds * args.interval + 10
+            results["steady"] = Load(runtime_bench, entry, requests, args.seconds).join()
+            load = Load(runtime_bench, entry, requests, window)
+            results["watch"] = watch_rounds(recship, spec, model_dir, base, shard_log, args, 2)
+            results["load_watch"] = load.join()
+            sync_log = work / "sync.log"
+            with open(sync_log, "w") as out:
+                sync = subprocess.Popen([str(recship), "sync", "--model-dir", str(model_dir),
+                                         "--export-dir-base", str(base), "--since", "1",
+                                         "--model_name", MODEL, "--remote_addresses",
+                                         f"ps_0={shard.address}", "--poll_seconds", "0.05"],
+                                        stdout=out, stderr=subprocess.STDOUT)
+            try:
+                load = Load(runtime_bench, entry, requests, window)
+                results["push"] = push_rounds(recship, spec, model_dir, sync_log, args,
+                                              2 + args.rounds)
+                results["load_push"] = load.join()
+            finally:
+                sync.terminate()
+                sync.wait(30)
+        return benchlib.finish(results, report(results, args), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
