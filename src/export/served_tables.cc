@@ -4,8 +4,8 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -98,17 +98,24 @@ class ServedTables::Table {
 
   void Record(const TableChanges& changes) {
     for (size_t i = 0; i < changes.keys.size(); ++i) {
-      overlay_[changes.keys[i]] = changes.rows.substr(i * row_bytes_, row_bytes_);
+      const char* row = changes.rows.data() + i * row_bytes_;
+      auto [it, added] = overlay_.try_emplace(changes.keys[i], kDeleted);
+      if (it->second == kDeleted) {
+        it->second = static_cast<int64_t>(overlay_rows_.size());
+        overlay_rows_.append(row, row_bytes_);
+      } else {
+        overlay_rows_.replace(static_cast<size_t>(it->second), row_bytes_, row, row_bytes_);
+      }
     }
-    for (int64_t key : changes.deleted) overlay_[key].reset();
+    for (int64_t key : changes.deleted) overlay_[key] = kDeleted;
   }
 
   TableChanges SinceVersion() const {
     TableChanges out;
-    for (const auto& [key, row] : overlay_) {
-      if (row) {
+    for (const auto& [key, offset] : overlay_) {
+      if (offset != kDeleted) {
         out.keys.push_back(key);
-        out.rows += *row;
+        out.rows.append(overlay_rows_, static_cast<size_t>(offset), row_bytes_);
       } else {
         out.deleted.push_back(key);
       }
@@ -144,8 +151,10 @@ class ServedTables::Table {
     if (all_in_place) {
       // Every version id is still there; only ids deleted by earlier changes
       // and not brought back can be missing.
-      for (const auto& [key, row] : overlay_) {
-        if (row && index_->Find(key) == RowIndex::kNone) changes.deleted.push_back(key);
+      for (const auto& [key, offset] : overlay_) {
+        if (offset != kDeleted && index_->Find(key) == RowIndex::kNone) {
+          changes.deleted.push_back(key);
+        }
       }
       return changes;
     }
@@ -203,21 +212,22 @@ class ServedTables::Table {
         ShapeToString(row_shape_), " (with as many int64 keys)"));
   }
 
+  const std::byte* OverlayRow(int64_t offset) const {
+    return offset == kDeleted ? nullptr
+                              : reinterpret_cast<const std::byte*>(overlay_rows_.data()) + offset;
+  }
+
   // The row served for `key`, which the version holds at `row` of view `v`.
   const std::byte* ServedInPlace(int64_t key, size_t v, int64_t row) const {
     if (!overlay_.empty()) {
-      if (auto it = overlay_.find(key); it != overlay_.end()) {
-        return it->second ? reinterpret_cast<const std::byte*>(it->second->data()) : nullptr;
-      }
+      if (auto it = overlay_.find(key); it != overlay_.end()) return OverlayRow(it->second);
     }
     return values_[v].data() + row * static_cast<int64_t>(row_bytes_);
   }
 
   // The row served for `key`, or null.
   const std::byte* Find(int64_t key) const {
-    if (auto it = overlay_.find(key); it != overlay_.end()) {
-      return it->second ? reinterpret_cast<const std::byte*>(it->second->data()) : nullptr;
-    }
+    if (auto it = overlay_.find(key); it != overlay_.end()) return OverlayRow(it->second);
     int64_t ref = index_->Find(key);
     if (ref == RowIndex::kNone) return nullptr;
     const Tensor& view = values_[static_cast<size_t>((ref >> kTableRefSegmentShift) - 1)];
@@ -229,8 +239,8 @@ class ServedTables::Table {
     index_->ForEach([&](int64_t key, int64_t) {
       if (!overlay_.contains(key)) f(key);
     });
-    for (const auto& [key, row] : overlay_) {
-      if (row) f(key);
+    for (const auto& [key, offset] : overlay_) {
+      if (offset != kDeleted) f(key);
     }
   }
 
@@ -238,7 +248,11 @@ class ServedTables::Table {
   const std::vector<int> shards_;
   std::vector<Tensor> keys_, values_;
   std::unique_ptr<RowIndex> index_;
-  std::unordered_map<int64_t, std::optional<std::string>> overlay_;  // Empty: deleted.
+  // Rows changed since the version: id -> offset in overlay_rows_, or
+  // kDeleted.
+  static constexpr int64_t kDeleted = -1;
+  absl::flat_hash_map<int64_t, int64_t> overlay_;
+  std::string overlay_rows_;
   DataType dtype_ = tensorflow::DT_FLOAT;
   TensorShape row_shape_;
   size_t row_bytes_ = 0;
