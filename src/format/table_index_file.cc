@@ -124,7 +124,9 @@ absl::Status WriteTableIndexFile(const std::string& path, const std::vector<Tens
     runs.push_back({view_keys[v], TableRowRef(static_cast<int64_t>(v) + 1, 0)});
     total += view_keys[v].num_elements();
   }
-  const uint64_t capacity = RowIndex::CapacityFor(total);
+  // An eighth more room than the keys need, so that a server can add keys
+  // (live updates, deltas) in place before the index has to grow.
+  const uint64_t capacity = RowIndex::CapacityFor(total + total / 8);
   const size_t header_bytes = HeaderBytes(view_keys.size());
   const size_t slot_bytes = capacity * sizeof(RowIndex::Slot);
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

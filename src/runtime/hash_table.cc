@@ -222,7 +222,11 @@ void HashTable::AddView(const Tensor& keys, const Tensor& values) {
 void HashTable::CopyRows(const Tensor& keys, const Tensor& values) {
   IndexPending();  // Later rows overwrite earlier ones, so order matters.
   const int64_t n = keys.num_elements();
-  index_->Reserve(index_->size() + n);
+  // Room for the new keys only: rows that replace others (most of a live
+  // update) must not make a full index, perhaps mapped from its file, rehash.
+  int64_t new_keys = 0;
+  for (int64_t k = 0; k < n; ++k) new_keys += index_->Find(KeyAt(keys, k)) == RowIndex::kNone;
+  index_->Reserve(index_->size() + new_keys);
   const std::byte* src = values.data();
   for (int64_t k = 0; k < n; ++k) {
     int64_t key = KeyAt(keys, k);

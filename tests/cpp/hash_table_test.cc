@@ -298,6 +298,9 @@ TEST(HashTableTest, UsesAnIndexFileWrittenForItsViews) {
   std::vector<int64_t> small = {keys[3], more[4], 123456789};
   auto [k3, v3] = MakeRows(small, 9, &reference);
   ASSERT_OK(table->Insert(k3, v3));
+  // The file's index took them in place (it has room for new keys): no
+  // index was rebuilt in the heap, which holds just the three new rows.
+  EXPECT_LT(table->MemoryBytes(), 4096u);
   queries.push_back(123456789);
   EXPECT_EQ(CountWrongRows(*table, queries, reference, {1, 2, 3}, nullptr), 0);
   EXPECT_EQ(table->size(), static_cast<int64_t>(reference.size()));
@@ -344,6 +347,25 @@ TEST(HashTableTest, EraseRemovesRowsOfViewsAndOwnRows) {
   EXPECT_EQ(exported.first.num_elements(), static_cast<int64_t>(reference.size()));
   EXPECT_TRUE(IsError(table->Erase(Tensor::FromVector<int32_t>({1}, {1})).status(),
                       Code::kInvalidArgument, {"int64 keys, not int32"}));
+}
+
+// Overwriting rows of keys the table has needs no room in its index: a full
+// index (sized for its views' keys) is not rebuilt by a live update.
+TEST(HashTableTest, OverwritingKeysNeverGrowsTheIndex) {
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_FLOAT, {3});
+  Reference reference;
+  std::vector<int64_t> keys = RandomKeys(100000, 51);
+  auto [k1, v1] = MakeRows(keys, 0, &reference);
+  ASSERT_OK(table->Import(ReadOnlyView(k1), ReadOnlyView(v1)));
+  table->BuildIndex();
+  const size_t index_bytes = table->MemoryBytes();
+  std::vector<int64_t> update(keys.begin(), keys.begin() + 20000);
+  auto [k2, v2] = MakeRows(update, 7, &reference);
+  ASSERT_OK(table->Insert(k2, v2));
+  // The new rows (their buffer grows by doubling), and the same index: a
+  // rebuilt one would be half as large again.
+  EXPECT_LT(table->MemoryBytes(), index_bytes + 2 * 20000 * sizeof(Row));
+  EXPECT_EQ(CountWrongRows(*table, keys, reference, {0, 0, 0}, nullptr), 0);
 }
 
 TEST(HashTableTest, Int32KeysAndScalarRows) {

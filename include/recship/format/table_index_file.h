@@ -56,7 +56,8 @@ std::string TableIndexFilename(absl::string_view table);
 uint32_t KeysChecksum(const Tensor& keys);
 
 // Writes the index of a table whose views have these keys (int32 or int64
-// tensors, in the order the table adds them) to `path`. Errors name it.
+// tensors, in the order the table adds them) to `path`, with room for an
+// eighth more keys. Errors name it.
 absl::Status WriteTableIndexFile(const std::string& path, const std::vector<Tensor>& view_keys);
 
 // An index file, checked and mapped copy-on-write: lookups read the slots
