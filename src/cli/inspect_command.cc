@@ -159,7 +159,7 @@ absl::StatusOr<json> DescribeSavedModel(const std::string& dir, bool verify) {
            {"schema_version", saved_model.saved_model_schema_version()},
            {"meta_graphs", std::move(meta_graphs)},
            {"assets", std::move(assets)}};
-  std::string variables = (fs::path(dir) / kVariablesDirectory / kVariablesFilename).string();
+  std::string variables = VariablesPrefix(dir);
   if (Exists(BundleIndexPath(variables))) {
     RECSHIP_ASSIGN_OR_RETURN(out["variables"], DescribeBundle(variables, verify));
   } else {

@@ -20,10 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string VariablesPrefix(const std::string& dir) {
-  return (fs::path(dir) / kVariablesDirectory / kVariablesFilename).string();
-}
-
 absl::Status AddTable(BundleWriter& writer, const ServedTables& served, const std::string& table,
                       const ServedTables::TableChanges& changes) {
   auto int64s = [](const std::vector<int64_t>& v) {

@@ -21,10 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string VariablesPrefix(const std::string& dir) {
-  return (fs::path(dir) / kVariablesDirectory / kVariablesFilename).string();
-}
-
 // Table name -> the shards whose keys a bundle holds ("<t>/shard_<j>-keys"),
 // ascending: the order a model's restore adds them to the table.
 std::map<std::string, std::vector<int>> TableShards(const BundleReader& bundle) {
@@ -183,13 +179,7 @@ class ServedTables::Table {
     std::error_code ec;
     if (!fs::exists(path, ec)) return nullptr;
     absl::StatusOr<std::unique_ptr<TableIndexFile>> file = TableIndexFile::Open(path.string());
-    if (!file.ok() || (*file)->views().size() != keys_.size()) return nullptr;
-    for (size_t v = 0; v < keys_.size(); ++v) {
-      if ((*file)->views()[v].rows != keys_[v].num_elements() ||
-          (*file)->views()[v].keys_checksum != KeysChecksum(keys_[v])) {
-        return nullptr;
-      }
-    }
+    if (!file.ok() || !(*file)->CheckIndexes(keys_).ok()) return nullptr;
     return (*file)->TakeIndex();
   }
 

@@ -26,8 +26,7 @@ constexpr int64_t kMaxKnownIds = 4096;
 // Up to kMaxKnownIds ids found in the tables of the SavedModel's variables.
 absl::StatusOr<std::vector<int64_t>> KnownIds(const std::string& dir) {
   std::vector<int64_t> ids;
-  std::string prefix =
-      (std::filesystem::path(dir) / kVariablesDirectory / kVariablesFilename).string();
+  std::string prefix = VariablesPrefix(dir);
   if (!std::filesystem::exists(BundleIndexPath(prefix))) return ids;
   RECSHIP_ASSIGN_OR_RETURN(auto bundle, BundleReader::Open(prefix));
   for (const BundleEntry& entry : bundle->entries()) {

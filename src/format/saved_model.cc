@@ -63,6 +63,10 @@ absl::StatusOr<std::string> SavedModelWriter::Subdirectory(absl::string_view nam
   return dir;
 }
 
+std::string VariablesPrefix(const std::string& dir) {
+  return (std::filesystem::path(dir) / kVariablesDirectory / kVariablesFilename).string();
+}
+
 std::string SavedModelWriter::variables_prefix() const {
   std::filesystem::path dir = std::filesystem::path(path()) / kVariablesDirectory;
   std::error_code ec;

@@ -207,6 +207,20 @@ absl::StatusOr<std::unique_ptr<TableIndexFile>> TableIndexFile::Open(const std::
   return out;
 }
 
+absl::Status TableIndexFile::CheckIndexes(const std::vector<Tensor>& view_keys) const {
+  if (views_.size() != view_keys.size()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("it indexes ", views_.size(), " views, the table has ", view_keys.size()));
+  }
+  for (size_t v = 0; v < views_.size(); ++v) {
+    if (views_[v].rows != view_keys[v].num_elements() ||
+        views_[v].keys_checksum != KeysChecksum(view_keys[v])) {
+      return absl::FailedPreconditionError(absl::StrCat("view ", v, " has other keys"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::unique_ptr<RowIndex> TableIndexFile::TakeIndex() {
   if (!mapping_) return std::make_unique<RowIndex>();
   return std::make_unique<RowIndex>(std::move(mapping_), slots_, capacity_, keys_);

@@ -92,16 +92,10 @@ absl::Status HashTable::UseIndexFile(TableIndexFile& file) {
         absl::StrCat(file.path(), " is not the index of ", DebugName(), ": ", why));
   };
   if (index_->size() > 0 || own_rows_.size() > 0) return refuse("the table has other rows");
-  if (file.views().size() != pending_.size()) {
-    return refuse(absl::StrCat("it indexes ", file.views().size(), " views, the table has ",
-                               pending_.size()));
-  }
-  for (size_t v = 0; v < pending_.size(); ++v) {
-    const Tensor& keys = pending_[v].keys;
-    if (file.views()[v].rows != keys.num_elements() ||
-        file.views()[v].keys_checksum != KeysChecksum(keys)) {
-      return refuse(absl::StrCat("view ", v, " has other keys"));
-    }
+  std::vector<Tensor> view_keys;
+  for (const RowIndex::KeyRun& run : pending_) view_keys.push_back(run.keys);
+  if (absl::Status indexes = file.CheckIndexes(view_keys); !indexes.ok()) {
+    return refuse(indexes.message());
   }
   index_ = file.TakeIndex();
   pending_.clear();

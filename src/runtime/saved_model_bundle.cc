@@ -115,8 +115,7 @@ std::vector<NamedTensor> SavedModelBundle::AssetFeeds() const {
 absl::Status SavedModelBundle::Restore(bool map_variables) {
   const tensorflow::SaverDef& saver = meta_graph_.saver_def();
   if (!meta_graph_.has_saver_def() || saver.restore_op_name().empty()) return absl::OkStatus();
-  std::string prefix =
-      (std::filesystem::path(export_dir_) / kVariablesDirectory / kVariablesFilename).string();
+  std::string prefix = VariablesPrefix(export_dir_);
   // As in TensorFlow, a model without a variables index has nothing to restore.
   if (!std::filesystem::exists(prefix + ".index")) return absl::OkStatus();
   std::vector<NamedTensor> feeds = AssetFeeds();

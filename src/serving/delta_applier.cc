@@ -74,7 +74,7 @@ absl::StatusOr<LoadedDelta> LoadDelta(const SavedModelBundle& bundle, const std:
         manifest_path, " is delta ", delta.manifest.sequence, " of version ",
         delta.manifest.base_version, ", not delta ", sequence, " of version ", version));
   }
-  const std::string prefix = (fs::path(dir) / kVariablesDirectory / kVariablesFilename).string();
+  const std::string prefix = VariablesPrefix(dir);
   RECSHIP_ASSIGN_OR_RETURN(std::string index, ReadFileToString(BundleIndexPath(prefix)));
   if (crc32c::Mask(crc32c::Value(index)) != delta.manifest.index_crc32c) {
     return absl::DataLossError(

@@ -46,6 +46,9 @@ absl::StatusOr<const tensorflow::MetaGraphDef*> FindMetaGraph(
 // Writes one SavedModel version: <export_dir_base>/<version>/ is built under
 // temp-<version> and published by Commit() (see StagedDirectory). Nothing is
 // left behind if the writer is destroyed before a successful Commit.
+// The bundle prefix of a SavedModel folder's variables: <dir>/variables/variables.
+std::string VariablesPrefix(const std::string& dir);
+
 class SavedModelWriter {
  public:
   static absl::StatusOr<SavedModelWriter> Begin(const std::string& export_dir_base,

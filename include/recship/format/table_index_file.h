@@ -76,6 +76,9 @@ class TableIndexFile {
 
   const std::string& path() const { return path_; }
   const std::vector<View>& views() const { return views_; }
+  // OK when the file indexes exactly these views' keys (their count, row
+  // counts and keys' checksums), else FailedPrecondition saying how not.
+  absl::Status CheckIndexes(const std::vector<Tensor>& view_keys) const;
   // The index over the file's slots, which it writes in place (copy-on-write);
   // the mapping lives as long as the index. Once only: later calls return an
   // empty index.
