@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "commands.h"
 #include "export_progress_bar.h"
 #include "interrupt_flag.h"
@@ -38,7 +40,8 @@ struct ExportCommandOptions {
   std::string warmup_file;
   std::string checkpoint;
   int64_t global_step = -1;
-  int64_t since = -1;  // Delta only: the base version.
+  int64_t since = 0;       // Delta only: the base version (0: the newest).
+  std::string since_time;  // Delta only.
   bool json = false;
   // Distributed only.
   std::string model_name;
@@ -158,12 +161,27 @@ void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
   std::cout << out.dump(2) << "\n";
 }
 
+// Unix seconds ("1765000000") or an RFC 3339 time ("2026-12-01T09:00:00Z").
+absl::StatusOr<int64_t> ParseUnixTime(const std::string& text) {
+  int64_t seconds;
+  if (absl::SimpleAtoi(text, &seconds)) return seconds;
+  absl::Time time;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &time, &error)) return absl::ToUnixSeconds(time);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--since-time '", text, "' is neither Unix seconds nor an RFC 3339 time (", error, ")"));
+}
+
 // --mode delta: one line per sub-model's delta (or --json).
 void RunDeltaExport(const ExportCommandOptions& options) {
-  if (options.since < 0) Fail("export", "--mode delta needs --since VERSION (the served version)");
+  DeltaExportOptions delta_options{.base_version = options.since};
+  if (!options.since_time.empty()) {
+    absl::StatusOr<int64_t> since_time = ParseUnixTime(options.since_time);
+    if (!since_time.ok()) Fail("export", since_time.status());
+    delta_options.since_time = *since_time;
+  }
   absl::StatusOr<DeltaSummary> summary =
-      ExportDelta(options.model_dir, options.checkpoint, options.export_dir_base,
-                  DeltaExportOptions{.base_version = options.since});
+      ExportDelta(options.model_dir, options.checkpoint, options.export_dir_base, delta_options);
   if (!summary.ok()) Fail("export", summary.status());
   json deltas = json::array();
   for (const DeltaSummary::Written& d : summary->deltas) {
@@ -171,6 +189,9 @@ void RunDeltaExport(const ExportCommandOptions& options) {
     int64_t rows = 0, deleted = 0;
     for (const auto& [name, t] : d.manifest.tables) {
       tables[name] = {{"rows", t.rows}, {"deleted", t.deleted}};
+      if (t.rows_updated_from) {
+        tables[name]["rows_updated"] = {*t.rows_updated_from, *t.rows_updated_to};
+      }
       rows += t.rows;
       deleted += t.deleted;
     }
@@ -182,7 +203,7 @@ void RunDeltaExport(const ExportCommandOptions& options) {
   if (options.json) {
     std::cout << json{{"mode", "delta"},
                       {"checkpoint", summary->checkpoint},
-                      {"base_version", options.since},
+                      {"base_version", summary->base_version},
                       {"deltas", deltas},
                       {"seconds", summary->seconds}}
                      .dump(2)
@@ -190,7 +211,7 @@ void RunDeltaExport(const ExportCommandOptions& options) {
     return;
   }
   std::cout << absl::StrFormat("exported %s as %d delta(s) of version %d in %.2f s\n",
-                               summary->checkpoint, summary->deltas.size(), options.since,
+                               summary->checkpoint, summary->deltas.size(), summary->base_version,
                                summary->seconds);
 }
 
@@ -348,8 +369,13 @@ void AddExportCommand(CLI::App& app) {
                   "that changed since version --since, for servers to apply while they serve")
       ->check(CLI::IsMember({"standalone", "distributed", "delta"}));
   cmd->add_option("--since", options->since,
-                  "delta: the served version the delta applies to; it holds the rows that "
-                  "differ from that version plus the deltas already written for it");
+                  "delta: the served version the delta applies to (default: the newest); it "
+                  "holds the rows that differ from that version plus the deltas already "
+                  "written for it");
+  cmd->add_option("--since-time", options->since_time,
+                  "delta: take rows updated before this time (Unix seconds or RFC 3339, by the "
+                  "checkpoint's -timestamps) as served and read only the others; by default "
+                  "the newest timestamp the base and its deltas recorded");
   cmd->add_flag("--shared-embedding", options->shared_embedding,
                 "copy no embedding byte: hard-link the checkpoint's data files into variables/ "
                 "(reflink or copy across filesystems); fast and small on disk, and the export "

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "recship/core/crc32c.h"
 #include "recship/core/file.h"
@@ -52,7 +53,8 @@ absl::StatusOr<StagedDelta> WriteSubModelDelta(const std::string& sub_base,
                                                const DeltaExportOptions& options) {
   RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<ServedTables> served,
                            ServedTables::Open(sub_base, options.base_version));
-  RECSHIP_ASSIGN_OR_RETURN(ServedTables::Changes changes, served->Diff(checkpoint));
+  RECSHIP_ASSIGN_OR_RETURN(ServedTables::Changes changes,
+                           served->Diff(checkpoint, options.since_time));
   const int64_t sequence = served->deltas_applied() + 1;
   RECSHIP_ASSIGN_OR_RETURN(StagedDirectory staged,
                            StagedDirectory::Create(DeltaRoot(sub_base, options.base_version),
@@ -71,7 +73,9 @@ absl::StatusOr<StagedDelta> WriteSubModelDelta(const std::string& sub_base,
   for (const auto& [table, table_changes] : changes) {
     RECSHIP_RETURN_IF_ERROR(AddTable(*writer, *served, table, table_changes));
     manifest.tables[table] = {static_cast<int64_t>(table_changes.keys.size()),
-                              static_cast<int64_t>(table_changes.deleted.size())};
+                              static_cast<int64_t>(table_changes.deleted.size()),
+                              table_changes.updated_through, table_changes.rows_updated_from,
+                              table_changes.rows_updated_to};
   }
   RECSHIP_RETURN_IF_ERROR(writer->Finish());
   RECSHIP_RETURN_IF_ERROR(WriteManifest(staged.path(), manifest));
@@ -103,6 +107,33 @@ absl::StatusOr<std::vector<std::string>> SubModelBases(const std::string& export
   return bases;
 }
 
+// The newest version a standalone model or any ps_<i> of `export_dir_base`
+// has published.
+absl::StatusOr<int64_t> NewestVersion(const std::string& export_dir_base) {
+  int64_t newest = 0;
+  auto scan = [&](const fs::path& base) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+      int64_t version;
+      if (absl::SimpleAtoi(entry.path().filename().string(), &version) && version > 0 &&
+          fs::exists(entry.path() / kSavedModelFilename, ec)) {
+        newest = std::max(newest, version);
+      }
+    }
+  };
+  scan(export_dir_base);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(export_dir_base, ec)) {
+    std::optional<SubModel> sub = SubModel::Parse(entry.path().filename().string());
+    if (sub && sub->is_ps()) scan(entry.path());
+  }
+  if (newest == 0) {
+    return absl::NotFoundError(absl::StrCat("no published version under ", export_dir_base,
+                                            " (nor under its ps_<i>/) to write a delta of"));
+  }
+  return newest;
+}
+
 }  // namespace
 
 absl::StatusOr<DeltaSummary> ExportDelta(const std::string& model_dir,
@@ -111,8 +142,12 @@ absl::StatusOr<DeltaSummary> ExportDelta(const std::string& model_dir,
                                          const DeltaExportOptions& options) {
   const Clock& clock = ClockOrReal(options.clock);
   const absl::Time start = clock.Now();
+  DeltaExportOptions resolved = options;
+  if (resolved.base_version <= 0) {
+    RECSHIP_ASSIGN_OR_RETURN(resolved.base_version, NewestVersion(export_dir_base));
+  }
   RECSHIP_ASSIGN_OR_RETURN(std::vector<std::string> bases,
-                           SubModelBases(export_dir_base, options.base_version));
+                           SubModelBases(export_dir_base, resolved.base_version));
   RECSHIP_ASSIGN_OR_RETURN(std::string checkpoint, ResolveCheckpoint(model_dir, checkpoint_path));
   RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointReader> reader,
                            CheckpointReader::Open(checkpoint));
@@ -120,11 +155,12 @@ absl::StatusOr<DeltaSummary> ExportDelta(const std::string& model_dir,
   // publishes none.
   std::vector<StagedDelta> staged;
   for (const std::string& base : bases) {
-    RECSHIP_ASSIGN_OR_RETURN(StagedDelta delta, WriteSubModelDelta(base, *reader, options));
+    RECSHIP_ASSIGN_OR_RETURN(StagedDelta delta, WriteSubModelDelta(base, *reader, resolved));
     staged.push_back(std::move(delta));
   }
   DeltaSummary summary;
   summary.checkpoint = reader->prefix();
+  summary.base_version = resolved.base_version;
   for (StagedDelta& delta : staged) {
     RECSHIP_RETURN_IF_ERROR(delta.staged.Commit().status());
     summary.deltas.push_back(std::move(delta.written));

@@ -10,6 +10,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/checkpoint_state.h"
 #include "recship/format/table_index_file.h"
+#include "recship/format/table_times.h"
 #include "recship/format/warmup.h"
 
 namespace recship {
@@ -130,12 +131,30 @@ absl::Status WriteTableIndexes(PendingVersion& version, const CheckpointReader& 
   return absl::OkStatus();
 }
 
+// Records when each table's rows were last updated (format/table_times.h),
+// for the tables whose shards all have timestamps, so that a delta against
+// this version need only look at the rows updated since.
+absl::Status WriteTableTimesOf(PendingVersion& version, const CheckpointReader& checkpoint) {
+  TableTimes times;
+  for (const RestorePlan::Table& table : version.tables) {
+    RECSHIP_ASSIGN_OR_RETURN(std::optional<std::vector<Tensor>> timestamps,
+                             checkpoint.TableTimestamps(table.name, table.shards));
+    std::optional<int64_t> newest = timestamps ? NewestTimestamp(*timestamps) : std::nullopt;
+    if (newest) times[table.name] = *newest;
+  }
+  if (times.empty()) return absl::OkStatus();
+  RECSHIP_ASSIGN_OR_RETURN(std::string path,
+                           version.writer->ExtraAssetPath("", kTableTimesFilename));
+  return WriteTableTimes(path, times);
+}
+
 absl::Status WriteVersion(PendingVersion& version, const CheckpointReader& checkpoint,
                           bool shared_embedding, const BytesDoneCallback& on_bytes) {
   RECSHIP_ASSIGN_OR_RETURN(version.stats, WriteVariables(checkpoint.bundle(), version.tensor_names,
                                                          version.writer->variables_prefix(),
                                                          shared_embedding, on_bytes));
   RECSHIP_RETURN_IF_ERROR(WriteTableIndexes(version, checkpoint));
+  RECSHIP_RETURN_IF_ERROR(WriteTableTimesOf(version, checkpoint));
   RECSHIP_RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
   if (!version.warmup_file.empty()) {
     RECSHIP_RETURN_IF_ERROR(version.writer->CopyExtraAsset(kWarmupFilename, version.warmup_file));

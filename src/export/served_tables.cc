@@ -6,14 +6,17 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "recship/core/file.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/delta.h"
 #include "recship/format/row_index.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/table_index_file.h"
+#include "recship/format/table_times.h"
 #include "recship/format/tensor_bundle.h"
 
 namespace recship {
@@ -48,7 +51,8 @@ class ServedTables::Table {
   static absl::StatusOr<std::unique_ptr<Table>> Load(const BundleReader& base,
                                                      const std::string& version_dir,
                                                      const std::string& name,
-                                                     const std::vector<int>& shards) {
+                                                     const std::vector<int>& shards,
+                                                     const TableTimes& times) {
     auto t = std::unique_ptr<Table>(new Table(name, shards));
     std::vector<RowIndex::KeyRun> runs;
     for (int shard : shards) {
@@ -63,6 +67,7 @@ class ServedTables::Table {
     t->row_shape_.assign(first.shape().begin() + 1, first.shape().end());
     t->row_bytes_ = DataTypeSize(t->dtype_);
     for (int64_t d : t->row_shape_) t->row_bytes_ *= static_cast<size_t>(d);
+    if (auto it = times.find(name); it != times.end()) t->updated_through_ = it->second;
     t->index_ = t->IndexFromFile(version_dir);
     if (t->index_ == nullptr) {
       t->index_ = std::make_unique<RowIndex>();
@@ -71,9 +76,12 @@ class ServedTables::Table {
     return t;
   }
 
-  absl::Status RecordDelta(const BundleReader& delta) {
+  absl::Status RecordDelta(const BundleReader& delta, const DeltaManifest& manifest) {
     if (delta.Find(DeltaKeysName(name_)) == nullptr) return absl::OkStatus();
     TableChanges changes;
+    if (auto it = manifest.tables.find(name_); it != manifest.tables.end()) {
+      changes.updated_through = it->second.updated_through;
+    }
     RECSHIP_ASSIGN_OR_RETURN(Tensor keys, delta.Read(DeltaKeysName(name_)));
     RECSHIP_ASSIGN_OR_RETURN(Tensor values, delta.Read(DeltaValuesName(name_)));
     RECSHIP_ASSIGN_OR_RETURN(Tensor deleted, delta.Read(DeltaDeletedName(name_)));
@@ -93,6 +101,7 @@ class ServedTables::Table {
   }
 
   void Record(const TableChanges& changes) {
+    if (changes.updated_through) updated_through_ = changes.updated_through;
     for (size_t i = 0; i < changes.keys.size(); ++i) {
       const char* row = changes.rows.data() + i * row_bytes_;
       auto [it, added] = overlay_.try_emplace(changes.keys[i], kDeleted);
@@ -123,32 +132,54 @@ class ServedTables::Table {
   // them). Rows are compared where they are: a checkpoint row whose id is the
   // version's id at the same place (the usual case: a trainer rewrites its
   // table in place and appends new ids) is compared with the row served for
-  // it by position, in file order; only the others are looked up. Served ids
-  // are checked for deletion only when some id did not match its place.
-  absl::StatusOr<TableChanges> Diff(const CheckpointReader& checkpoint) const {
+  // it by position, in file order, and skipped unread when its timestamp is
+  // older than Since(); only the other rows are looked up. Served ids are
+  // checked for deletion by an index of the checkpoint's ids only when some
+  // version id is not at its place.
+  absl::StatusOr<TableChanges> Diff(const CheckpointReader& checkpoint,
+                                    std::optional<int64_t> since_time) const {
     std::vector<Tensor> keys, values;
     for (int shard : shards_) RECSHIP_RETURN_IF_ERROR(MapShard(checkpoint, shard, keys, values));
+    RECSHIP_ASSIGN_OR_RETURN(std::optional<std::vector<Tensor>> timestamps,
+                             checkpoint.TableTimestamps(name_, shards_));
+    if (since_time && !timestamps) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--since-time needs the rows' timestamps, but checkpoint ", checkpoint.prefix(),
+          " has no ", TableShardTensorName(name_, shards_.front(), "timestamps"),
+          " (or another "
+          "shard's) for table '",
+          name_, "'"));
+    }
     TableChanges changes;
-    bool all_in_place = true;
+    if (timestamps) changes.updated_through = NewestTimestamp(*timestamps);
+    const std::optional<int64_t> since = Since(changes.updated_through, since_time);
+    bool version_in_place = true;           // Every version id is at its place.
+    absl::flat_hash_set<int64_t> appended;  // While so: the ids after them.
     for (size_t v = 0; v < keys.size(); ++v) {
-      const int64_t n = keys[v].num_elements();
-      all_in_place &= n == keys_[v].num_elements();
+      const int64_t n = keys[v].num_elements(), version_rows = keys_[v].num_elements();
+      version_in_place &= n >= version_rows;
       for (int64_t row = 0; row < n; ++row) {
         const int64_t key = keys[v].flat<int64_t>()[row];
+        const bool in_place = row < version_rows && keys_[v].flat<int64_t>()[row] == key;
+        if (row < version_rows) {
+          version_in_place &= in_place;
+        } else if (version_in_place) {
+          appended.insert(key);
+        }
+        const int64_t updated = timestamps ? (*timestamps)[v].flat<int64_t>()[row] : 0;
+        if (in_place && since && updated < *since) continue;
         const std::byte* now = values[v].data() + row * static_cast<int64_t>(row_bytes_);
-        const bool in_place = row < keys_[v].num_elements() && keys_[v].flat<int64_t>()[row] == key;
-        all_in_place &= in_place;
         const std::byte* before = in_place ? ServedInPlace(key, v, row) : Find(key);
         if (before != nullptr && std::memcmp(before, now, row_bytes_) == 0) continue;
         changes.keys.push_back(key);
         changes.rows.append(reinterpret_cast<const char*>(now), row_bytes_);
+        if (timestamps) changes.NoteRowUpdated(updated);
       }
     }
-    if (all_in_place) {
-      // Every version id is still there; only ids deleted by earlier changes
-      // and not brought back can be missing.
+    if (version_in_place) {
+      // Only ids inserted by earlier changes can be missing.
       for (const auto& [key, offset] : overlay_) {
-        if (offset != kDeleted && index_->Find(key) == RowIndex::kNone) {
+        if (offset != kDeleted && !appended.contains(key) && index_->Find(key) == RowIndex::kNone) {
           changes.deleted.push_back(key);
         }
       }
@@ -171,6 +202,18 @@ class ServedTables::Table {
  private:
   Table(std::string name, std::vector<int> shards)
       : name_(std::move(name)), shards_(std::move(shards)) {}
+
+  // Rows whose timestamp is older than this need not be read: `since_time`
+  // when given, else the newest timestamp of what is served, unless the
+  // checkpoint's rows are all older than that (a trainer restored from an
+  // earlier checkpoint) or nothing says when what is served was updated.
+  std::optional<int64_t> Since(std::optional<int64_t> checkpoint_newest,
+                               std::optional<int64_t> since_time) const {
+    if (!checkpoint_newest) return std::nullopt;
+    if (since_time) return since_time;
+    if (!updated_through_ || *checkpoint_newest < *updated_through_) return std::nullopt;
+    return updated_through_;
+  }
 
   // The version's own index when it indexes exactly these keys, else null.
   std::unique_ptr<RowIndex> IndexFromFile(const std::string& version_dir) const {
@@ -238,6 +281,8 @@ class ServedTables::Table {
   const std::vector<int> shards_;
   std::vector<Tensor> keys_, values_;
   std::unique_ptr<RowIndex> index_;
+  // The newest timestamp of the rows served, when known (table_times.h).
+  std::optional<int64_t> updated_through_;
   // Rows changed since the version: id -> offset in overlay_rows_, or
   // kDeleted.
   static constexpr int64_t kDeleted = -1;
@@ -257,8 +302,10 @@ absl::StatusOr<std::unique_ptr<ServedTables>> ServedTables::Open(const std::stri
                            BundleReader::Open(VariablesPrefix(version_dir)));
   std::unique_ptr<ServedTables> out(new ServedTables());
   out->version_ = version;
+  RECSHIP_ASSIGN_OR_RETURN(TableTimes times, ReadTableTimes(version_dir));
   for (const auto& [name, shards] : TableShards(*base)) {
-    RECSHIP_ASSIGN_OR_RETURN(out->tables_[name], Table::Load(*base, version_dir, name, shards));
+    RECSHIP_ASSIGN_OR_RETURN(out->tables_[name],
+                             Table::Load(*base, version_dir, name, shards, times));
   }
   const std::string root = DeltaRoot(sub_base, version);
   for (int64_t sequence : ListDeltas(root)) {
@@ -267,10 +314,15 @@ absl::StatusOr<std::unique_ptr<ServedTables>> ServedTables::Open(const std::stri
           absl::StrCat(root, ": ", DeltaFolderName(out->deltas_applied_ + 1), " is missing before ",
                        DeltaFolderName(sequence)));
     }
-    RECSHIP_ASSIGN_OR_RETURN(
-        std::unique_ptr<BundleReader> delta,
-        BundleReader::Open(VariablesPrefix((fs::path(root) / DeltaFolderName(sequence)).string())));
-    for (auto& [name, table] : out->tables_) RECSHIP_RETURN_IF_ERROR(table->RecordDelta(*delta));
+    const fs::path dir = fs::path(root) / DeltaFolderName(sequence);
+    const std::string manifest_path = (dir / kDeltaManifestFilename).string();
+    RECSHIP_ASSIGN_OR_RETURN(std::string json, ReadFileToString(manifest_path, 1 << 20));
+    RECSHIP_ASSIGN_OR_RETURN(DeltaManifest manifest, DeltaManifest::Parse(json, manifest_path));
+    RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<BundleReader> delta,
+                             BundleReader::Open(VariablesPrefix(dir.string())));
+    for (auto& [name, table] : out->tables_) {
+      RECSHIP_RETURN_IF_ERROR(table->RecordDelta(*delta, manifest));
+    }
     out->deltas_applied_ = sequence;
   }
   return out;
@@ -288,10 +340,11 @@ const TensorShape& ServedTables::row_shape(const std::string& table) const {
   return tables_.at(table)->row_shape();
 }
 
-absl::StatusOr<ServedTables::Changes> ServedTables::Diff(const CheckpointReader& checkpoint) const {
+absl::StatusOr<ServedTables::Changes> ServedTables::Diff(const CheckpointReader& checkpoint,
+                                                         std::optional<int64_t> since_time) const {
   Changes changes;
   for (const auto& [name, table] : tables_) {
-    RECSHIP_ASSIGN_OR_RETURN(changes[name], table->Diff(checkpoint));
+    RECSHIP_ASSIGN_OR_RETURN(changes[name], table->Diff(checkpoint, since_time));
   }
   return changes;
 }

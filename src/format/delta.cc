@@ -19,8 +19,13 @@ constexpr char kFolderPrefix[] = "delta-";
 
 std::string DeltaManifest::ToJson() const {
   nlohmann::json tables_json = nlohmann::json::object();
-  for (const auto& [name, t] : tables)
-    tables_json[name] = {{"rows", t.rows}, {"deleted", t.deleted}};
+  for (const auto& [name, t] : tables) {
+    nlohmann::json& table = tables_json[name] = {{"rows", t.rows}, {"deleted", t.deleted}};
+    if (t.updated_through) table["updated_through"] = *t.updated_through;
+    if (t.rows_updated_from && t.rows_updated_to) {
+      table["rows_updated"] = {*t.rows_updated_from, *t.rows_updated_to};
+    }
+  }
   nlohmann::json j = {{"format", kFormat},
                       {"format_version", kFormatVersion},
                       {"base_version", base_version},
@@ -54,7 +59,16 @@ absl::StatusOr<DeltaManifest> DeltaManifest::Parse(absl::string_view json,
     m.created_unix_seconds = j.at("created_unix_seconds").get<int64_t>();
     m.index_crc32c = j.at("index_crc32c").get<uint32_t>();
     for (const auto& [name, t] : j.at("tables").items()) {
-      m.tables[name] = Table{t.at("rows").get<int64_t>(), t.at("deleted").get<int64_t>()};
+      Table& table = m.tables[name];
+      table.rows = t.at("rows").get<int64_t>();
+      table.deleted = t.at("deleted").get<int64_t>();
+      if (t.contains("updated_through")) {
+        table.updated_through = t.at("updated_through").get<int64_t>();
+      }
+      if (t.contains("rows_updated")) {
+        table.rows_updated_from = t.at("rows_updated").at(0).get<int64_t>();
+        table.rows_updated_to = t.at("rows_updated").at(1).get<int64_t>();
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return bad(e.what());

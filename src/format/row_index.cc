@@ -72,21 +72,28 @@ void RowIndex::Release() {
 }
 
 void RowIndex::Reserve(int64_t keys) {
-  size_t wanted = CapacityFor(keys);
-  if (wanted <= capacity_) return;
-  // Grow by half at least, so inserting one key at a time stays amortized O(1).
-  std::shared_ptr<void> old_owner = std::move(owner_);
-  Slot* old = slots_;
-  const size_t old_capacity = capacity_;
-  owner_ = nullptr;
-  Allocate(std::max(wanted, old_capacity + old_capacity / 2));
-  for (size_t j = 0; j < old_capacity; ++j) {
-    if (j + kPrefetchDistance < old_capacity && old[j + kPrefetchDistance].ref_plus_one != 0) {
-      Prefetch(old[j + kPrefetchDistance].key);
+  if (std::unique_ptr<RowIndex> grown = Grown(keys)) Swap(*grown);
+}
+
+std::unique_ptr<RowIndex> RowIndex::Grown(int64_t keys) const {
+  const size_t wanted = CapacityFor(keys);
+  if (wanted <= capacity_) return nullptr;
+  auto grown = std::make_unique<RowIndex>();
+  grown->Allocate(std::max(wanted, capacity_ + capacity_ / 2));
+  for (size_t j = 0; j < capacity_; ++j) {
+    if (j + kPrefetchDistance < capacity_ && slots_[j + kPrefetchDistance].ref_plus_one != 0) {
+      grown->Prefetch(slots_[j + kPrefetchDistance].key);
     }
-    if (old[j].ref_plus_one != 0) Put(old[j].key, old[j].ref_plus_one - 1);
+    if (slots_[j].ref_plus_one != 0) grown->Put(slots_[j].key, slots_[j].ref_plus_one - 1);
   }
-  if (!old_owner && old != nullptr) munmap(old, old_capacity * sizeof(Slot));
+  return grown;
+}
+
+void RowIndex::Swap(RowIndex& other) {
+  std::swap(owner_, other.owner_);
+  std::swap(slots_, other.slots_);
+  std::swap(capacity_, other.capacity_);
+  std::swap(size_, other.size_);
 }
 
 int64_t RowIndex::Put(int64_t key, int64_t ref) {

@@ -130,4 +130,23 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(
   return reader;
 }
 
+absl::StatusOr<std::optional<std::vector<Tensor>>> CheckpointReader::TableTimestamps(
+    const std::string& table, const std::vector<int>& shards) const {
+  std::vector<Tensor> out;
+  for (int shard : shards) {
+    const std::string name = TableShardTensorName(table, shard, "timestamps");
+    const BundleEntry* entry = bundle_->Find(name);
+    if (entry == nullptr) return std::nullopt;
+    const BundleEntry* keys = bundle_->Find(TableShardTensorName(table, shard, "keys"));
+    if (entry->dtype != tensorflow::DT_INT64 || entry->shape.size() != 1 || keys == nullptr ||
+        keys->shape.empty() || entry->shape[0] != keys->shape[0]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint ", prefix(), ": ", name, " is ", DataTypeName(entry->dtype), " ",
+                       ShapeToString(entry->shape), ", not int64 with one value per key"));
+    }
+    RECSHIP_ASSIGN_OR_RETURN(out.emplace_back(), bundle_->Map(name));
+  }
+  return out;
+}
+
 }  // namespace recship

@@ -114,7 +114,7 @@ absl::Status WriteTable(CheckpointWriter& writer, const HashTableSpec& table,
     RECSHIP_RETURN_IF_ERROR(StreamTensor<int64_t>(
         bundle, name("timestamps"), {rows}, [&](int64_t first, int64_t n, int64_t* out) {
           for (int64_t i = 0; i < n; ++i) {
-            out[i] = 1764000000 + first + i;
+            out[i] = 1764000000 + (first + i) % 86400;  // Spread over a day.
             if (options.changed_fraction <= 0) continue;
             // A changed row: its step's time.
             int t = LastChange(ShardId(first + i, shard, shards), step, options);

@@ -47,7 +47,7 @@ void HashTable::RowBuffer::Clear() {
 }
 
 HashTable::HashTable(Options options, size_t row_bytes)
-    : options_(std::move(options)), row_bytes_(row_bytes), index_(std::make_unique<RowIndex>()) {}
+    : options_(std::move(options)), row_bytes_(row_bytes) {}
 
 HashTable::~HashTable() = default;
 
@@ -80,7 +80,7 @@ void HashTable::BuildIndex() const {
 
 void HashTable::IndexPending() const {
   if (pending_.empty()) return;
-  index_->PutAll(pending_);
+  index_.PutAll(pending_);
   pending_.clear();
   has_pending_.store(false, std::memory_order_release);
 }
@@ -91,13 +91,14 @@ absl::Status HashTable::UseIndexFile(TableIndexFile& file) {
     return absl::FailedPreconditionError(
         absl::StrCat(file.path(), " is not the index of ", DebugName(), ": ", why));
   };
-  if (index_->size() > 0 || own_rows_.size() > 0) return refuse("the table has other rows");
+  if (index_.size() > 0 || own_rows_.size() > 0) return refuse("the table has other rows");
   std::vector<Tensor> view_keys;
   for (const RowIndex::KeyRun& run : pending_) view_keys.push_back(run.keys);
   if (absl::Status indexes = file.CheckIndexes(view_keys); !indexes.ok()) {
     return refuse(indexes.message());
   }
-  index_ = file.TakeIndex();
+  // Mapped copy-on-write: live updates go to the overlay, not into its pages.
+  index_.Reset(file.TakeIndex(), /*writable=*/false);
   pending_.clear();
   has_pending_.store(false, std::memory_order_release);
   return absl::OkStatus();
@@ -113,12 +114,12 @@ const std::byte* HashTable::Row(int64_t ref) const {
 int64_t HashTable::size() const {
   BuildIndex();
   absl::ReaderMutexLock lock(&mu_);
-  return index_->size();
+  return index_.size();
 }
 
 size_t HashTable::MemoryBytes() const {
   absl::ReaderMutexLock lock(&mu_);
-  return index_->MemoryBytes() + own_rows_.capacity();
+  return index_.MemoryBytes() + own_rows_.capacity();
 }
 
 size_t HashTable::ViewBytes() const {
@@ -160,8 +161,8 @@ absl::StatusOr<Tensor> HashTable::Find(const Tensor& keys, const Tensor& default
       int64_t n = std::min(kBlock, end - b);
       for (int64_t j = 0; j < n; ++j) {
         if (b + j + kPrefetchDistance < end)
-          index_->Prefetch(KeyAt(keys, b + j + kPrefetchDistance));
-        int64_t ref = index_->Find(KeyAt(keys, b + j));
+          index_.Prefetch(KeyAt(keys, b + j + kPrefetchDistance));
+        int64_t ref = index_.Find(KeyAt(keys, b + j));
         rows[j] = ref == RowIndex::kNone ? fallback : Row(ref);
         if (row_bytes_ > 0) {
           __builtin_prefetch(rows[j]);
@@ -213,18 +214,14 @@ void HashTable::AddView(const Tensor& keys, const Tensor& values) {
   has_pending_.store(true, std::memory_order_release);
 }
 
-void HashTable::CopyRows(const Tensor& keys, const Tensor& values) {
+void HashTable::CopyRows(const Tensor& keys, const Tensor& values, int64_t begin, int64_t end) {
   IndexPending();  // Later rows overwrite earlier ones, so order matters.
-  const int64_t n = keys.num_elements();
-  // Room for the new keys only: rows that replace others (most of a live
-  // update) must not make a full index, perhaps mapped from its file, rehash.
-  int64_t new_keys = 0;
-  for (int64_t k = 0; k < n; ++k) new_keys += index_->Find(KeyAt(keys, k)) == RowIndex::kNone;
-  index_->Reserve(index_->size() + new_keys);
+  index_.ReserveFor(keys, begin, end);
   const std::byte* src = values.data();
-  for (int64_t k = 0; k < n; ++k) {
+  for (int64_t k = begin; k < end; ++k) {
+    if (k + kPrefetchDistance < end) index_.Prefetch(KeyAt(keys, k + kPrefetchDistance));
     int64_t key = KeyAt(keys, k);
-    int64_t ref = index_->Find(key);
+    int64_t ref = index_.Find(key);
     if (ref != RowIndex::kNone && (ref >> kSegmentShift) == 0) {
       std::memcpy(own_rows_.data() + ref * static_cast<int64_t>(row_bytes_), src + k * row_bytes_,
                   row_bytes_);
@@ -232,7 +229,7 @@ void HashTable::CopyRows(const Tensor& keys, const Tensor& values) {
     }
     int64_t row = row_bytes_ == 0 ? 0 : static_cast<int64_t>(own_rows_.size() / row_bytes_);
     own_rows_.Append(src + k * row_bytes_, row_bytes_);
-    index_->Put(key, Ref(0, row));
+    index_.Put(key, Ref(0, row));
   }
 }
 
@@ -240,36 +237,80 @@ void HashTable::AddRows(const Tensor& keys, const Tensor& values) {
   if (values.is_view() && keys.num_elements() > 0) {
     AddView(keys, values);
   } else {
-    CopyRows(keys, values);
+    CopyRows(keys, values, 0, keys.num_elements());
   }
 }
 
 absl::Status HashTable::Insert(const Tensor& keys, const Tensor& values) {
   RECSHIP_RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
-  absl::MutexLock lock(&mu_);
-  AddRows(keys, values);
+  if (values.is_view()) {
+    absl::MutexLock lock(&mu_);
+    AddRows(keys, values);
+    return absl::OkStatus();
+  }
+  absl::MutexLock writer(&writer_mu_);
+  BuildIndex();
+  InBatches(keys, keys.num_elements(),
+            [&](int64_t begin, int64_t end) { CopyRows(keys, values, begin, end); });
   return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> HashTable::Erase(const Tensor& keys) {
-  if (keys.dtype() != options_.key_dtype) {
-    return absl::InvalidArgumentError(absl::StrCat(DebugName(), " has ",
-                                                   DataTypeName(options_.key_dtype), " keys, not ",
-                                                   DataTypeName(keys.dtype())));
-  }
-  absl::MutexLock lock(&mu_);
-  IndexPending();
+  RECSHIP_RETURN_IF_ERROR(CheckKeys(keys));
+  absl::MutexLock writer(&writer_mu_);
+  BuildIndex();
+  return EraseInBatches(keys, keys.num_elements());
+}
+
+absl::StatusOr<int64_t> HashTable::ApplyUpdate(const Tensor& keys, const Tensor& values,
+                                               const Tensor* deleted) {
+  RECSHIP_RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
+  if (deleted != nullptr) RECSHIP_RETURN_IF_ERROR(CheckKeys(*deleted));
+  absl::MutexLock writer(&writer_mu_);
+  BuildIndex();
+  InBatches(keys, kRowsPerLock,
+            [&](int64_t begin, int64_t end) { CopyRows(keys, values, begin, end); });
+  return deleted == nullptr ? 0 : EraseInBatches(*deleted, kRowsPerLock);
+}
+
+absl::Status HashTable::CheckKeys(const Tensor& keys) const {
+  if (keys.dtype() == options_.key_dtype) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(DebugName(), " has ",
+                                                 DataTypeName(options_.key_dtype), " keys, not ",
+                                                 DataTypeName(keys.dtype())));
+}
+
+int64_t HashTable::EraseInBatches(const Tensor& keys, int64_t rows_per_lock) {
   int64_t erased = 0;
-  for (int64_t i = 0; i < keys.num_elements(); ++i) {
-    erased += index_->Erase(KeyAt(keys, i)) != RowIndex::kNone;
-  }
+  InBatches(keys, rows_per_lock, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) erased += index_.Erase(KeyAt(keys, i)) != RowIndex::kNone;
+  });
   return erased;
+}
+
+template <typename F>
+void HashTable::InBatches(const Tensor& keys, int64_t rows_per_lock, F&& change) {
+  const int64_t n = keys.num_elements();
+  for (int64_t begin = 0; begin < n; begin += rows_per_lock) {
+    const int64_t end = std::min(n, begin + rows_per_lock);
+    std::unique_ptr<RowIndex> grown;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      grown = index_.GrownFor(keys, begin, end);
+    }
+    // Only writers change the index, and this one holds writer_mu_, so what
+    // was grown is still current.
+    absl::MutexLock lock(&mu_);
+    index_.Install(std::move(grown));
+    change(begin, end);
+  }
 }
 
 absl::Status HashTable::Import(const Tensor& keys, const Tensor& values) {
   RECSHIP_RETURN_IF_ERROR(CheckKeysAndValues(keys, values));
+  absl::MutexLock writer(&writer_mu_);
   absl::MutexLock lock(&mu_);
-  index_->Clear();
+  index_.Clear();
   pending_.clear();
   has_pending_.store(false, std::memory_order_release);
   own_rows_.Clear();
@@ -281,13 +322,13 @@ absl::Status HashTable::Import(const Tensor& keys, const Tensor& values) {
 absl::StatusOr<std::pair<Tensor, Tensor>> HashTable::Export() const {
   BuildIndex();
   absl::ReaderMutexLock lock(&mu_);
-  const int64_t n = index_->size();
+  const int64_t n = index_.size();
   RECSHIP_ASSIGN_OR_RETURN(Tensor keys, Tensor::Create(options_.key_dtype, {n}));
   TensorShape shape = {n};
   shape.insert(shape.end(), options_.value_shape.begin(), options_.value_shape.end());
   RECSHIP_ASSIGN_OR_RETURN(Tensor values, Tensor::Create(options_.value_dtype, std::move(shape)));
   int64_t i = 0;
-  index_->ForEach([&](int64_t key, int64_t ref) {
+  index_.ForEach([&](int64_t key, int64_t ref) {
     if (options_.key_dtype == tensorflow::DT_INT32) {
       keys.flat<int32_t>()[i] = static_cast<int32_t>(key);
     } else {

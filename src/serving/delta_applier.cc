@@ -20,9 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Rows per batch: one batch holds a table's writer lock.
-constexpr int64_t kBatchRows = 256;
-
 struct TableRows {
   HashTable* table = nullptr;
   Tensor keys, values, deleted;
@@ -98,33 +95,12 @@ absl::StatusOr<LoadedDelta> LoadDelta(const SavedModelBundle& bundle, const std:
   return delta;
 }
 
-// Rows [begin, end) of a tensor's first dimension, copied.
-absl::StatusOr<Tensor> Slice(const Tensor& t, int64_t begin, int64_t end) {
-  TensorShape shape = t.shape();
-  const size_t row_bytes = shape[0] == 0 ? 0 : t.byte_size() / static_cast<size_t>(shape[0]);
-  shape[0] = end - begin;
-  RECSHIP_ASSIGN_OR_RETURN(Tensor out, Tensor::Create(t.dtype(), shape));
-  if (out.byte_size() > 0) {
-    std::memcpy(out.data(), t.data() + begin * static_cast<int64_t>(row_bytes), out.byte_size());
-  }
-  return out;
-}
-
+// Lookups go on while a delta goes in: HashTable::ApplyUpdate holds the
+// table's writer lock for a few rows at a time.
 absl::Status Apply(const LoadedDelta& delta) {
   for (const auto& [name, rows] : delta.tables) {
-    const int64_t n = rows.keys.num_elements();
-    for (int64_t begin = 0; begin < n; begin += kBatchRows) {
-      const int64_t end = std::min(n, begin + kBatchRows);
-      RECSHIP_ASSIGN_OR_RETURN(Tensor keys, Slice(rows.keys, begin, end));
-      RECSHIP_ASSIGN_OR_RETURN(Tensor values, Slice(rows.values, begin, end));
-      RECSHIP_RETURN_IF_ERROR(rows.table->Insert(keys, values));
-    }
-    const int64_t m = rows.deleted.num_elements();
-    for (int64_t begin = 0; begin < m; begin += kBatchRows) {
-      RECSHIP_ASSIGN_OR_RETURN(Tensor keys,
-                               Slice(rows.deleted, begin, std::min(m, begin + kBatchRows)));
-      RECSHIP_RETURN_IF_ERROR(rows.table->Erase(keys).status());
-    }
+    RECSHIP_RETURN_IF_ERROR(
+        rows.table->ApplyUpdate(rows.keys, rows.values, &rows.deleted).status());
   }
   return absl::OkStatus();
 }

@@ -34,7 +34,24 @@ void ModelManager::Log(const std::string& line) const {
 }
 
 void ModelManager::Poll() {
+  PollVersions();
+  ApplyDeltas();
+}
+
+void ModelManager::PollVersions() {
   for (const auto& model : config_.model_config_list().config()) PollModel(model);
+}
+
+void ModelManager::ApplyDeltas() {
+  absl::MutexLock deltas(&delta_mu_);
+  for (const auto& model : config_.model_config_list().config()) {
+    Versions loaded;
+    {
+      absl::MutexLock lock(&mu_);
+      loaded = models_[model.name()];
+    }
+    for (const auto& [version, bundle] : loaded) ApplyVersionDeltas(model, version, *bundle);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const SavedModelBundle>> ModelManager::LoadBundle(
@@ -126,8 +143,6 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
   for (int64_t version : wanted) {
     if (!loaded.contains(version) && ReadyToLoad(model, version)) LoadVersion(model, version);
   }
-  // Deltas that arrived for versions already serving.
-  for (const auto& [version, bundle] : loaded) ApplyDeltas(model, version, *bundle);
   // ... then unload what the policy no longer wants, but never the last
   // version standing when nothing newer loaded.
   UnloadUnwanted(model, wanted);
@@ -146,9 +161,10 @@ void ModelManager::LoadVersion(const tensorflow::serving::ModelConfig& model, in
   load_states_.erase({model.name(), version});
   // A restarted server replays the deltas it finds before it serves, so it
   // serves what a server that stayed up does.
-  delta_progress_[{model.name(), version}] = DeltaProgress();
-  ApplyDeltas(model, version, **bundle);
   {
+    absl::MutexLock deltas(&delta_mu_);
+    delta_progress_[{model.name(), version}] = DeltaProgress();
+    ApplyVersionDeltas(model, version, **bundle);
     absl::MutexLock lock(&mu_);
     models_[model.name()][version] = *bundle;
   }
@@ -162,8 +178,8 @@ void ModelManager::LoadVersion(const tensorflow::serving::ModelConfig& model, in
       (*bundle)->MappedBytes() / 1048576.0, (*bundle)->mapped_table_indexes()));
 }
 
-void ModelManager::ApplyDeltas(const tensorflow::serving::ModelConfig& model, int64_t version,
-                               const SavedModelBundle& bundle) {
+void ModelManager::ApplyVersionDeltas(const tensorflow::serving::ModelConfig& model,
+                                      int64_t version, const SavedModelBundle& bundle) {
   ApplyNewDeltas(bundle, model.base_path(), version, delta_progress_[{model.name(), version}],
                  [&](const std::string& line) {
                    Log(absl::StrFormat("model '%s' version %d: %s", model.name(), version, line));
@@ -196,7 +212,10 @@ void ModelManager::UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
     // Requests still running keep their own reference; the memory goes with
     // the last of them.
     dropped[i].reset();
-    delta_progress_.erase({model.name(), dropped_versions[i]});
+    {
+      absl::MutexLock deltas(&delta_mu_);
+      delta_progress_.erase({model.name(), dropped_versions[i]});
+    }
     Log(absl::StrFormat("model '%s' version %d unloaded in %.3f s", model.name(),
                         dropped_versions[i], SecondsSince(start)));
   }

@@ -51,7 +51,9 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   server->manager_ = std::make_unique<ModelManager>(o.config, manager_options);
   server->manager_->Poll();
 
-  server->service_ = std::make_unique<PredictionServiceImpl>(server->manager_.get(), o.limits);
+  server->writer_ = std::make_unique<BackgroundThread>();
+  server->service_ = std::make_unique<PredictionServiceImpl>(server->manager_.get(), o.limits,
+                                                             server->writer_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(o.host, ":", o.port), grpc::InsecureServerCredentials(),
@@ -148,7 +150,9 @@ void ModelServer::PollLoop() {
   // when requests to the versions being served leave them idle.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLoadNiceness);
   while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(options_.poll_wait_seconds))) {
-    manager_->Poll();
+    manager_->PollVersions();
+    // Deltas are table writes: at background priority, like pushes.
+    writer_->Run([this] { manager_->ApplyDeltas(); });
     UpdateHealth();
   }
 }

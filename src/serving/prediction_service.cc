@@ -2,6 +2,7 @@
 
 #include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
+#include "recship/format/sub_model.h"
 
 namespace recship {
 
@@ -26,9 +27,15 @@ grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext*,
                                             tensorflow::serving::PredictResponse* response) {
   absl::StatusOr<ServableHandle> servable = manager_->Get(request->model_spec());
   if (!servable.ok()) return ToGrpcStatus(servable.status());
-  absl::Status ran = RunPredict(*servable->model, *request, limits_, response);
-  if (!ran.ok()) return ToGrpcStatus(ran);
   std::string signature = request->model_spec().signature_name();
+  absl::Status ran;
+  auto run = [&] { ran = RunPredict(*servable->model, *request, limits_, response); };
+  if (writer_ != nullptr && signature == kAssignSignature) {
+    writer_->Run(run);
+  } else {
+    run();
+  }
+  if (!ran.ok()) return ToGrpcStatus(ran);
   SetResponseSpec(*servable, signature.empty() ? kDefaultServingSignatureKey : signature,
                   response->mutable_model_spec());
   return grpc::Status::OK;

@@ -22,7 +22,8 @@ TEST(DeltaManifestTest, RoundTripsAndRefusesBadManifests) {
   m.checkpoint = "/t/model.ckpt-7";
   m.global_step = 7;
   m.created_unix_seconds = 1700000000;
-  m.tables["user_id"] = {12, 4};
+  m.tables["user_id"] = {12, 4, 1765000009, 1765000001, 1765000008};
+  m.tables["no_timestamps"] = {1, 0};
   m.index_crc32c = 0xdeadbeef;
   ASSERT_OK_AND_ASSIGN(DeltaManifest back, DeltaManifest::Parse(m.ToJson(), "m.json"));
   EXPECT_EQ(back.base_version, 100);
@@ -30,6 +31,11 @@ TEST(DeltaManifestTest, RoundTripsAndRefusesBadManifests) {
   EXPECT_EQ(back.checkpoint, m.checkpoint);
   EXPECT_EQ(back.tables.at("user_id").rows, 12);
   EXPECT_EQ(back.tables.at("user_id").deleted, 4);
+  EXPECT_EQ(back.tables.at("user_id").updated_through, 1765000009);
+  EXPECT_EQ(back.tables.at("user_id").rows_updated_from, 1765000001);
+  EXPECT_EQ(back.tables.at("user_id").rows_updated_to, 1765000008);
+  EXPECT_FALSE(back.tables.at("no_timestamps").updated_through.has_value());
+  EXPECT_FALSE(back.tables.at("no_timestamps").rows_updated_from.has_value());
   EXPECT_EQ(back.index_crc32c, 0xdeadbeefu);
 
   EXPECT_TRUE(IsError(DeltaManifest::Parse("{", "m.json").status(), absl::StatusCode::kDataLoss,

@@ -615,5 +615,59 @@ TEST(HashTableTest, ConcurrentFindsWhileOneThreadInserts) {
   EXPECT_EQ(table->size(), kOld + kGenerations * kNewPerGeneration);
 }
 
+TEST(HashTableTest, ApplyUpdateInBatchesWhileOthersFindWholeRows) {
+  // A live update goes in a few rows per writer lock: concurrent Finds see
+  // each row whole and each key at its old or new value, and the result is
+  // every insert and deletion applied.
+  constexpr int64_t kKeys = 5000;
+  std::shared_ptr<HashTable> table = MakeTable(DT_INT64, DT_INT64, {4});
+  ASSERT_NE(table, nullptr);
+  std::vector<int64_t> keys, old_rows, new_rows;
+  for (int64_t k = 0; k < kKeys; ++k) {
+    keys.push_back(k);
+    old_rows.insert(old_rows.end(), {k, k, k, k});
+    new_rows.insert(new_rows.end(), {-k - 1, -k - 1, -k - 1, -k - 1});
+  }
+  Tensor key_tensor = Tensor::FromVector<int64_t>({kKeys}, keys);
+  ASSERT_OK(table->Insert(key_tensor, Tensor::FromVector<int64_t>({kKeys, 4}, old_rows)));
+  Tensor fallback = Tensor::FromVector<int64_t>({4}, {7, 7, 7, 7});
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> bad_rows{0};
+  std::thread reader([&] {
+    do {
+      absl::StatusOr<Tensor> found = table->Find(key_tensor, fallback, nullptr);
+      if (!found.ok()) {
+        ++bad_rows;
+        continue;
+      }
+      auto rows = found->flat<int64_t>();
+      for (int64_t k = 0; k < kKeys; ++k) {
+        const int64_t* row = rows.data() + k * 4;
+        const bool whole = row[1] == row[0] && row[2] == row[0] && row[3] == row[0];
+        const bool known = row[0] == k || row[0] == -k - 1 || (k % 10 == 0 && row[0] == 7);
+        bad_rows += !(whole && known);
+      }
+    } while (!done.load());
+  });
+  std::vector<int64_t> deleted;
+  for (int64_t k = 0; k < kKeys; k += 10) deleted.push_back(k);
+  Tensor deleted_tensor =
+      Tensor::FromVector<int64_t>({static_cast<int64_t>(deleted.size())}, deleted);
+  absl::StatusOr<int64_t> erased = table->ApplyUpdate(
+      key_tensor, Tensor::FromVector<int64_t>({kKeys, 4}, new_rows), &deleted_tensor);
+  done = true;
+  reader.join();
+  ASSERT_OK(erased.status());
+  EXPECT_EQ(*erased, kKeys / 10);
+  EXPECT_EQ(bad_rows.load(), 0);
+  EXPECT_EQ(table->size(), kKeys - kKeys / 10);
+  ASSERT_OK_AND_ASSIGN(Tensor after, table->Find(key_tensor, fallback, nullptr));
+  for (int64_t k = 0; k < kKeys; ++k) {
+    ASSERT_EQ(after.flat<int64_t>()[k * 4], k % 10 == 0 ? 7 : -k - 1) << "key " << k;
+  }
+  EXPECT_TRUE(IsError(table->ApplyUpdate(key_tensor, fallback, &key_tensor).status(),
+                      absl::StatusCode::kInvalidArgument, {"must have shape"}));
+}
+
 }  // namespace
 }  // namespace recship

@@ -23,12 +23,14 @@ from test_distributed import Cluster, export_distributed
 MODEL = "ctr"
 TABLES = ["user_id", "item_id"]
 BASE_VERSION = 100
+STEP_TIME = 1_766_000_000  # After every timestamp synth writes.
 
 
 def train_step(model_dir, step, rng, write_bundle):
     """Writes model.ckpt-<step> from the newest checkpoint: 1% of each table
     shard's rows changed, 3 ids added and 2 dropped per shard (with their
-    slot, freq and timestamp rows), dense variables kept. Returns
+    slot, freq and timestamp rows; the changed and added rows timestamped
+    STEP_TIME + step), dense variables kept. Returns
     ({table: added ids}, {table: dropped ids})."""
     reader = tf.train.load_checkpoint(str(model_dir))
     tensors = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
@@ -41,6 +43,8 @@ def train_step(model_dir, step, rng, write_bundle):
             changed = rng.choice(n, max(1, n // 100), replace=False)
             tensors[prefix + "values"][changed] = rng.standard_normal(
                 (len(changed), tensors[prefix + "values"].shape[1])).astype(np.float32)
+            # As a trainer records them: the time of every row it updates.
+            tensors[prefix + "timestamps"][changed] = STEP_TIME + step
             keep = np.ones(n, bool)
             keep[rng.choice(n, 2, replace=False)] = False
             dropped[table] += [int(k) for k in keys[~keep]]
@@ -50,6 +54,8 @@ def train_step(model_dir, step, rng, write_bundle):
                 kept = tensors[name][keep]
                 if name.endswith("-keys"):
                     extra = new
+                elif name.endswith("-timestamps"):
+                    extra = np.full(3, STEP_TIME + step, np.int64)
                 else:
                     extra = rng.standard_normal((3, *kept.shape[1:])).astype(kept.dtype)
                 tensors[name] = np.concatenate([kept, extra])

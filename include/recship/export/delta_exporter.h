@@ -7,15 +7,17 @@
 // What a sub-model serves is its base's rows plus the deltas already written
 // for that base; the new delta holds every id of the checkpoint's matching
 // shards whose row differs from that (new ids included) and every served id
-// the checkpoint no longer has. Rows are compared byte for byte, so a delta
-// is exact whatever the trainer recorded; memory is an index of the
-// checkpoint's ids (20 bytes each) plus the rows of the deltas, never a copy
-// of a table. Each delta is published whole (staged, then renamed); a
+// the checkpoint no longer has. Rows are compared byte for byte; where the
+// checkpoint has -timestamps, only the rows updated since what is served
+// are read (ServedTables::Diff). Memory is the rows of the deltas, plus an
+// index of the checkpoint's ids (20 bytes each) when its ids moved, never a
+// copy of a table. Each delta is published whole (staged, then renamed); a
 // failed one leaves nothing.
 #ifndef RECSHIP_EXPORT_DELTA_EXPORTER_H_
 #define RECSHIP_EXPORT_DELTA_EXPORTER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,13 @@
 namespace recship {
 
 struct DeltaExportOptions {
+  // 0: the newest version published under the export base.
   int64_t base_version = 0;
+  // Rows updated (by the checkpoint's -timestamps) before this are taken as
+  // served already; every table then needs timestamps. By default that time
+  // is the newest timestamp of what the base and its deltas serve, where
+  // they record one.
+  std::optional<int64_t> since_time;
   // Not owned; null is the system clock.
   const Clock* clock = nullptr;
 };
@@ -38,6 +46,7 @@ struct DeltaSummary {
     DeltaManifest manifest;
   };
   std::string checkpoint;
+  int64_t base_version = 0;
   std::vector<Written> deltas;
   double seconds = 0;
 };

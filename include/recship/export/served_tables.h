@@ -12,9 +12,11 @@
 #ifndef RECSHIP_EXPORT_SERVED_TABLES_H_
 #define RECSHIP_EXPORT_SERVED_TABLES_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,15 @@ class ServedTables {
     std::vector<int64_t> keys;  // Inserted or changed.
     std::string rows;           // Their rows, one after another.
     std::vector<int64_t> deleted;
+    // From the checkpoint's -timestamps, when it has them: the newest of the
+    // table's rows, and the oldest and newest of the rows changed.
+    std::optional<int64_t> updated_through;
+    std::optional<int64_t> rows_updated_from, rows_updated_to;
+
+    void NoteRowUpdated(int64_t timestamp) {
+      rows_updated_from = rows_updated_from ? std::min(*rows_updated_from, timestamp) : timestamp;
+      rows_updated_to = rows_updated_to ? std::max(*rows_updated_to, timestamp) : timestamp;
+    }
   };
   using Changes = std::map<std::string, TableChanges>;  // By table name.
 
@@ -47,8 +58,14 @@ class ServedTables {
   DataType dtype(const std::string& table) const;
   const TensorShape& row_shape(const std::string& table) const;
 
-  // The changes that bring what is served to `checkpoint`'s rows.
-  absl::StatusOr<Changes> Diff(const CheckpointReader& checkpoint) const;
+  // The changes that bring what is served to `checkpoint`'s rows. Where the
+  // checkpoint has -timestamps, rows in place and updated before
+  // `since_time` (by default: before the newest timestamp of what is served,
+  // from the version's table times and its deltas) are taken as served and
+  // not read; with `since_time`, a table without timestamps is an error
+  // naming it.
+  absl::StatusOr<Changes> Diff(const CheckpointReader& checkpoint,
+                               std::optional<int64_t> since_time = std::nullopt) const;
   // Records changes as served.
   void Record(const Changes& changes);
   // Every change recorded since the version (deltas included): what a server

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct DeltaManifest {
   struct Table {
     int64_t rows = 0;     // Inserted or changed.
     int64_t deleted = 0;  // Removed.
+    // From the checkpoint's -timestamps, when it has them (table_times.h):
+    // the newest timestamp of the table's rows, and the oldest and newest of
+    // the rows this delta carries.
+    std::optional<int64_t> updated_through;
+    std::optional<int64_t> rows_updated_from, rows_updated_to;
   };
   int64_t base_version = 0;
   int64_t sequence = 0;    // 1, 2, ... per base version.

@@ -59,6 +59,11 @@ class RowIndex {
   // Makes room for `keys` keys in all, rehashing (once) if needed. Throws
   // std::bad_alloc when out of memory.
   void Reserve(int64_t keys);
+  // A copy with room for `keys` keys in all (and at least half as many
+  // slots again, so growing one key at a time stays amortized O(1)), or null
+  // when this index has room. Reads only, so it may run beside lookups.
+  std::unique_ptr<RowIndex> Grown(int64_t keys) const;
+  void Swap(RowIndex& other);
   // Maps `key` to `ref` (>= 0); returns the ref it replaced, or kNone for a
   // new key. There must be room (Reserve).
   int64_t Put(int64_t key, int64_t ref);

@@ -79,6 +79,11 @@ class CheckpointReader {
   std::optional<int64_t> global_step() const { return global_step_; }
   // Table name -> sorted shard ids that have both keys and values.
   const std::map<std::string, std::vector<int>>& tables() const { return tables_; }
+  // The `-timestamps` of `shards` of `table` (int64, one per key; mapped and
+  // checked), or nullopt when any of those shards has none. Errors name a
+  // timestamps tensor that does not match its keys.
+  absl::StatusOr<std::optional<std::vector<Tensor>>> TableTimestamps(
+      const std::string& table, const std::vector<int>& shards) const;
 
  private:
   explicit CheckpointReader(std::unique_ptr<BundleReader> bundle) : bundle_(std::move(bundle)) {}

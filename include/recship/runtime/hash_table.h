@@ -12,8 +12,11 @@
 // Views are indexed in one pass, sized for all of them, when the table is
 // first read after they were added (or by BuildIndex, which a model load
 // calls so that no request pays for it), unless an index file saved with
-// them is adopted instead (UseIndexFile). Find takes a reader lock and runs
-// in parallel with other Finds; Insert and Import take the writer lock.
+// them is adopted instead (UseIndexFile); that index is mapped from its file
+// and never written: keys inserted or erased later go to a small overlay
+// (LayeredIndex), so a live update costs memory for the keys it changes
+// only. Find takes a reader lock and runs in parallel with other Finds;
+// Insert, Erase and Import take the writer lock.
 #ifndef RECSHIP_RUNTIME_HASH_TABLE_H_
 #define RECSHIP_RUNTIME_HASH_TABLE_H_
 
@@ -30,12 +33,16 @@
 #include "recship/format/row_index.h"
 #include "recship/format/table_index_file.h"
 #include "recship/runtime/kernel.h"
+#include "recship/runtime/layered_index.h"
 #include "recship/runtime/memory_budget.h"
 
 namespace recship {
 
 class HashTable : public Resource {
  public:
+  // Rows ApplyUpdate changes per hold of the writer lock.
+  static constexpr int64_t kRowsPerLock = 64;
+
   struct Options {
     std::string name;
     DataType key_dtype = tensorflow::DT_INT64;  // DT_INT64 or DT_INT32.
@@ -65,12 +72,19 @@ class HashTable : public Resource {
                               MemoryBudget* memory = nullptr) const;
   // Inserts or overwrites rows: values has shape keys.shape + value_shape.
   // Values that are a view (Tensor::is_view) are kept in place; others are
-  // copied.
+  // copied. A lookup sees all of an Insert or none of it; growing the index
+  // for it happens before, beside lookups.
   absl::Status Insert(const Tensor& keys, const Tensor& values);
   // Removes the rows of `keys` (any shape; absent keys are skipped) and
   // returns how many there were. Their bytes stay in the table's own
   // buffer until the table is imported again.
   absl::StatusOr<int64_t> Erase(const Tensor& keys);
+  // A live update: Insert(keys, values) then Erase(*deleted) when given,
+  // kRowsPerLock rows per hold of the writer lock, so that lookups wait at
+  // most for that many (a lookup may see part of the update, never part of
+  // a row). Returns how many deleted keys were present.
+  absl::StatusOr<int64_t> ApplyUpdate(const Tensor& keys, const Tensor& values,
+                                      const Tensor* deleted = nullptr);
   // Replaces the whole contents, as Insert into an empty table.
   absl::Status Import(const Tensor& keys, const Tensor& values);
   // Every key and its row (LookupTableExportV2), in no particular order.
@@ -116,7 +130,17 @@ class HashTable : public Resource {
   // Keeps a view as a segment, copies anything else.
   void AddRows(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddView(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CopyRows(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CopyRows(const Tensor& keys, const Tensor& values, int64_t begin, int64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckKeys(const Tensor& keys) const;
+  // Calls change(begin, end) for the keys in batches of `rows_per_lock`,
+  // each under the writer lock, after growing the index for the batch
+  // beside lookups (under a reader lock).
+  template <typename F>
+  void InBatches(const Tensor& keys, int64_t rows_per_lock, F&& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  int64_t EraseInBatches(const Tensor& keys, int64_t rows_per_lock)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   void IndexPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The row a reference points at.
   const std::byte* Row(int64_t ref) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -124,8 +148,11 @@ class HashTable : public Resource {
   const Options options_;
   const size_t row_bytes_;
   mutable absl::Mutex mu_;
+  // Taken by Insert, Erase and Import before mu_, so that one changes the
+  // table at a time and can prepare work under a reader lock of mu_.
+  absl::Mutex writer_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // Built lazily (see the top comment), hence mutable.
-  mutable std::unique_ptr<RowIndex> index_ ABSL_GUARDED_BY(mu_);
+  mutable LayeredIndex index_ ABSL_GUARDED_BY(mu_);
   mutable std::vector<RowIndex::KeyRun> pending_ ABSL_GUARDED_BY(mu_);  // Views to index.
   mutable std::atomic<bool> has_pending_{false};
   RowBuffer own_rows_ ABSL_GUARDED_BY(mu_);

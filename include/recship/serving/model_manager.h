@@ -78,8 +78,13 @@ class ModelManager {
 
   ModelManager(tensorflow::serving::ModelServerConfig config, Options options);
 
-  // One pass over every model's base path.
+  // One pass over every model's base path: PollVersions, then ApplyDeltas.
   void Poll();
+  // Loads the versions that appeared (each with the deltas it has, before
+  // it serves) and unloads those the policy no longer wants.
+  void PollVersions();
+  // Applies the deltas that appeared for the versions serving.
+  void ApplyDeltas();
 
   // The version a request names: by number, by label, or the latest loaded.
   // NotFound (TensorFlow Serving's code) for an unknown model or version,
@@ -94,8 +99,8 @@ class ModelManager {
   void PollModel(const tensorflow::serving::ModelConfig& model);
   // Loads, replays its deltas and publishes one version, or records why not.
   void LoadVersion(const tensorflow::serving::ModelConfig& model, int64_t version);
-  void ApplyDeltas(const tensorflow::serving::ModelConfig& model, int64_t version,
-                   const SavedModelBundle& bundle);
+  void ApplyVersionDeltas(const tensorflow::serving::ModelConfig& model, int64_t version,
+                          const SavedModelBundle& bundle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(delta_mu_);
   // Drops the loaded versions not in `wanted`, unless none of those loaded.
   void UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
                       const std::vector<int64_t>& wanted);
@@ -122,8 +127,10 @@ class ModelManager {
   std::map<std::string, Versions> models_ ABSL_GUARDED_BY(mu_);
   // Versions on disk not loaded yet. Only Poll() touches it.
   std::map<std::pair<std::string, int64_t>, LoadState> load_states_;
-  // The deltas applied to each loaded version. Only Poll() touches it.
-  std::map<std::pair<std::string, int64_t>, DeltaProgress> delta_progress_;
+  // The deltas applied to each loaded version.
+  absl::Mutex delta_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::map<std::pair<std::string, int64_t>, DeltaProgress> delta_progress_
+      ABSL_GUARDED_BY(delta_mu_);
   std::set<std::string> missing_base_paths_;
 };
 

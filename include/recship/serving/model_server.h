@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "recship/runtime/remote_call.h"
 #include "recship/runtime/session.h"
+#include "recship/serving/background_thread.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
@@ -89,6 +90,8 @@ class ModelServer {
   int port_ = 0;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ModelManager> manager_;
+  // Writes table rows (deltas, hashtable_assign) at background priority.
+  std::unique_ptr<BackgroundThread> writer_;
   std::unique_ptr<PredictionServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   absl::Notification stop_;

@@ -5,6 +5,7 @@
 #ifndef RECSHIP_SERVING_PREDICTION_SERVICE_H_
 #define RECSHIP_SERVING_PREDICTION_SERVICE_H_
 
+#include "recship/serving/background_thread.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
 #include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -13,8 +14,11 @@ namespace recship {
 
 class PredictionServiceImpl final : public ::tensorflow::serving::PredictionService::Service {
  public:
-  PredictionServiceImpl(const ModelManager* manager, PredictLimits limits)
-      : manager_(manager), limits_(limits) {}
+  // With `writer`, requests to a shard's hashtable_assign signature (table
+  // writes) run on it, at background priority (not owned).
+  PredictionServiceImpl(const ModelManager* manager, PredictLimits limits,
+                        BackgroundThread* writer = nullptr)
+      : manager_(manager), limits_(limits), writer_(writer) {}
 
   grpc::Status Predict(grpc::ServerContext* context,
                        const tensorflow::serving::PredictRequest* request,
@@ -26,6 +30,7 @@ class PredictionServiceImpl final : public ::tensorflow::serving::PredictionServ
  private:
   const ModelManager* manager_;
   const PredictLimits limits_;
+  BackgroundThread* const writer_;
 };
 
 // The gRPC status carrying `status`'s code and message (the codes agree).

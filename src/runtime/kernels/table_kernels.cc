@@ -73,11 +73,15 @@ class LookupTableFindV2 : public OpKernel {
   }
 };
 
+// Restores add whole tensors (kept in place when they are views); inserts
+// of copied rows, such as a push through hashtable_assign, go in as a live
+// update, a few rows per lock, so lookups beside them do not wait.
 class LookupTableInsertV2 : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext& ctx) const override {
     RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
-    return table->Insert(ctx.input(1), ctx.input(2));
+    if (ctx.input(2).is_view()) return table->Insert(ctx.input(1), ctx.input(2));
+    return table->ApplyUpdate(ctx.input(1), ctx.input(2)).status();
   }
 };
 
