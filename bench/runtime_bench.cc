@@ -7,7 +7,7 @@
 //    --concurrency caller threads (1) on the pre-built inputs, round robin.
 //  * --grpc HOST:PORT: the load generator for `recship serve`. --clients
 //    threads (4), each on its own channel, send the same requests as
-//    PredictRequests in a closed loop.
+//    PredictRequests in a closed loop, or at --rate requests/s each.
 //  * --load-only: loads --saved-model once and reports the seconds
 //    SavedModelBundle::Load took and the process's peak RSS.
 //
@@ -64,6 +64,8 @@ struct Options {
   int clients = 4;
   double seconds = 3;
   double warmup_seconds = 0.5;
+  double rate = 0;  // Requests per second per caller thread; 0: closed loop.
+  std::string latency_log;
   bool load_only = false;
 };
 
@@ -142,11 +144,32 @@ json OutputsJson(const std::map<std::string, Tensor>& outputs) {
   return out;
 }
 
-// Runs `call(thread, request_index)` from `threads` threads in a closed loop:
-// warmup, then the timed part. Returns the summary.
+// One line per timed request: its due time (Unix seconds) and latency
+// (seconds), for callers that split a run into phases.
+void WriteLatencyLog(const std::string& path, const std::vector<std::vector<double>>& starts,
+                     const std::vector<std::vector<double>>& latencies) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) Die(absl::StrCat("cannot write ", path));
+  for (size_t t = 0; t < starts.size(); ++t) {
+    for (size_t i = 0; i < starts[t].size(); ++i) {
+      std::fprintf(f, "%.6f %.6f\n", starts[t][i], latencies[t][i]);
+    }
+  }
+  if (std::fclose(f) != 0) Die(absl::StrCat("cannot write ", path));
+}
+
+// Runs `call(thread, request_index)` from `threads` threads in a closed loop
+// (or, with --rate, each thread starting a request every 1/rate seconds, on
+// schedule or at once when late, its latency counted from when it was due,
+// so a stall shows in every request it delays): warmup, then the timed part.
+// Returns the summary.
 template <typename Call>
 json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& o, Call call) {
   std::vector<std::vector<double>> latencies(threads);
+  // With --latency-log: each timed request's due time (Unix seconds).
+  std::vector<std::vector<double>> starts(threads);
+  const double unix_at_start =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::atomic<bool> failed{false};
   Clock::time_point start = Clock::now();
   auto warm_end = start + std::chrono::duration_cast<Clock::duration>(
@@ -158,15 +181,29 @@ json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& 
     mine.reserve(1 << 16);
     // Threads start at different requests so they do not move in lockstep.
     size_t next = static_cast<size_t>(t) * 7919 % num_requests;
+    const auto period = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(o.rate > 0 ? 1 / o.rate : 0));
+    Clock::time_point due = start + period * t / threads;
     for (;;) {
-      Clock::time_point begin = Clock::now();
+      if (o.rate > 0) {
+        std::this_thread::sleep_until(due);
+      } else {
+        due = Clock::now();
+      }
+      Clock::time_point begin = due;
+      due += period;
       if (begin >= end || failed.load(std::memory_order_relaxed)) break;
       if (!call(t, next)) {
         failed = true;
         break;
       }
       Clock::time_point done = Clock::now();
-      if (begin >= warm_end) mine.push_back(std::chrono::duration<double>(done - begin).count());
+      if (begin >= warm_end) {
+        mine.push_back(std::chrono::duration<double>(done - begin).count());
+        if (!o.latency_log.empty()) {
+          starts[t].push_back(unix_at_start + std::chrono::duration<double>(begin - start).count());
+        }
+      }
       next = next + 1 == num_requests ? 0 : next + 1;
     }
   };
@@ -175,6 +212,7 @@ json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& 
   worker(0);
   for (std::thread& th : pool) th.join();
   if (failed) Die("a request failed");
+  if (!o.latency_log.empty()) WriteLatencyLog(o.latency_log, starts, latencies);
   // The timed window ends when the last request started before `end` is done.
   double seconds = Since(warm_end);
   std::vector<double> all;
@@ -336,6 +374,13 @@ int main(int argc, char** argv) {
   app.add_option("--warmup-seconds", o.warmup_seconds, "untimed seconds first, per batch size")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--rate", o.rate,
+                 "open loop: requests per second from each caller thread or client (0: closed "
+                 "loop)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--latency-log", o.latency_log,
+                 "write each timed request's due time (Unix seconds) and latency to this file");
   app.add_flag("--load-only", o.load_only, "only load --saved-model: seconds and peak RSS");
   CLI11_PARSE(app, argc, argv);
 
