@@ -286,7 +286,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=12, help="checkpoints per mode")
     parser.add_argument("--poll", type=float, default=0.25, help="ps_0's poll interval")
     parser.add_argument("--seconds", type=float, default=10, help="steady-state load seconds")
-    parser.add_argument("--push-batch-rows", type=int, default=4096,
+    parser.add_argument("--push-batch-rows", type=int, default=1024,
                         help="rows per hashtable_assign call of sync")
     parser.add_argument("--train-on-disk", action="store_true",
                         help="write the trainer's checkpoints beside the export, not in /dev/shm")

@@ -9,7 +9,8 @@
 // changes against that and pushes them in batches of --batch_rows; an id the
 // checkpoint dropped is pushed as a zero row (what the shard's lookup gives
 // an unseen id). Before each round it asks every shard its table sizes (an
-// assign of no rows); sizes other than those after the last round mean the
+// assign of no rows) and looks up one row it pushed last (its canary);
+// sizes other than those after the last round, or another row, mean the
 // shard reloaded (a restart) or was changed by someone else, so everything
 // pushed since its version is sent again. A failed call is retried at the
 // next round, also with everything resent.
@@ -20,6 +21,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -48,7 +51,7 @@ struct SyncOptions {
   std::string remote_addresses;
   std::string remote_address_template;
   double poll_seconds = 1;
-  int64_t batch_rows = 4096;
+  int64_t batch_rows = 1024;
   int64_t timeout_ms = 10000;
   bool once = false;
 };
@@ -85,18 +88,71 @@ class ShardSync {
  private:
   absl::Status PushRound(const ServedTables::Changes& changes, const RemoteCaller& caller) {
     RECSHIP_ASSIGN_OR_RETURN(auto sizes, Push({}, caller));  // Its sizes now.
-    if (resend_all_ || (!sizes_.empty() && sizes != sizes_)) {
+    std::string lost;
+    if (resend_all_) {
+      lost = "a call failed";
+    } else if (!sizes_.empty() && sizes != sizes_) {
+      lost = "its table sizes changed (a restart?)";
+    } else {
+      RECSHIP_ASSIGN_OR_RETURN(lost, CheckCanary(caller));
+    }
+    if (!lost.empty()) {
       ServedTables::Changes since = served_->SinceVersion();
       int64_t rows = 0;
       for (const auto& [table, c] : since) rows += c.keys.size() + c.deleted.size();
-      log_(absl::StrCat(
-          sub_.name(), ": ", resend_all_ ? "a call failed" : "its table sizes changed (a restart?)",
-          "; resending the ", rows, " rows changed since version ", served_->version()));
+      log_(absl::StrCat(sub_.name(), ": ", lost, "; resending the ", rows,
+                        " rows changed since version ", served_->version()));
       RECSHIP_RETURN_IF_ERROR(Push(since, caller).status());
       resend_all_ = false;
     }
     RECSHIP_ASSIGN_OR_RETURN(sizes_, Push(changes, caller));
+    PickCanary(changes);
     return absl::OkStatus();
+  }
+
+  // A row pushed last that differs from what the shard served before: a
+  // shard that reloaded (a restart) serves something else for its id, even
+  // when no table changed size.
+  struct Canary {
+    std::string table;
+    int64_t key = 0;
+    std::string row;
+  };
+  void PickCanary(const ServedTables::Changes& changes) {
+    for (const auto& [table, c] : changes) {
+      if (c.keys.empty()) continue;
+      canary_ = Canary{table, c.keys.front(), c.rows.substr(0, RowBytes(table))};
+      return;
+    }
+  }
+
+  // Why the shard lost what was pushed to it, or "" when its canary row is
+  // still the one pushed.
+  absl::StatusOr<std::string> CheckCanary(const RemoteCaller& caller) {
+    if (!canary_) return std::string();
+    tensorflow::serving::PredictRequest request;
+    request.mutable_model_spec()->set_name(target_.model_name);
+    request.mutable_model_spec()->set_signature_name("lookup");
+    for (const std::string& name : served_->tables()) {
+      std::vector<int64_t> ids;
+      if (name == canary_->table) ids.push_back(canary_->key);
+      (*request.mutable_inputs())[name] =
+          TensorToProto(Tensor::FromVector<int64_t>({static_cast<int64_t>(ids.size())}, ids));
+    }
+    RECSHIP_ASSIGN_OR_RETURN(
+        std::unique_ptr<PendingPredict> call,
+        caller.StartPredict(target_, std::move(request), absl::Milliseconds(options_.timeout_ms)));
+    RECSHIP_RETURN_IF_ERROR(call->Wait());
+    auto it = call->response().outputs().find(canary_->table);
+    if (it != call->response().outputs().end()) {
+      absl::StatusOr<Tensor> row = TensorFromProto(it->second);
+      if (row.ok() && std::string_view(reinterpret_cast<const char*>(row->data()),
+                                       row->byte_size()) == canary_->row) {
+        return std::string();
+      }
+    }
+    return absl::StrCat("its row for id ", canary_->key, " of table '", canary_->table,
+                        "' is not the one pushed (a restart?)");
   }
 
   // Sends `changes` in batches; returns the table sizes after the last one.
@@ -169,6 +225,7 @@ class ShardSync {
   const std::function<void(const std::string&)> log_;
   RemoteTarget target_;
   std::map<std::string, int64_t> sizes_;  // After the last round.
+  std::optional<Canary> canary_;
   bool resend_all_ = false;
 };
 
@@ -280,7 +337,7 @@ void AddSyncCommand(CLI::App& app) {
   cmd->add_option("--poll_seconds", o->poll_seconds,
                   "seconds between looks for a new checkpoint (1)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch_rows", o->batch_rows, "rows per call (4096)")
+  cmd->add_option("--batch_rows", o->batch_rows, "rows per call (1024)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--timeout_ms", o->timeout_ms, "deadline of each call (10000)")
       ->check(CLI::PositiveNumber);

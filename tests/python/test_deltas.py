@@ -253,6 +253,67 @@ def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
     assert "model.ckpt-11 pushed" in log.read_text()
 
 
+def changed_ids(model_dir, before, after):
+    """{table: ids whose rows differ between two checkpoints of the same ids}."""
+    old = tf.train.load_checkpoint(str(model_dir / f"model.ckpt-{before}"))
+    new = tf.train.load_checkpoint(str(model_dir / f"model.ckpt-{after}"))
+    changed = {}
+    for table in TABLES:
+        changed[table] = []
+        for shard in range(NUM_PS):
+            prefix = f"{table}/shard_{shard}-"
+            keys = new.get_tensor(prefix + "keys")
+            differs = np.any(old.get_tensor(prefix + "values") != new.get_tensor(prefix + "values"),
+                             axis=1)
+            changed[table] += [int(k) for k in keys[differs]]
+    return changed
+
+
+def test_sync_resends_to_a_restarted_shard_whose_sizes_did_not_change(recship, tmp_path):
+    """Rows rewritten in place never change a table's size, so only the row
+    sync pushed last (its canary), looked up before the next round, shows
+    that a shard restarted and lost the rows pushed to it."""
+    import subprocess
+
+    training = tmp_path / "model"
+    synth = ["synth", "--model", SPEC, "--out", training, "--ids", 2000, "--num-ps", NUM_PS,
+             "--changed-fraction", 0.05]
+    recship.ok(*synth, "--steps", 1)
+    base = tmp_path / "export"
+    export_distributed(recship, training, base, "--global-step", BASE_VERSION)
+    cluster = Cluster(recship, base, tmp_path)
+    addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(cluster.ports))
+    log = tmp_path / "sync.log"
+    sync = subprocess.Popen(
+        [str(recship.path), "sync", "--model-dir", str(training), "--export-dir-base", str(base),
+         "--since", str(BASE_VERSION), "--model_name", MODEL, "--remote_addresses", addresses,
+         "--poll_seconds", "0.1"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        def wait_for_push(step):
+            deadline = time.monotonic() + 20
+            while f"model.ckpt-{step} pushed" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+
+        recship.ok(*synth, "--steps", 2, "--first-step", 2)
+        wait_for_push(2)
+        cluster.shards[1].process.kill()
+        cluster.shards[1].process.wait()
+        cluster.shards[1] = cluster.start_shard(1)
+        recship.ok(*synth, "--steps", 3, "--first-step", 3)
+        wait_for_push(3)
+        assert "ps_1: its row for id" in log.read_text(), log.read_text()
+        # The ids step 2 changed: only a resend brings them back on shard 1.
+        changed = {t: ids[:60] for t, ids in changed_ids(training, 1, 2).items()}
+        feed, bags = probe_batch(np.random.default_rng(6), changed, {t: [] for t in TABLES})
+        predictions_become(cluster.entry, feed,
+                           numpy_predictions(training / "model.ckpt-3", feed, bags))
+    finally:
+        sync.terminate()
+        assert sync.wait(10) == 0, log.read_text()
+        cluster.stop()
+
+
 def test_rows_rewritten_in_place_and_ids_added_then_dropped(recship, serve, tmp_path,
                                                             write_bundle):
     """A trainer that rewrites its tables in place (synth --changed-fraction:
