@@ -212,8 +212,9 @@ def predictions_become(entry, feed, want, timeout=20):
         time.sleep(0.1)
 
 
-def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
-        recship, training, tmp_path, write_bundle):
+def export_serve_and_sync(recship, training, tmp_path):
+    """Exports `training` distributed as BASE_VERSION, serves it (entry and
+    shards) and starts `recship sync` on it: (cluster, sync process, log)."""
     import subprocess
 
     base = tmp_path / "export"
@@ -225,6 +226,12 @@ def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
         [str(recship.path), "sync", "--model-dir", str(training), "--export-dir-base", str(base),
          "--since", str(BASE_VERSION), "--model_name", MODEL, "--remote_addresses", addresses,
          "--poll_seconds", "0.1"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    return cluster, sync, log
+
+
+def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
+        recship, training, tmp_path, write_bundle):
+    cluster, sync, log = export_serve_and_sync(recship, training, tmp_path)
     try:
         rng = np.random.default_rng(4)
         added, dropped = train_step(training, 10, rng, write_bundle)
@@ -273,21 +280,12 @@ def test_sync_resends_to_a_restarted_shard_whose_sizes_did_not_change(recship, t
     """Rows rewritten in place never change a table's size, so only the row
     sync pushed last (its canary), looked up before the next round, shows
     that a shard restarted and lost the rows pushed to it."""
-    import subprocess
 
     training = tmp_path / "model"
     synth = ["synth", "--model", SPEC, "--out", training, "--ids", 2000, "--num-ps", NUM_PS,
              "--changed-fraction", 0.05]
     recship.ok(*synth, "--steps", 1)
-    base = tmp_path / "export"
-    export_distributed(recship, training, base, "--global-step", BASE_VERSION)
-    cluster = Cluster(recship, base, tmp_path)
-    addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(cluster.ports))
-    log = tmp_path / "sync.log"
-    sync = subprocess.Popen(
-        [str(recship.path), "sync", "--model-dir", str(training), "--export-dir-base", str(base),
-         "--since", str(BASE_VERSION), "--model_name", MODEL, "--remote_addresses", addresses,
-         "--poll_seconds", "0.1"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    cluster, sync, log = export_serve_and_sync(recship, training, tmp_path)
     try:
         def wait_for_push(step):
             deadline = time.monotonic() + 20
