@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "commands.h"
 #include "export_progress_bar.h"
@@ -118,6 +119,10 @@ void PrintExport(const ExportSummary& result) {
                                  path_width, sub.path, FormatBytes(sub.variables.tensor_bytes),
                                  sub.seconds);
   }
+  if (!result.resharded_tables.empty()) {
+    std::cout << "re-sharded (rows written anew, not shared with the checkpoint): "
+              << absl::StrJoin(result.resharded_tables, ", ") << "\n";
+  }
   size_t n = result.sub_models.size();
   std::cout << absl::StrFormat(
       "exported %s as version %d: %d sub-model%s, %s of variables (%s copied) in %.2f s\n",
@@ -148,6 +153,7 @@ void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
     return;
   }
   out["model_name"] = DistributedModelName(options, spec);
+  out["resharded_tables"] = result.resharded_tables;
   out["seconds"] = result.seconds;
   out["sub_models"] = json::array();
   for (const auto& sub : result.sub_models) {
@@ -334,6 +340,13 @@ void AddDistributedExportFlags(CLI::App& cmd_ref, ExportCommandOptions& opts) {
                   "separate processes or machines export the shards in parallel; pair with "
                   "--global-step-as-timestamp")
       ->delimiter(',');
+  cmd->add_option("--num-ps", options->distributed.num_ps,
+                  "distributed: serve every table on this many ps_<i> (default: each table's "
+                  "num_shards in the spec); rows go to ps_<floor_mod(id, N)> whatever shard of "
+                  "the checkpoint holds them, so a checkpoint trained on any number of "
+                  "parameter servers exports; tables not already sharded so are re-sharded "
+                  "(written anew, said in the output)")
+      ->check(CLI::Range(1, 4096));
   cmd->add_flag("--pin-versions", options->distributed.pin_versions,
                 "distributed: the entry calls its shards at this export's version (default: "
                 "whatever version they serve)");

@@ -15,6 +15,7 @@
 #include "src/export/export_steps.h"
 #include "src/export/remote_dense.h"
 #include "src/export/shard_routing.h"
+#include "src/export/table_resharder.h"
 
 namespace recship {
 namespace {
@@ -160,6 +161,34 @@ absl::StatusOr<PendingVersion> PlanSubModel(const SubModel& sub, int64_t version
   return v;
 }
 
+// A checkpoint whose tables were re-routed to the serving shards, in a
+// staged folder under the export base that goes when this does.
+struct Resharded {
+  std::optional<StagedDirectory> folder;
+  std::unique_ptr<CheckpointReader> checkpoint;  // Null: nothing to re-shard.
+  std::vector<std::string> tables;
+};
+
+absl::StatusOr<Resharded> Reshard(const CheckpointReader& checkpoint,
+                                  const DistributedLookups& lookups, int64_t version,
+                                  const std::string& export_dir_base) {
+  ShardCounts shards;
+  for (const auto& [table, ignored] : checkpoint.tables()) {
+    if (const HashTableSpec* spec = lookups.FindTable(table)) shards[table] = spec->num_shards;
+  }
+  Resharded out;
+  RECSHIP_ASSIGN_OR_RETURN(out.tables, TablesToReshard(checkpoint, shards));
+  if (out.tables.empty()) return out;
+  // Every table the export serves is written anew (one checkpoint serves
+  // them all); those already routed are copied as they are.
+  RECSHIP_ASSIGN_OR_RETURN(
+      out.folder, StagedDirectory::Create(export_dir_base, absl::StrCat("reshard-", version)));
+  RECSHIP_ASSIGN_OR_RETURN(std::string prefix,
+                           WriteReshardedCheckpoint(checkpoint, shards, out.folder->path()));
+  RECSHIP_ASSIGN_OR_RETURN(out.checkpoint, CheckpointReader::Open(prefix));
+  return out;
+}
+
 }  // namespace
 
 DistributedExporter::DistributedExporter(ModelFn model_fn, std::string model_dir,
@@ -187,6 +216,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   RECSHIP_ASSIGN_OR_RETURN(graphs.entry,
                            BuildExportGraph(ExportMode::kDistributed, graphs.context, model_fn_,
                                             serving_input_receiver_fn, model_dir_));
+  if (options_.num_ps > 0) graphs.context.lookups().SetNumShards(options_.num_ps);
   RECSHIP_ASSIGN_OR_RETURN(int64_t version, ChooseVersion(options_, global_step, *reader));
   RECSHIP_RETURN_IF_ERROR(
       SplitGraphs(options_, *reader, options_.pin_versions ? version : -1, graphs));
@@ -200,14 +230,26 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     new_folders.Watch((std::filesystem::path(export_dir_base_) / sub.name()).string());
   }
   RECSHIP_RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
+  RECSHIP_RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(export_dir_base_));
+  ExportOptions write_options = options_;
+  Resharded resharded;
+  if (!options_.dense_only) {
+    RECSHIP_ASSIGN_OR_RETURN(resharded,
+                             Reshard(*reader, graphs.context.lookups(), version, export_dir_base_));
+  }
+  if (resharded.checkpoint != nullptr) {
+    reader = std::move(resharded.checkpoint);
+    write_options.shared_embedding = true;  // Its files are new: share, not copy again.
+  }
   std::vector<PendingVersion> pending;
   for (const SubModel& sub : subs) {
     RECSHIP_ASSIGN_OR_RETURN(
         PendingVersion v, PlanSubModel(sub, version, graphs, *reader, export_dir_base_, options_));
     pending.push_back(std::move(v));
   }
-  RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, options_));
+  RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, write_options));
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
+  summary.resharded_tables = std::move(resharded.tables);
   new_folders.Keep();
   summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
   std::vector<std::string> paths;

@@ -34,11 +34,11 @@ def make_batch(batch, rng):
     }, bags
 
 
-def numpy_predictions(checkpoint, feed, bags=None, tables=None):
+def numpy_predictions(checkpoint, feed, bags=None, tables=None, any_sharding=False):
     """Predictions from the checkpoint's tensors (zoo_model's numpy model); `tables`
     overrides rows by table name. The bags are read from the feed."""
     return zoo_model.numpy_predictions(zoo_model.load_spec(SPEC), checkpoint, feed,
-                                       tables)["prediction"]
+                                       tables, any_sharding)["prediction"]
 
 
 def predict_tf2(export, feed):

@@ -103,11 +103,11 @@ def free_port():
 class Cluster:
     """Entry + one process per shard, on loopback."""
 
-    def __init__(self, recship, base, log_dir, entry_flags=(), shard_flags=()):
+    def __init__(self, recship, base, log_dir, entry_flags=(), shard_flags=(), num_ps=NUM_PS):
         self.recship, self.base, self.log_dir = recship, base, log_dir
         self.shard_flags = list(shard_flags)
-        self.ports = [free_port() for _ in range(NUM_PS)]
-        self.shards = [self.start_shard(i) for i in range(NUM_PS)]
+        self.ports = [free_port() for _ in range(num_ps)]
+        self.shards = [self.start_shard(i) for i in range(num_ps)]
         addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(self.ports))
         self.entry = Server(recship.path, ["--model_name", MODEL, "--model_base_path",
                                            base / "entry", "--remote_addresses", addresses,

@@ -96,11 +96,27 @@ def _columns(spec, tables, feed):
     return columns
 
 
-def numpy_predictions(spec, checkpoint, feed, overrides=None):
+def read_any_shards(reader, name):
+    """Every row of every shard of table `name`, however the ids are spread."""
+    shards = [n for n in reader.get_variable_to_shape_map()
+              if n.startswith(f"{name}/shard_") and n.endswith("-keys")]
+    table = {}
+    for keys_name in shards:
+        keys = reader.get_tensor(keys_name)
+        values = reader.get_tensor(keys_name[:-len("keys")] + "values")
+        table.update({int(k): v.astype(np.float64) for k, v in zip(keys, values)})
+    return table
+
+
+def numpy_predictions(spec, checkpoint, feed, overrides=None, any_sharding=False):
     """{output name: predictions} of `spec` on `feed`, from the checkpoint;
-    `overrides` ({table: {id: row}}) replaces or adds rows, as a live update would."""
+    `overrides` ({table: {id: row}}) replaces or adds rows, as a live update
+    would. The checkpoint's tables have the spec's shards, ids routed by
+    floor_mod, unless `any_sharding`."""
     reader = tf.train.load_checkpoint(str(checkpoint))
-    tables = {t["name"]: read_table(reader, t["name"], t["num_shards"]) for t in spec["tables"]}
+    tables = {t["name"]: (read_any_shards(reader, t["name"]) if any_sharding
+                          else read_table(reader, t["name"], t["num_shards"]))
+              for t in spec["tables"]}
     for name, rows in (overrides or {}).items():
         tables[name].update({int(k): np.asarray(v, np.float64) for k, v in rows.items()})
     columns = _columns(spec, tables, feed)

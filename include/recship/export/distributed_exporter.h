@@ -47,6 +47,12 @@ struct DistributedExportOptions : ExportOptions {
   // instead of whatever version they serve: entry and shards then change
   // together, at the cost of the entry failing until its shards load it.
   bool pin_versions = false;
+  // Serve every table on this many ps_<i> (0: each table's num_shards).
+  // Rows go to ps_<floor_mod(id, num_ps)>, whatever checkpoint shard holds
+  // them; a checkpoint whose shards are not already those is re-sharded into
+  // a staged folder under the export base first, and the export shares its
+  // files (ExportSummary::resharded_tables names the tables).
+  int num_ps = 0;
 };
 
 class DistributedExporter {

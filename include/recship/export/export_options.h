@@ -40,6 +40,9 @@ struct ExportSummary {
   std::string checkpoint;
   int64_t version = 0;
   std::vector<Written> sub_models;
+  // Distributed: the tables whose rows were re-routed to the serving shards
+  // (written anew, not shared with the checkpoint).
+  std::vector<std::string> resharded_tables;
   double seconds = 0;
 };
 

@@ -34,6 +34,10 @@ class DistributedLookups {
   bool empty() const { return lookups_.empty(); }
   // The number of ps sub-models: the most shards of any table looked up.
   int num_ps() const;
+  // Serves every table on `n` shards, whatever its spec says.
+  void SetNumShards(int n) {
+    for (Lookup& l : lookups_) l.table.num_shards = n;
+  }
   // The table of that name among the lookups, or nullptr.
   const HashTableSpec* FindTable(const std::string& name) const;
   // InvalidArgument when a table has no dim or shard, or is looked up with

@@ -1,0 +1,164 @@
+#include "src/export/table_resharder.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "recship/core/status_macros.h"
+
+namespace recship {
+namespace {
+
+constexpr size_t kFlushBytes = 4 << 20;
+
+int64_t FloorMod(int64_t x, int64_t n) { return ((x % n) + n) % n; }
+
+// One table's tensors in the checkpoint, mapped: per checkpoint shard, its
+// keys and the row tensors (values, then timestamps and freqs where every
+// shard has them).
+struct SourceTable {
+  std::vector<int> shards;
+  std::vector<Tensor> keys;
+  std::vector<std::string> parts;            // "values", ...
+  std::vector<std::vector<Tensor>> tensors;  // [part][source shard]
+};
+
+absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const std::string& table) {
+  SourceTable t;
+  t.shards = checkpoint.tables().at(table);
+  const BundleReader& bundle = checkpoint.bundle();
+  for (int shard : t.shards) {
+    RECSHIP_ASSIGN_OR_RETURN(t.keys.emplace_back(),
+                             bundle.Map(TableShardTensorName(table, shard, "keys")));
+    if (t.keys.back().dtype() != tensorflow::DT_INT64 || t.keys.back().shape().size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint ", checkpoint.prefix(), ": ",
+                                                     TableShardTensorName(table, shard, "keys"),
+                                                     " is not int64 [N]"));
+    }
+  }
+  for (const char* part : {"values", "timestamps", "freqs"}) {
+    std::vector<Tensor> tensors;
+    for (size_t s = 0; s < t.shards.size(); ++s) {
+      const std::string name = TableShardTensorName(table, t.shards[s], part);
+      if (bundle.Find(name) == nullptr) break;
+      RECSHIP_ASSIGN_OR_RETURN(tensors.emplace_back(), bundle.Map(name));
+      const Tensor& rows = tensors.back();
+      if (rows.shape().empty() || rows.shape()[0] != t.keys[s].num_elements()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("checkpoint ", checkpoint.prefix(), ": ", name, " has shape ",
+                         ShapeToString(rows.shape()), ", not one row per key of ",
+                         TableShardTensorName(table, t.shards[s], "keys")));
+      }
+    }
+    if (tensors.size() == t.shards.size()) {
+      t.parts.push_back(part);
+      t.tensors.push_back(std::move(tensors));
+    }
+  }
+  if (t.parts.empty() || t.parts.front() != "values") {
+    return absl::NotFoundError(absl::StrCat("checkpoint ", checkpoint.prefix(), ": table '", table,
+                                            "' lacks a -values tensor for some shard"));
+  }
+  return t;
+}
+
+// Streams the rows of `source` (one tensor per checkpoint shard) whose ids
+// route to `shard` of `n`, as tensor `name` of `count` rows.
+absl::Status WriteRoutedRows(const SourceTable& table, const std::vector<Tensor>& source, int shard,
+                             int n, int64_t count, const std::string& name, BundleWriter& out) {
+  TensorShape shape = source.front().shape();
+  shape[0] = count;
+  RECSHIP_RETURN_IF_ERROR(out.BeginTensor(name, source.front().dtype(), shape, shard));
+  std::string buffer;
+  for (size_t s = 0; s < source.size(); ++s) {
+    const int64_t rows = table.keys[s].num_elements();
+    const size_t row_bytes = rows == 0 ? 0 : source[s].byte_size() / static_cast<size_t>(rows);
+    const int64_t* keys = table.keys[s].flat<int64_t>().data();
+    const char* data = reinterpret_cast<const char*>(source[s].data());
+    for (int64_t r = 0; r < rows; ++r) {
+      if (FloorMod(keys[r], n) != shard) continue;
+      buffer.append(data + r * static_cast<int64_t>(row_bytes), row_bytes);
+      if (buffer.size() >= kFlushBytes) {
+        RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
+        buffer.clear();
+      }
+    }
+  }
+  RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
+  return out.EndTensor();
+}
+
+absl::Status ReshardTable(const CheckpointReader& checkpoint, const std::string& name, int n,
+                          BundleWriter& out) {
+  RECSHIP_ASSIGN_OR_RETURN(SourceTable table, MapTable(checkpoint, name));
+  std::vector<int64_t> counts(static_cast<size_t>(n), 0);
+  for (const Tensor& keys : table.keys) {
+    for (int64_t key : keys.flat<int64_t>()) ++counts[static_cast<size_t>(FloorMod(key, n))];
+  }
+  for (int shard = 0; shard < n; ++shard) {
+    const int64_t count = counts[static_cast<size_t>(shard)];
+    RECSHIP_RETURN_IF_ERROR(WriteRoutedRows(table, table.keys, shard, n, count,
+                                            TableShardTensorName(name, shard, "keys"), out));
+    for (size_t p = 0; p < table.parts.size(); ++p) {
+      RECSHIP_RETURN_IF_ERROR(WriteRoutedRows(table, table.tensors[p], shard, n, count,
+                                              TableShardTensorName(name, shard, table.parts[p]),
+                                              out));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Whether `name` is a tensor of one of the checkpoint's tables.
+bool IsTableTensor(const std::string& name, const CheckpointReader& checkpoint) {
+  size_t slash = name.rfind("/shard_");
+  return slash != std::string::npos && checkpoint.tables().contains(name.substr(0, slash));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader& checkpoint,
+                                                         const ShardCounts& shards) {
+  std::vector<std::string> out;
+  for (const auto& [table, n] : shards) {
+    auto it = checkpoint.tables().find(table);
+    if (it == checkpoint.tables().end()) continue;  // PlanRestore names it.
+    std::vector<int> wanted(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) wanted[static_cast<size_t>(i)] = i;
+    bool routed = it->second == wanted;
+    for (size_t s = 0; routed && s < it->second.size(); ++s) {
+      RECSHIP_ASSIGN_OR_RETURN(
+          Tensor keys, checkpoint.bundle().Map(TableShardTensorName(table, it->second[s], "keys")));
+      if (keys.dtype() != tensorflow::DT_INT64) break;  // Left to PlanRestore to name.
+      for (int64_t key : keys.flat<int64_t>()) {
+        if (FloorMod(key, n) != it->second[s]) {
+          routed = false;
+          break;
+        }
+      }
+    }
+    if (!routed) out.push_back(table);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& checkpoint,
+                                                     const ShardCounts& shards,
+                                                     const std::string& model_dir) {
+  int max_shards = 1;
+  for (const auto& [table, n] : shards) max_shards = std::max(max_shards, n);
+  RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointWriter> writer,
+                           CheckpointWriter::Create(model_dir, checkpoint.global_step().value_or(0),
+                                                    {.num_data_shards = max_shards + 1}));
+  for (const auto& [table, n] : shards) {
+    if (!checkpoint.tables().contains(table)) continue;
+    RECSHIP_RETURN_IF_ERROR(ReshardTable(checkpoint, table, n, writer->bundle()));
+  }
+  for (const BundleEntry& entry : checkpoint.bundle().entries()) {
+    if (entry.name == kGlobalStepName || IsTableTensor(entry.name, checkpoint)) continue;
+    RECSHIP_ASSIGN_OR_RETURN(Tensor tensor, checkpoint.bundle().Read(entry.name));
+    RECSHIP_RETURN_IF_ERROR(writer->bundle().Add(entry.name, tensor, max_shards));
+  }
+  return writer->Finish();
+}
+
+}  // namespace recship

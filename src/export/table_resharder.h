@@ -1,0 +1,40 @@
+// Re-sharding at export (private to export/): the number of serving shards
+// is an export choice, not a training fact. A table's rows are routed as
+// the entry routes ids, the row of id x to shard floor_mod(x, n), whatever
+// shard of the checkpoint holds it: a checkpoint of any number of shards,
+// routed by floor_mod or not, serves on n shards.
+#ifndef RECSHIP_SRC_EXPORT_TABLE_RESHARDER_H_
+#define RECSHIP_SRC_EXPORT_TABLE_RESHARDER_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "recship/model/checkpoint.h"
+
+namespace recship {
+
+// Table name -> the number of shards it is served on.
+using ShardCounts = std::map<std::string, int>;
+
+// The tables of `checkpoint` among `shards` whose rows are not already where
+// the serving shards want them: their checkpoint shards are not exactly
+// 0 .. n-1, or some shard holds an id routed elsewhere. Reads every key.
+absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader& checkpoint,
+                                                         const ShardCounts& shards);
+
+// Writes model.ckpt-<step> into `model_dir`, a checkpoint in which each
+// table of `shards` has exactly its n shards, each holding the rows routed
+// to it (keys and values, and timestamps and freqs where every shard of the
+// table has them; optimizer slots, which serving never reads, are left
+// out), shard i of every table in data file i; the tensors of no table
+// (dense variables) are copied into data file max(n), and the other tables
+// are left out. Streams: memory is one buffer of rows, whatever the
+// tables' sizes. Returns the prefix.
+absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& checkpoint,
+                                                     const ShardCounts& shards,
+                                                     const std::string& model_dir);
+
+}  // namespace recship
+
+#endif  // RECSHIP_SRC_EXPORT_TABLE_RESHARDER_H_
