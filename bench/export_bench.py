@@ -13,7 +13,9 @@ Steps:
     fsyncs what it exports; plain cp leaves it in the page cache); and reading its
     data files once (`cat > /dev/null`), the disk speed that shared mode's crc32c
     check of the exported tensors is held to.
- 3. `recship export --mode standalone`, copy mode and `--shared-embedding`.
+ 3. `recship export --mode standalone`, copy mode and `--shared-embedding`;
+    `--mode distributed` in copy mode on the checkpoint's 4 shards, and
+    re-sharded to 3 and to 8 (`--num-ps`), which writes every row anew.
  4. TensorFlow (when importable), in a child process: the dense variables as
     tf.Variables restored by tf.compat.v1.train.Saver; each table as one
     tf.lookup.experimental.MutableHashTable (int64 -> float[32]) filled by
@@ -184,6 +186,21 @@ def measure_recship(cache, recship, spec, checkpoint_dir, work, shared, index):
             "self_seconds": summary["seconds"]}
 
 
+def measure_distributed(cache, recship, spec, checkpoint_dir, work, num_ps, index):
+    """A distributed copy-mode export; with num_ps other than the checkpoint's
+    NUM_PS shards, re-sharded."""
+    cache.prepare()
+    base = work / f"export-distributed-{num_ps}-{index}"
+    argv = [recship, "export", "--model", spec, "--model-dir", checkpoint_dir,
+            "--export-dir-base", base, "--mode", "distributed", "--json", "--num-ps", num_ps]
+    seconds, rss, stdout = run_measured(argv)
+    summary = json.loads(stdout)
+    shutil.rmtree(base)
+    assert bool(summary["resharded_tables"]) == (num_ps != NUM_PS), summary
+    return {"seconds": seconds, "rss": rss,
+            "bytes": sum(sub["tensor_bytes"] for sub in summary["sub_models"])}
+
+
 def measure_tensorflow(cache, checkpoint_prefix, work, index):
     out = work / f"tf-export-{index}"
     argv = [sys.executable, Path(__file__).resolve(), "--tf-child", checkpoint_prefix, out]
@@ -303,6 +320,13 @@ def print_report(r, args):
         read["all_seconds"])
     row("recship export (shared)", r["shared"]["seconds"], r["shared"]["bytes"],
         r["shared"]["rss"], r["shared"]["all_seconds"])
+    dist = r["distributed"]
+    row(f"distributed export (copy, {NUM_PS} shards)", dist["seconds"], dist["bytes"],
+        dist["rss"], dist["all_seconds"])
+    for n in (3, 8):
+        rs = r[f"reshard_{n}"]
+        row(f"  re-sharded {NUM_PS} -> {n}", rs["seconds"], rs["bytes"], rs["rss"],
+            rs["all_seconds"])
     tf = r.get("tf")
     if tf:
         row("TensorFlow restore+save", tf["seconds"], r["copy"]["bytes"], tf["rss"],
@@ -340,7 +364,13 @@ def print_report(r, args):
                     ">= 0.8", shared_mbps / read_mbps >= 0.8))
     targets.append(("shared mode seconds (slowest run)", f"{r['shared']['worst_seconds']:.3f}",
                     "(info)", None))
-    peak = max(r["copy"]["rss"], r["shared"]["rss"])
+    dist_mbps = dist["bytes"] / dist["seconds"]
+    for n in (3, 8):
+        rs = r[f"reshard_{n}"]
+        ratio = rs["bytes"] / rs["seconds"] / dist_mbps
+        targets.append((f"re-shard {NUM_PS} -> {n} MB/s / distributed copy MB/s",
+                        f"{ratio:.2f}", ">= 0.8", ratio >= 0.8))
+    peak = max(r[k]["rss"] for k in ("copy", "shared", "distributed", "reshard_3", "reshard_8"))
     targets.append(("recship peak RSS (MiB)", f"{peak / MIB:.1f}", "< 256", peak < 256 * MIB))
     if tf:
         speedup = tf["seconds"] / r["copy"]["seconds"]
@@ -393,8 +423,13 @@ def main():
 
         # Rounds interleave the measurements, so a slow spell of a shared
         # machine does not fall on one of them only.
-        runs = {"cp": [], "read": [], "copy": [], "shared": []}
+        runs = {"cp": [], "read": [], "copy": [], "shared": [], "distributed": [],
+                "reshard_3": [], "reshard_8": []}
         measures = {
+            "distributed": lambda i: measure_distributed(cache, recship, spec, model_dir, work,
+                                                         NUM_PS, i),
+            "reshard_3": lambda i: measure_distributed(cache, recship, spec, model_dir, work, 3, i),
+            "reshard_8": lambda i: measure_distributed(cache, recship, spec, model_dir, work, 8, i),
             "cp": lambda i: measure_cp(cache, model_dir, work, results["checkpoint"]["bytes"]),
             "read": lambda i: measure_read(cache, model_dir),
             "copy": lambda i: measure_recship(cache, recship, spec, model_dir, work, False, i),

@@ -298,7 +298,7 @@ void AddSynthCommand(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--num-ps", options->synthetic.num_ps,
                   "parameter-server shards per table (default: each table's num_shards; a "
-                  "distributed export needs those)")
+                  "distributed export re-shards any other count)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--steps", options->synthetic.steps, "checkpoint steps to write")
       ->check(CLI::PositiveNumber);

@@ -62,21 +62,34 @@ absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const s
   return t;
 }
 
-// Streams the rows of `source` (one tensor per checkpoint shard) whose ids
-// route to `shard` of `n`, as tensor `name` of `count` rows.
-absl::Status WriteRoutedRows(const SourceTable& table, const std::vector<Tensor>& source, int shard,
-                             int n, int64_t count, const std::string& name, BundleWriter& out) {
+// Per checkpoint shard, the rows whose ids route to one serving shard.
+using RowSelection = std::vector<std::vector<int64_t>>;
+
+RowSelection SelectRows(const SourceTable& table, int shard, int n) {
+  RowSelection rows(table.keys.size());
+  for (size_t s = 0; s < table.keys.size(); ++s) {
+    const auto keys = table.keys[s].flat<int64_t>();
+    for (int64_t r = 0; r < static_cast<int64_t>(keys.size()); ++r) {
+      if (FloorMod(keys[r], n) == shard) rows[s].push_back(r);
+    }
+  }
+  return rows;
+}
+
+// Streams the `rows` of `source` (one tensor per checkpoint shard) as tensor
+// `name` of data file `shard`.
+absl::Status WriteRows(const std::vector<Tensor>& source, const RowSelection& rows, int shard,
+                       const std::string& name, BundleWriter& out) {
   TensorShape shape = source.front().shape();
-  shape[0] = count;
+  shape[0] = 0;
+  for (const auto& selected : rows) shape[0] += static_cast<int64_t>(selected.size());
   RECSHIP_RETURN_IF_ERROR(out.BeginTensor(name, source.front().dtype(), shape, shard));
   std::string buffer;
   for (size_t s = 0; s < source.size(); ++s) {
-    const int64_t rows = table.keys[s].num_elements();
-    const size_t row_bytes = rows == 0 ? 0 : source[s].byte_size() / static_cast<size_t>(rows);
-    const int64_t* keys = table.keys[s].flat<int64_t>().data();
+    const int64_t count = source[s].shape()[0];
+    const size_t row_bytes = count == 0 ? 0 : source[s].byte_size() / static_cast<size_t>(count);
     const char* data = reinterpret_cast<const char*>(source[s].data());
-    for (int64_t r = 0; r < rows; ++r) {
-      if (FloorMod(keys[r], n) != shard) continue;
+    for (int64_t r : rows[s]) {
       buffer.append(data + r * static_cast<int64_t>(row_bytes), row_bytes);
       if (buffer.size() >= kFlushBytes) {
         RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
@@ -91,18 +104,13 @@ absl::Status WriteRoutedRows(const SourceTable& table, const std::vector<Tensor>
 absl::Status ReshardTable(const CheckpointReader& checkpoint, const std::string& name, int n,
                           BundleWriter& out) {
   RECSHIP_ASSIGN_OR_RETURN(SourceTable table, MapTable(checkpoint, name));
-  std::vector<int64_t> counts(static_cast<size_t>(n), 0);
-  for (const Tensor& keys : table.keys) {
-    for (int64_t key : keys.flat<int64_t>()) ++counts[static_cast<size_t>(FloorMod(key, n))];
-  }
   for (int shard = 0; shard < n; ++shard) {
-    const int64_t count = counts[static_cast<size_t>(shard)];
-    RECSHIP_RETURN_IF_ERROR(WriteRoutedRows(table, table.keys, shard, n, count,
-                                            TableShardTensorName(name, shard, "keys"), out));
+    const RowSelection rows = SelectRows(table, shard, n);
+    RECSHIP_RETURN_IF_ERROR(
+        WriteRows(table.keys, rows, shard, TableShardTensorName(name, shard, "keys"), out));
     for (size_t p = 0; p < table.parts.size(); ++p) {
-      RECSHIP_RETURN_IF_ERROR(WriteRoutedRows(table, table.tensors[p], shard, n, count,
-                                              TableShardTensorName(name, shard, table.parts[p]),
-                                              out));
+      RECSHIP_RETURN_IF_ERROR(WriteRows(table.tensors[p], rows, shard,
+                                        TableShardTensorName(name, shard, table.parts[p]), out));
     }
   }
   return absl::OkStatus();

@@ -29,8 +29,9 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
 // table has them; optimizer slots, which serving never reads, are left
 // out), shard i of every table in data file i; the tensors of no table
 // (dense variables) are copied into data file max(n), and the other tables
-// are left out. Streams: memory is one buffer of rows, whatever the
-// tables' sizes. Returns the prefix.
+// are left out. Streams the rows: memory is a buffer of rows plus the row
+// numbers of one serving shard (8 bytes per row it gets). Returns the
+// prefix.
 absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& checkpoint,
                                                      const ShardCounts& shards,
                                                      const std::string& model_dir);
