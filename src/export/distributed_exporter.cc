@@ -231,23 +231,21 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   }
   RECSHIP_RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
   RECSHIP_RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(export_dir_base_));
-  ExportOptions write_options = options_;
   Resharded resharded;
   if (!options_.dense_only) {
     RECSHIP_ASSIGN_OR_RETURN(resharded,
                              Reshard(*reader, graphs.context.lookups(), version, export_dir_base_));
   }
-  if (resharded.checkpoint != nullptr) {
-    reader = std::move(resharded.checkpoint);
-    write_options.shared_embedding = true;  // Its files are new: share, not copy again.
-  }
+  const bool rewritten = resharded.checkpoint != nullptr;
+  // Its files are new: the versions share them rather than copy them again.
+  if (rewritten) reader = std::move(resharded.checkpoint);
   std::vector<PendingVersion> pending;
   for (const SubModel& sub : subs) {
     RECSHIP_ASSIGN_OR_RETURN(
         PendingVersion v, PlanSubModel(sub, version, graphs, *reader, export_dir_base_, options_));
     pending.push_back(std::move(v));
   }
-  RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, write_options));
+  RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, options_, rewritten));
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
   summary.resharded_tables = std::move(resharded.tables);
   new_folders.Keep();

@@ -149,10 +149,10 @@ absl::Status WriteTableTimesOf(PendingVersion& version, const CheckpointReader& 
 }
 
 absl::Status WriteVersion(PendingVersion& version, const CheckpointReader& checkpoint,
-                          bool shared_embedding, const BytesDoneCallback& on_bytes) {
-  RECSHIP_ASSIGN_OR_RETURN(version.stats, WriteVariables(checkpoint.bundle(), version.tensor_names,
-                                                         version.writer->variables_prefix(),
-                                                         shared_embedding, on_bytes));
+                          ShareMode mode, const BytesDoneCallback& on_bytes) {
+  RECSHIP_ASSIGN_OR_RETURN(version.stats,
+                           WriteVariables(checkpoint.bundle(), version.tensor_names,
+                                          version.writer->variables_prefix(), mode, on_bytes));
   RECSHIP_RETURN_IF_ERROR(WriteTableIndexes(version, checkpoint));
   RECSHIP_RETURN_IF_ERROR(WriteTableTimesOf(version, checkpoint));
   RECSHIP_RETURN_IF_ERROR(version.writer->WriteSavedModel(version.saved_model));
@@ -165,7 +165,11 @@ absl::Status WriteVersion(PendingVersion& version, const CheckpointReader& check
 }  // namespace
 
 absl::Status WriteVersions(std::vector<PendingVersion>& versions,
-                           const CheckpointReader& checkpoint, const ExportOptions& options) {
+                           const CheckpointReader& checkpoint, const ExportOptions& options,
+                           bool checkpoint_written_by_export) {
+  const ShareMode mode = checkpoint_written_by_export ? ShareMode::kShareWritten
+                         : options.shared_embedding   ? ShareMode::kShare
+                                                      : ShareMode::kCopy;
   const ExportProgressCallback& progress = options.progress;
   const Clock& clock = ClockOrReal(options.clock);
   ExportProgress p;
@@ -202,7 +206,7 @@ absl::Status WriteVersions(std::vector<PendingVersion>& versions,
     p.sub_model_total_bytes = totals[i];
     p.bytes = before;
     RECSHIP_RETURN_IF_ERROR(report(ExportProgress::Event::kStarted));
-    RECSHIP_RETURN_IF_ERROR(WriteVersion(version, checkpoint, options.shared_embedding, on_bytes));
+    RECSHIP_RETURN_IF_ERROR(WriteVersion(version, checkpoint, mode, on_bytes));
     version.seconds = absl::ToDoubleSeconds(clock.Now() - start);
     before += totals[i];
     p.sub_model_bytes = totals[i];

@@ -86,9 +86,11 @@ absl::StatusOr<tensorflow::SavedModel> MakeSavedModel(Graph& graph, const Restor
 // Writes each version's variables/, saved_model.pb and warmup file into its
 // staged folder, in order, committing none, and tells options.progress
 // (when set) as it goes (export_progress.h). Stops at the first error or
-// non-OK status of the callback, and returns it.
+// non-OK status of the callback, and returns it. A checkpoint the export
+// wrote itself (re-sharded) is shared without re-reading it.
 absl::Status WriteVersions(std::vector<PendingVersion>& versions,
-                           const CheckpointReader& checkpoint, const ExportOptions& options);
+                           const CheckpointReader& checkpoint, const ExportOptions& options,
+                           bool checkpoint_written_by_export = false);
 
 // Publishes the written versions, in order, and says what was written
 // (ExportSummary::seconds is left for the caller).

@@ -36,7 +36,7 @@ absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const s
                                                      " is not int64 [N]"));
     }
   }
-  for (const char* part : {"values", "timestamps", "freqs"}) {
+  for (const char* part : {"values", "timestamps"}) {
     std::vector<Tensor> tensors;
     for (size_t s = 0; s < t.shards.size(); ++s) {
       const std::string name = TableShardTensorName(table, t.shards[s], part);

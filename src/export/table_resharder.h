@@ -25,9 +25,9 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
 
 // Writes model.ckpt-<step> into `model_dir`, a checkpoint in which each
 // table of `shards` has exactly its n shards, each holding the rows routed
-// to it (keys and values, and timestamps and freqs where every shard of the
-// table has them; optimizer slots, which serving never reads, are left
-// out), shard i of every table in data file i; the tensors of no table
+// to it (keys and values, and timestamps where every shard of the table
+// has them, for delta exports; freqs and optimizer slots, which serving
+// never reads, are left out), shard i of every table in data file i; the tensors of no table
 // (dense variables) are copied into data file max(n), and the other tables
 // are left out. Streams the rows: memory is a buffer of rows plus the row
 // numbers of one serving shard (8 bytes per row it gets). Returns the

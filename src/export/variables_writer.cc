@@ -119,7 +119,7 @@ absl::StatusOr<VariablesStats> StreamVariables(const BundleReader& checkpoint,
 
 absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
                                               const std::vector<std::string>& names,
-                                              const std::string& prefix,
+                                              const std::string& prefix, bool verify,
                                               const BytesDoneCallback& on_bytes) {
   VariablesStats stats;
   std::vector<BundleEntry> entries;
@@ -156,11 +156,15 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
   std::sort(by_offset.begin(), by_offset.end(), [](const BundleEntry& a, const BundleEntry& b) {
     return std::tie(a.shard_id, a.offset) < std::tie(b.shard_id, b.offset);
   });
-  AdviseWillNeed(checkpoint, by_offset);
   ByteCounter counter(on_bytes);
-  std::vector<char> buffer(kChunkBytes);
-  for (const BundleEntry& entry : by_offset) {
-    RECSHIP_RETURN_IF_ERROR(VerifyTensor(checkpoint, entry.name, buffer, counter));
+  if (verify) {
+    AdviseWillNeed(checkpoint, by_offset);
+    std::vector<char> buffer(kChunkBytes);
+    for (const BundleEntry& entry : by_offset) {
+      RECSHIP_RETURN_IF_ERROR(VerifyTensor(checkpoint, entry.name, buffer, counter));
+    }
+  } else {
+    RECSHIP_RETURN_IF_ERROR(counter.Add(stats.tensor_bytes));
   }
   RECSHIP_RETURN_IF_ERROR(WriteBundleIndex(prefix, n, entries));
   RECSHIP_RETURN_IF_ERROR(counter.Flush());
@@ -171,10 +175,10 @@ absl::StatusOr<VariablesStats> ShareVariables(const BundleReader& checkpoint,
 
 absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
                                               const std::vector<std::string>& names,
-                                              const std::string& prefix, bool shared,
+                                              const std::string& prefix, ShareMode mode,
                                               const BytesDoneCallback& on_bytes) {
-  return shared ? ShareVariables(checkpoint, names, prefix, on_bytes)
-                : StreamVariables(checkpoint, names, prefix, on_bytes);
+  if (mode == ShareMode::kCopy) return StreamVariables(checkpoint, names, prefix, on_bytes);
+  return ShareVariables(checkpoint, names, prefix, mode == ShareMode::kShare, on_bytes);
 }
 
 }  // namespace recship

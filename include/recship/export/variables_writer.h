@@ -33,9 +33,19 @@ struct VariablesStats {
 // the write and is returned.
 using BytesDoneCallback = std::function<absl::Status(uint64_t bytes_done)>;
 
+// How variables/ gets the checkpoint's bytes.
+enum class ShareMode {
+  kCopy,   // Stream the exported tensors into new data files.
+  kShare,  // Link the data files, then read each exported tensor once to
+           // check its crc32c.
+  // Link them without that read: for files the export wrote itself, whose
+  // crc32c it computed as it wrote them.
+  kShareWritten,
+};
+
 absl::StatusOr<VariablesStats> WriteVariables(const BundleReader& checkpoint,
                                               const std::vector<std::string>& names,
-                                              const std::string& prefix, bool shared,
+                                              const std::string& prefix, ShareMode mode,
                                               const BytesDoneCallback& on_bytes = nullptr);
 
 }  // namespace recship
