@@ -171,7 +171,8 @@ struct Resharded {
 
 absl::StatusOr<Resharded> Reshard(const CheckpointReader& checkpoint,
                                   const DistributedLookups& lookups, int64_t version,
-                                  const std::string& export_dir_base) {
+                                  const std::string& export_dir_base,
+                                  const ExportProgressCallback& progress) {
   ShardCounts shards;
   for (const auto& [table, ignored] : checkpoint.tables()) {
     if (const HashTableSpec* spec = lookups.FindTable(table)) shards[table] = spec->num_shards;
@@ -183,8 +184,21 @@ absl::StatusOr<Resharded> Reshard(const CheckpointReader& checkpoint,
   // them all); those already routed are copied as they are.
   RECSHIP_ASSIGN_OR_RETURN(
       out.folder, StagedDirectory::Create(export_dir_base, absl::StrCat("reshard-", version)));
-  RECSHIP_ASSIGN_OR_RETURN(std::string prefix,
-                           WriteReshardedCheckpoint(checkpoint, shards, out.folder->path()));
+  ReshardProgress report;
+  if (progress) {
+    report = [&](int shard, uint64_t done, uint64_t total) {
+      ExportProgress p;
+      p.event = ExportProgress::Event::kResharding;
+      p.sub_model = SubModel::Ps(shard);
+      p.sub_model_index = shard;
+      p.num_sub_models = lookups.num_ps();
+      p.bytes = done;
+      p.total_bytes = total;
+      return progress(p);
+    };
+  }
+  RECSHIP_ASSIGN_OR_RETURN(
+      std::string prefix, WriteReshardedCheckpoint(checkpoint, shards, out.folder->path(), report));
   RECSHIP_ASSIGN_OR_RETURN(out.checkpoint, CheckpointReader::Open(prefix));
   return out;
 }
@@ -233,8 +247,8 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   RECSHIP_RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(export_dir_base_));
   Resharded resharded;
   if (!options_.dense_only) {
-    RECSHIP_ASSIGN_OR_RETURN(resharded,
-                             Reshard(*reader, graphs.context.lookups(), version, export_dir_base_));
+    RECSHIP_ASSIGN_OR_RETURN(resharded, Reshard(*reader, graphs.context.lookups(), version,
+                                                export_dir_base_, options_.progress));
   }
   const bool rewritten = resharded.checkpoint != nullptr;
   // Its files are new: the versions share them rather than copy them again.

@@ -76,10 +76,25 @@ RowSelection SelectRows(const SourceTable& table, int shard, int n) {
   return rows;
 }
 
+// Counts the bytes written and tells the progress callback.
+class Progress {
+ public:
+  Progress(const ReshardProgress& callback, uint64_t total) : callback_(callback), total_(total) {}
+  absl::Status Add(int shard, uint64_t bytes) {
+    done_ += bytes;
+    return callback_ ? callback_(shard, done_, total_) : absl::OkStatus();
+  }
+
+ private:
+  const ReshardProgress& callback_;
+  const uint64_t total_;
+  uint64_t done_ = 0;
+};
+
 // Streams the `rows` of `source` (one tensor per checkpoint shard) as tensor
 // `name` of data file `shard`.
 absl::Status WriteRows(const std::vector<Tensor>& source, const RowSelection& rows, int shard,
-                       const std::string& name, BundleWriter& out) {
+                       const std::string& name, BundleWriter& out, Progress& progress) {
   TensorShape shape = source.front().shape();
   shape[0] = 0;
   for (const auto& selected : rows) shape[0] += static_cast<int64_t>(selected.size());
@@ -93,24 +108,35 @@ absl::Status WriteRows(const std::vector<Tensor>& source, const RowSelection& ro
       buffer.append(data + r * static_cast<int64_t>(row_bytes), row_bytes);
       if (buffer.size() >= kFlushBytes) {
         RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
+        RECSHIP_RETURN_IF_ERROR(progress.Add(shard, buffer.size()));
         buffer.clear();
       }
     }
   }
   RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
+  RECSHIP_RETURN_IF_ERROR(progress.Add(shard, buffer.size()));
   return out.EndTensor();
 }
 
-absl::Status ReshardTable(const CheckpointReader& checkpoint, const std::string& name, int n,
-                          BundleWriter& out) {
-  RECSHIP_ASSIGN_OR_RETURN(SourceTable table, MapTable(checkpoint, name));
+uint64_t Bytes(const SourceTable& table) {
+  uint64_t bytes = 0;
+  for (const Tensor& keys : table.keys) bytes += keys.byte_size();
+  for (const auto& part : table.tensors) {
+    for (const Tensor& t : part) bytes += t.byte_size();
+  }
+  return bytes;
+}
+
+absl::Status ReshardTable(const SourceTable& table, const std::string& name, int n,
+                          BundleWriter& out, Progress& progress) {
   for (int shard = 0; shard < n; ++shard) {
     const RowSelection rows = SelectRows(table, shard, n);
-    RECSHIP_RETURN_IF_ERROR(
-        WriteRows(table.keys, rows, shard, TableShardTensorName(name, shard, "keys"), out));
+    RECSHIP_RETURN_IF_ERROR(WriteRows(table.keys, rows, shard,
+                                      TableShardTensorName(name, shard, "keys"), out, progress));
     for (size_t p = 0; p < table.parts.size(); ++p) {
       RECSHIP_RETURN_IF_ERROR(WriteRows(table.tensors[p], rows, shard,
-                                        TableShardTensorName(name, shard, table.parts[p]), out));
+                                        TableShardTensorName(name, shard, table.parts[p]), out,
+                                        progress));
     }
   }
   return absl::OkStatus();
@@ -151,15 +177,23 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
 
 absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& checkpoint,
                                                      const ShardCounts& shards,
-                                                     const std::string& model_dir) {
+                                                     const std::string& model_dir,
+                                                     const ReshardProgress& callback) {
   int max_shards = 1;
   for (const auto& [table, n] : shards) max_shards = std::max(max_shards, n);
   RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointWriter> writer,
                            CheckpointWriter::Create(model_dir, checkpoint.global_step().value_or(0),
                                                     {.num_data_shards = max_shards + 1}));
+  std::map<std::string, SourceTable> tables;
+  uint64_t total = 0;
   for (const auto& [table, n] : shards) {
     if (!checkpoint.tables().contains(table)) continue;
-    RECSHIP_RETURN_IF_ERROR(ReshardTable(checkpoint, table, n, writer->bundle()));
+    RECSHIP_ASSIGN_OR_RETURN(tables[table], MapTable(checkpoint, table));
+    total += Bytes(tables[table]);
+  }
+  Progress progress(callback, total);
+  for (const auto& [name, table] : tables) {
+    RECSHIP_RETURN_IF_ERROR(ReshardTable(table, name, shards.at(name), writer->bundle(), progress));
   }
   for (const BundleEntry& entry : checkpoint.bundle().entries()) {
     if (entry.name == kGlobalStepName || IsTableTensor(entry.name, checkpoint)) continue;

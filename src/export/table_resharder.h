@@ -6,6 +6,8 @@
 #ifndef RECSHIP_SRC_EXPORT_TABLE_RESHARDER_H_
 #define RECSHIP_SRC_EXPORT_TABLE_RESHARDER_H_
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -32,9 +34,14 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
 // are left out. Streams the rows: memory is a buffer of rows plus the row
 // numbers of one serving shard (8 bytes per row it gets). Returns the
 // prefix.
+// Told, every few MiB, the serving shard being written and the bytes of
+// rows written of all; a non-OK status stops the write and is returned.
+using ReshardProgress = std::function<absl::Status(int shard, uint64_t done, uint64_t total)>;
+
 absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& checkpoint,
                                                      const ShardCounts& shards,
-                                                     const std::string& model_dir);
+                                                     const std::string& model_dir,
+                                                     const ReshardProgress& progress = nullptr);
 
 }  // namespace recship
 

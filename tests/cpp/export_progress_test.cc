@@ -223,6 +223,42 @@ TEST(ExportCancelTest, DistributedStopsBeforePublishingAnySubModel) {
   }
 }
 
+TEST(ExportCancelTest, ReshardingReportsItsRowsAndStopsLeavingNothing) {
+  TempDir dir;
+  ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));  // 2 shards; served on 3.
+  DistributedExportOptions options;
+  options.model_name = "m";
+  options.num_ps = 3;
+  std::vector<ExportProgress> resharding;
+  options.progress = [&](const ExportProgress& p) {
+    if (p.event == Event::kResharding) resharding.push_back(p);
+    return absl::OkStatus();
+  };
+  DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
+  ASSERT_OK(exporter.ExportSavedModel(TableInputs, {}, 1).status());
+  EXPECT_EQ(exporter.last_summary().resharded_tables, std::vector<std::string>{"users"});
+  ASSERT_GT(resharding.size(), 3u);  // 2 x 5 MiB of values, reported every 4 MiB and per tensor.
+  uint64_t last = 0;
+  for (const ExportProgress& p : resharding) {
+    EXPECT_GE(p.bytes, last);
+    EXPECT_LT(p.sub_model_index, 3);
+    last = p.bytes;
+  }
+  EXPECT_EQ(last, resharding.back().total_bytes);
+  EXPECT_EQ(resharding.back().sub_model.name(), "ps_2");
+
+  // Ctrl-C while re-sharding: nothing is published, the staged checkpoint goes.
+  options.progress = [](const ExportProgress& p) {
+    return p.event == Event::kResharding && p.sub_model.name() == "ps_1"
+               ? absl::CancelledError("stop")
+               : absl::OkStatus();
+  };
+  DistributedExporter cancelled(TableModel, dir.Join("model"), dir.Join("export2"), options);
+  EXPECT_TRUE(IsError(cancelled.ExportSavedModel(TableInputs, {}, 1).status(),
+                      absl::StatusCode::kCancelled, {"stop"}));
+  EXPECT_EQ(VersionsAndTemps(dir.Join("export2")), std::vector<std::string>{});
+}
+
 TEST(ExportCancelTest, CancellingAtTheLastFinishStillPublishesNothing) {
   TempDir dir;
   ASSERT_OK(WriteTableCheckpoint(dir.Join("model")));
