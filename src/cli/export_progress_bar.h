@@ -68,7 +68,7 @@ class ExportProgressBar {
                           : static_cast<double>(p.sub_model_index) / p.num_sub_models;
     fraction = std::clamp(fraction, 0.0, 1.0);
     constexpr double kMiB = 1024.0 * 1024;
-    const char* verb = p.event == ExportProgress::Event::kResharding ? "re-shard" : "export";
+    const char* verb = p.event == ExportProgress::Event::kRewritingTables ? "rewrite" : "export";
     std::string head =
         p.sub_model.is_standalone() ? verb : absl::StrCat(verb, " ", p.sub_model.name());
     std::string tail = absl::StrFormat("  %3.0f%%  %.0f/%.0f MiB", 100 * fraction, p.bytes / kMiB,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "export_progress_bar.h"
 #include "interrupt_flag.h"
 #include "nlohmann/json.hpp"
+#include "recship/core/status_macros.h"
 #include "recship/export/delta_exporter.h"
 #include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
@@ -39,6 +41,8 @@ struct ExportCommandOptions {
   std::string mode = "standalone";
   bool shared_embedding = false;
   std::string warmup_file;
+  std::optional<int64_t> min_frequency;
+  std::string max_age;  // A duration: 90d, 12h, 30m, 3600s, or seconds.
   std::string checkpoint;
   int64_t global_step = -1;
   int64_t since = 0;       // Delta only: the base version (0: the newest).
@@ -63,12 +67,35 @@ void RunSynth(const SynthOptions& options) {
   std::cout << *prefix << "\n";
 }
 
+// "90d", "12h", "30m", "3600s" or "3600" (seconds), as a duration.
+absl::StatusOr<absl::Duration> ParseAge(const std::string& text) {
+  int64_t n;
+  if (absl::SimpleAtoi(text, &n) && n >= 0) return absl::Seconds(n);
+  if (text.size() > 1 && text.back() == 'd' &&
+      absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) && n >= 0) {
+    return absl::Hours(24 * n);
+  }
+  absl::Duration d;
+  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) return d;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--max-age '", text, "' is not a duration (like 90d, 12h, 30m, 3600s or 3600)"));
+}
+
+absl::Status SetCommonExportOptions(const ExportCommandOptions& options, ExportOptions& out) {
+  out.shared_embedding = options.shared_embedding;
+  out.warmup_file = options.warmup_file;
+  out.min_frequency = options.min_frequency;
+  if (!options.max_age.empty()) {
+    RECSHIP_ASSIGN_OR_RETURN(out.max_age, ParseAge(options.max_age));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ExportSummary> ExportStandalone(const ExportCommandOptions& options,
                                                const ModelSpec& spec, std::optional<int64_t> step,
                                                ExportProgressCallback progress) {
   ExportOptions standalone;
-  standalone.shared_embedding = options.shared_embedding;
-  standalone.warmup_file = options.warmup_file;
+  RECSHIP_RETURN_IF_ERROR(SetCommonExportOptions(options, standalone));
   standalone.progress = std::move(progress);
   StandaloneExporter exporter(MakeModelFn(spec), options.model_dir, options.export_dir_base,
                               std::move(standalone));
@@ -82,8 +109,7 @@ absl::StatusOr<ExportSummary> ExportDistributed(const ExportCommandOptions& opti
                                                 ExportProgressCallback progress) {
   DistributedExportOptions distributed = options.distributed;
   distributed.model_name = DistributedModelName(options, spec);
-  distributed.shared_embedding = options.shared_embedding;
-  distributed.warmup_file = options.warmup_file;
+  RECSHIP_RETURN_IF_ERROR(SetCommonExportOptions(options, distributed));
   distributed.progress = std::move(progress);
   for (const std::string& name : options.include_graphs) {
     std::optional<SubModel> sub = SubModel::Parse(name);
@@ -119,6 +145,10 @@ void PrintExport(const ExportSummary& result) {
                                  path_width, sub.path, FormatBytes(sub.variables.tensor_bytes),
                                  sub.seconds);
   }
+  for (const auto& [table, rows] : result.filtered_tables) {
+    std::cout << absl::StrFormat("table %s: %d rows kept, %d left out by the filters\n", table,
+                                 rows.kept, rows.dropped);
+  }
   if (!result.resharded_tables.empty()) {
     std::cout << "re-sharded (rows written anew, not shared with the checkpoint): "
               << absl::StrJoin(result.resharded_tables, ", ") << "\n";
@@ -143,6 +173,13 @@ void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
            {"paths", paths},
            {"checkpoint", result.checkpoint},
            {"version", result.version}};
+  if (!result.filtered_tables.empty()) {
+    json tables = json::object();
+    for (const auto& [table, rows] : result.filtered_tables) {
+      tables[table] = {{"kept", rows.kept}, {"dropped", rows.dropped}};
+    }
+    out["filtered_tables"] = tables;
+  }
   if (options.mode != "distributed") {
     const VariablesStats& variables = result.sub_models.at(0).variables;
     out["tensor_bytes"] = variables.tensor_bytes;
@@ -393,6 +430,14 @@ void AddExportCommand(CLI::App& app) {
                 "copy no embedding byte: hard-link the checkpoint's data files into variables/ "
                 "(reflink or copy across filesystems); fast and small on disk, and the export "
                 "stays valid after the checkpoint is deleted");
+  cmd->add_option("--min-frequency", options->min_frequency,
+                  "leave out the rows of ids whose -freqs (times seen in training) is below "
+                  "this; they serve as unseen ids (zeros). Every table exported needs -freqs")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-age", options->max_age,
+                  "leave out the rows not updated (-timestamps) within this duration (90d, "
+                  "12h, 30m, 3600s) of the newest timestamp in the checkpoint's tables; they "
+                  "serve as unseen ids. Every table exported needs -timestamps");
   cmd->add_option("--warmup-file", options->warmup_file,
                   "TensorFlow Serving warmup file (see `recship warmup`), checked and shipped "
                   "as assets.extra/tf_serving_warmup_requests (with the entry when distributed), "

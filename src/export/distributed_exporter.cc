@@ -15,7 +15,7 @@
 #include "src/export/export_steps.h"
 #include "src/export/remote_dense.h"
 #include "src/export/shard_routing.h"
-#include "src/export/table_resharder.h"
+#include "src/export/table_rewriter.h"
 
 namespace recship {
 namespace {
@@ -161,45 +161,34 @@ absl::StatusOr<PendingVersion> PlanSubModel(const SubModel& sub, int64_t version
   return v;
 }
 
-// A checkpoint whose tables were re-routed to the serving shards, in a
-// staged folder under the export base that goes when this does.
-struct Resharded {
-  std::optional<StagedDirectory> folder;
-  std::unique_ptr<CheckpointReader> checkpoint;  // Null: nothing to re-shard.
-  std::vector<std::string> tables;
+// The checkpoint's tables rewritten for the serving shards (re-sharded where
+// they are not already routed so) and the filters, or nothing to rewrite.
+struct Rewrite {
+  StagedRewrite staged;  // checkpoint null when nothing was rewritten.
+  std::vector<std::string> resharded;
 };
 
-absl::StatusOr<Resharded> Reshard(const CheckpointReader& checkpoint,
-                                  const DistributedLookups& lookups, int64_t version,
-                                  const std::string& export_dir_base,
-                                  const ExportProgressCallback& progress) {
+absl::StatusOr<Rewrite> RewriteForShards(const CheckpointReader& checkpoint,
+                                         const DistributedLookups& lookups, int64_t version,
+                                         const std::string& export_dir_base,
+                                         const ExportOptions& options) {
   ShardCounts shards;
+  std::vector<std::string> served;
   for (const auto& [table, ignored] : checkpoint.tables()) {
-    if (const HashTableSpec* spec = lookups.FindTable(table)) shards[table] = spec->num_shards;
+    if (const HashTableSpec* spec = lookups.FindTable(table)) {
+      shards[table] = spec->num_shards;
+      served.push_back(table);
+    }
   }
-  Resharded out;
-  RECSHIP_ASSIGN_OR_RETURN(out.tables, TablesToReshard(checkpoint, shards));
-  if (out.tables.empty()) return out;
+  Rewrite out;
+  RECSHIP_ASSIGN_OR_RETURN(out.resharded, TablesToReshard(checkpoint, shards));
+  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, served));
+  if (out.resharded.empty() && !filter.active()) return out;
   // Every table the export serves is written anew (one checkpoint serves
   // them all); those already routed are copied as they are.
   RECSHIP_ASSIGN_OR_RETURN(
-      out.folder, StagedDirectory::Create(export_dir_base, absl::StrCat("reshard-", version)));
-  ReshardProgress report;
-  if (progress) {
-    report = [&](int shard, uint64_t done, uint64_t total) {
-      ExportProgress p;
-      p.event = ExportProgress::Event::kResharding;
-      p.sub_model = SubModel::Ps(shard);
-      p.sub_model_index = shard;
-      p.num_sub_models = lookups.num_ps();
-      p.bytes = done;
-      p.total_bytes = total;
-      return progress(p);
-    };
-  }
-  RECSHIP_ASSIGN_OR_RETURN(
-      std::string prefix, WriteReshardedCheckpoint(checkpoint, shards, out.folder->path(), report));
-  RECSHIP_ASSIGN_OR_RETURN(out.checkpoint, CheckpointReader::Open(prefix));
+      out.staged, RewriteTablesInStaging(checkpoint, shards, filter, export_dir_base, version,
+                                         ReportRewriting(options.progress, lookups.num_ps())));
   return out;
 }
 
@@ -245,14 +234,14 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   }
   RECSHIP_RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
   RECSHIP_RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(export_dir_base_));
-  Resharded resharded;
+  Rewrite rewrite;
   if (!options_.dense_only) {
-    RECSHIP_ASSIGN_OR_RETURN(resharded, Reshard(*reader, graphs.context.lookups(), version,
-                                                export_dir_base_, options_.progress));
+    RECSHIP_ASSIGN_OR_RETURN(rewrite, RewriteForShards(*reader, graphs.context.lookups(), version,
+                                                       export_dir_base_, options_));
   }
-  const bool rewritten = resharded.checkpoint != nullptr;
+  const bool rewritten = rewrite.staged.checkpoint != nullptr;
   // Its files are new: the versions share them rather than copy them again.
-  if (rewritten) reader = std::move(resharded.checkpoint);
+  if (rewritten) reader = std::move(rewrite.staged.checkpoint);
   std::vector<PendingVersion> pending;
   for (const SubModel& sub : subs) {
     RECSHIP_ASSIGN_OR_RETURN(
@@ -261,7 +250,10 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   }
   RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, options_, rewritten));
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
-  summary.resharded_tables = std::move(resharded.tables);
+  summary.resharded_tables = std::move(rewrite.resharded);
+  if (options_.min_frequency || options_.max_age) {
+    summary.filtered_tables = std::move(rewrite.staged.tables);
+  }
   new_folders.Keep();
   summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
   std::vector<std::string> paths;

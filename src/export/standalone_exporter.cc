@@ -5,6 +5,7 @@
 #include "recship/model/checkpoint.h"
 #include "recship/model/export_context.h"
 #include "src/export/export_steps.h"
+#include "src/export/table_rewriter.h"
 
 namespace recship {
 
@@ -14,6 +15,27 @@ StandaloneExporter::StandaloneExporter(ModelFn model_fn, std::string model_dir,
       model_dir_(std::move(model_dir)),
       export_dir_base_(std::move(export_dir_base)),
       options_(std::move(options)) {}
+
+namespace {
+
+// The checkpoint with its tables filtered (ExportOptions::min_frequency,
+// max_age), each on the number of shards it had.
+absl::StatusOr<StagedRewrite> FilterTables(const CheckpointReader& checkpoint,
+                                           const RestorePlan& plan, int64_t version,
+                                           const ExportOptions& options,
+                                           const std::string& export_dir_base) {
+  ShardCounts shards;
+  std::vector<std::string> names;
+  for (const RestorePlan::Table& table : plan.tables) {
+    shards[table.name] = static_cast<int>(table.shards.size());
+    names.push_back(table.name);
+  }
+  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, names));
+  return RewriteTablesInStaging(checkpoint, shards, filter, export_dir_base, version,
+                                ReportRewriting(options.progress, 0));
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
     const ServingInputReceiverFn& serving_input_receiver_fn, const std::string& checkpoint_path,
@@ -29,8 +51,16 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
                            BuildExportGraph(ExportMode::kStandalone, context, model_fn_,
                                             serving_input_receiver_fn, model_dir_));
   RECSHIP_ASSIGN_OR_RETURN(RestorePlan plan, PlanRestore(graph.graph->def(), *reader));
+  int64_t number = global_step.value_or(absl::ToUnixSeconds(clock.Now()));
   NewFoldersGuard new_folders;
   new_folders.Watch(export_dir_base_);
+  StagedRewrite rewrite;
+  if (options_.min_frequency || options_.max_age) {
+    RECSHIP_ASSIGN_OR_RETURN(rewrite,
+                             FilterTables(*reader, plan, number, options_, export_dir_base_));
+    reader = std::move(rewrite.checkpoint);
+    RECSHIP_ASSIGN_OR_RETURN(plan, PlanRestore(graph.graph->def(), *reader));
+  }
   PendingVersion version;
   RECSHIP_ASSIGN_OR_RETURN(version.saved_model,
                            MakeSavedModel(*graph.graph, plan, graph.signatures));
@@ -41,14 +71,14 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   version.tables = plan.tables;
   version.warmup_file = options_.warmup_file;
 
-  int64_t number = global_step.value_or(absl::ToUnixSeconds(clock.Now()));
   RECSHIP_ASSIGN_OR_RETURN(SavedModelWriter writer,
                            SavedModelWriter::Begin(export_dir_base_, number));
   version.writer = std::make_unique<SavedModelWriter>(std::move(writer));
   std::vector<PendingVersion> versions;
   versions.push_back(std::move(version));
-  RECSHIP_RETURN_IF_ERROR(WriteVersions(versions, *reader, options_));
+  RECSHIP_RETURN_IF_ERROR(WriteVersions(versions, *reader, options_, rewrite.folder.has_value()));
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(versions, checkpoint, number));
+  summary.filtered_tables = std::move(rewrite.tables);
   new_folders.Keep();
   summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
   summary_ = std::move(summary);

@@ -231,7 +231,7 @@ TEST(ExportCancelTest, ReshardingReportsItsRowsAndStopsLeavingNothing) {
   options.num_ps = 3;
   std::vector<ExportProgress> resharding;
   options.progress = [&](const ExportProgress& p) {
-    if (p.event == Event::kResharding) resharding.push_back(p);
+    if (p.event == Event::kRewritingTables) resharding.push_back(p);
     return absl::OkStatus();
   };
   DistributedExporter exporter(TableModel, dir.Join("model"), dir.Join("export"), options);
@@ -249,7 +249,7 @@ TEST(ExportCancelTest, ReshardingReportsItsRowsAndStopsLeavingNothing) {
 
   // Ctrl-C while re-sharding: nothing is published, the staged checkpoint goes.
   options.progress = [](const ExportProgress& p) {
-    return p.event == Event::kResharding && p.sub_model.name() == "ps_1"
+    return p.event == Event::kRewritingTables && p.sub_model.name() == "ps_1"
                ? absl::CancelledError("stop")
                : absl::OkStatus();
   };

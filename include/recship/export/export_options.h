@@ -3,9 +3,12 @@
 #define RECSHIP_EXPORT_EXPORT_OPTIONS_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "recship/core/clock.h"
 #include "recship/export/export_progress.h"
 #include "recship/export/variables_writer.h"
@@ -26,6 +29,19 @@ struct ExportOptions {
   // Names versions (Unix seconds) and times the export; null is the system
   // clock. Not owned.
   const Clock* clock = nullptr;
+  // Leave out the rows of ids whose -freqs is below this; they serve as
+  // unseen. Every table exported needs -freqs.
+  std::optional<int64_t> min_frequency;
+  // Leave out the rows not updated (-timestamps) within this of the newest
+  // timestamp in the checkpoint's tables. Every table exported needs
+  // -timestamps.
+  std::optional<absl::Duration> max_age;
+};
+
+// Rows of one table an export kept and left out (ExportOptions filters).
+struct TableRowsKept {
+  int64_t kept = 0;
+  int64_t dropped = 0;
 };
 
 // What an export wrote: one entry per sub-model, in publishing order (a
@@ -43,6 +59,8 @@ struct ExportSummary {
   // Distributed: the tables whose rows were re-routed to the serving shards
   // (written anew, not shared with the checkpoint).
   std::vector<std::string> resharded_tables;
+  // With a filter: per table, the rows kept and left out.
+  std::map<std::string, TableRowsKept> filtered_tables;
   double seconds = 0;
 };
 

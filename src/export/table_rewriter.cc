@@ -1,10 +1,11 @@
-#include "src/export/table_resharder.h"
+#include "src/export/table_rewriter.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "recship/core/status_macros.h"
+#include "recship/format/table_times.h"
 
 namespace recship {
 namespace {
@@ -21,9 +22,17 @@ struct SourceTable {
   std::vector<Tensor> keys;
   std::vector<std::string> parts;            // "values", ...
   std::vector<std::vector<Tensor>> tensors;  // [part][source shard]
+
+  const std::vector<Tensor>* Part(absl::string_view name) const {
+    for (size_t p = 0; p < parts.size(); ++p) {
+      if (parts[p] == name) return &tensors[p];
+    }
+    return nullptr;
+  }
 };
 
-absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const std::string& table) {
+absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const std::string& table,
+                                     const RowFilter& filter) {
   SourceTable t;
   t.shards = checkpoint.tables().at(table);
   const BundleReader& bundle = checkpoint.bundle();
@@ -36,7 +45,7 @@ absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const s
                                                      " is not int64 [N]"));
     }
   }
-  for (const char* part : {"values", "timestamps"}) {
+  for (const char* part : {"values", "timestamps", "freqs"}) {
     std::vector<Tensor> tensors;
     for (size_t s = 0; s < t.shards.size(); ++s) {
       const std::string name = TableShardTensorName(table, t.shards[s], part);
@@ -59,18 +68,37 @@ absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const s
     return absl::NotFoundError(absl::StrCat("checkpoint ", checkpoint.prefix(), ": table '", table,
                                             "' lacks a -values tensor for some shard"));
   }
+  auto require = [&](const char* part, const char* flag) -> absl::Status {
+    if (t.Part(part) != nullptr) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(flag, " needs every shard's -", part, ", but checkpoint ", checkpoint.prefix(),
+                     " has none for some shard of table '", table, "' (",
+                     TableShardTensorName(table, t.shards.front(), part), " ...)"));
+  };
+  if (filter.min_frequency) RECSHIP_RETURN_IF_ERROR(require("freqs", "--min-frequency"));
+  if (filter.min_timestamp) RECSHIP_RETURN_IF_ERROR(require("timestamps", "--max-age"));
   return t;
 }
 
 // Per checkpoint shard, the rows whose ids route to one serving shard.
 using RowSelection = std::vector<std::vector<int64_t>>;
 
-RowSelection SelectRows(const SourceTable& table, int shard, int n) {
+// The rows routed to `shard` of `n` that `filter` keeps; counts the rows
+// kept and dropped.
+RowSelection SelectRows(const SourceTable& table, int shard, int n, const RowFilter& filter,
+                        TableRowsKept& kept) {
+  const std::vector<Tensor>* freqs = table.Part("freqs");
+  const std::vector<Tensor>* timestamps = table.Part("timestamps");
   RowSelection rows(table.keys.size());
   for (size_t s = 0; s < table.keys.size(); ++s) {
     const auto keys = table.keys[s].flat<int64_t>();
     for (int64_t r = 0; r < static_cast<int64_t>(keys.size()); ++r) {
-      if (FloorMod(keys[r], n) == shard) rows[s].push_back(r);
+      if (FloorMod(keys[r], n) != shard) continue;
+      const bool keep =
+          (!filter.min_frequency || (*freqs)[s].flat<int64_t>()[r] >= *filter.min_frequency) &&
+          (!filter.min_timestamp || (*timestamps)[s].flat<int64_t>()[r] >= *filter.min_timestamp);
+      if (keep) rows[s].push_back(r);
+      ++(keep ? kept.kept : kept.dropped);
     }
   }
   return rows;
@@ -79,14 +107,14 @@ RowSelection SelectRows(const SourceTable& table, int shard, int n) {
 // Counts the bytes written and tells the progress callback.
 class Progress {
  public:
-  Progress(const ReshardProgress& callback, uint64_t total) : callback_(callback), total_(total) {}
+  Progress(const RewriteProgress& callback, uint64_t total) : callback_(callback), total_(total) {}
   absl::Status Add(int shard, uint64_t bytes) {
     done_ += bytes;
     return callback_ ? callback_(shard, done_, total_) : absl::OkStatus();
   }
 
  private:
-  const ReshardProgress& callback_;
+  const RewriteProgress& callback_;
   const uint64_t total_;
   uint64_t done_ = 0;
 };
@@ -127,13 +155,15 @@ uint64_t Bytes(const SourceTable& table) {
   return bytes;
 }
 
-absl::Status ReshardTable(const SourceTable& table, const std::string& name, int n,
-                          BundleWriter& out, Progress& progress) {
+absl::Status RewriteTable(const SourceTable& table, const std::string& name, int n,
+                          const RowFilter& filter, BundleWriter& out, Progress& progress,
+                          TableRowsKept& kept) {
   for (int shard = 0; shard < n; ++shard) {
-    const RowSelection rows = SelectRows(table, shard, n);
+    const RowSelection rows = SelectRows(table, shard, n, filter, kept);
     RECSHIP_RETURN_IF_ERROR(WriteRows(table.keys, rows, shard,
                                       TableShardTensorName(name, shard, "keys"), out, progress));
     for (size_t p = 0; p < table.parts.size(); ++p) {
+      if (table.parts[p] == "freqs") continue;  // Serving never reads them.
       RECSHIP_RETURN_IF_ERROR(WriteRows(table.tensors[p], rows, shard,
                                         TableShardTensorName(name, shard, table.parts[p]), out,
                                         progress));
@@ -175,10 +205,34 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
   return out;
 }
 
-absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& checkpoint,
-                                                     const ShardCounts& shards,
-                                                     const std::string& model_dir,
-                                                     const ReshardProgress& callback) {
+absl::StatusOr<RowFilter> MakeRowFilter(const ExportOptions& options,
+                                        const CheckpointReader& checkpoint,
+                                        const std::vector<std::string>& tables) {
+  RowFilter filter;
+  filter.min_frequency = options.min_frequency;
+  if (!options.max_age) return filter;
+  std::optional<int64_t> newest;
+  for (const std::string& table : tables) {
+    auto it = checkpoint.tables().find(table);
+    if (it == checkpoint.tables().end()) continue;
+    RECSHIP_ASSIGN_OR_RETURN(std::optional<std::vector<Tensor>> timestamps,
+                             checkpoint.TableTimestamps(table, it->second));
+    std::optional<int64_t> table_newest = timestamps ? NewestTimestamp(*timestamps) : std::nullopt;
+    if (table_newest) newest = std::max(newest.value_or(*table_newest), *table_newest);
+  }
+  if (!newest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--max-age needs the rows' -timestamps, but checkpoint ", checkpoint.prefix(),
+                     " has none for the tables exported"));
+  }
+  filter.min_timestamp = *newest - absl::ToInt64Seconds(*options.max_age);
+  return filter;
+}
+
+absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint,
+                                              const ShardCounts& shards, const RowFilter& filter,
+                                              const std::string& model_dir,
+                                              const RewriteProgress& callback) {
   int max_shards = 1;
   for (const auto& [table, n] : shards) max_shards = std::max(max_shards, n);
   RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointWriter> writer,
@@ -188,19 +242,49 @@ absl::StatusOr<std::string> WriteReshardedCheckpoint(const CheckpointReader& che
   uint64_t total = 0;
   for (const auto& [table, n] : shards) {
     if (!checkpoint.tables().contains(table)) continue;
-    RECSHIP_ASSIGN_OR_RETURN(tables[table], MapTable(checkpoint, table));
+    RECSHIP_ASSIGN_OR_RETURN(tables[table], MapTable(checkpoint, table, filter));
     total += Bytes(tables[table]);
   }
+  RewrittenTables out;
   Progress progress(callback, total);
   for (const auto& [name, table] : tables) {
-    RECSHIP_RETURN_IF_ERROR(ReshardTable(table, name, shards.at(name), writer->bundle(), progress));
+    RECSHIP_RETURN_IF_ERROR(RewriteTable(table, name, shards.at(name), filter, writer->bundle(),
+                                         progress, out.tables[name]));
   }
   for (const BundleEntry& entry : checkpoint.bundle().entries()) {
     if (entry.name == kGlobalStepName || IsTableTensor(entry.name, checkpoint)) continue;
     RECSHIP_ASSIGN_OR_RETURN(Tensor tensor, checkpoint.bundle().Read(entry.name));
     RECSHIP_RETURN_IF_ERROR(writer->bundle().Add(entry.name, tensor, max_shards));
   }
-  return writer->Finish();
+  RECSHIP_ASSIGN_OR_RETURN(out.prefix, writer->Finish());
+  return out;
+}
+
+absl::StatusOr<StagedRewrite> RewriteTablesInStaging(
+    const CheckpointReader& checkpoint, const ShardCounts& shards, const RowFilter& filter,
+    const std::string& export_dir_base, int64_t version, const RewriteProgress& progress) {
+  StagedRewrite out;
+  RECSHIP_ASSIGN_OR_RETURN(
+      out.folder, StagedDirectory::Create(export_dir_base, absl::StrCat("tables-", version)));
+  RECSHIP_ASSIGN_OR_RETURN(RewrittenTables rewritten,
+                           RewriteTables(checkpoint, shards, filter, out.folder->path(), progress));
+  RECSHIP_ASSIGN_OR_RETURN(out.checkpoint, CheckpointReader::Open(rewritten.prefix));
+  out.tables = std::move(rewritten.tables);
+  return out;
+}
+
+RewriteProgress ReportRewriting(const ExportProgressCallback& progress, int num_ps) {
+  if (!progress) return nullptr;
+  return [progress, num_ps](int shard, uint64_t done, uint64_t total) {
+    ExportProgress p;
+    p.event = ExportProgress::Event::kRewritingTables;
+    p.sub_model = num_ps > 0 ? SubModel::Ps(shard) : SubModel::Standalone();
+    p.sub_model_index = num_ps > 0 ? shard : 0;
+    p.num_sub_models = std::max(num_ps, 1);
+    p.bytes = done;
+    p.total_bytes = total;
+    return progress(p);
+  };
 }
 
 }  // namespace recship
