@@ -299,9 +299,11 @@ void HashTable::InBatches(const Tensor& keys, int64_t rows_per_lock, F&& change)
       grown = index_.GrownFor(keys, begin, end);
     }
     // Only writers change the index, and this one holds writer_mu_, so what
-    // was grown is still current.
+    // was grown is still current. `replaced`, declared before the lock, is
+    // freed after the lock is released.
+    std::unique_ptr<RowIndex> replaced;
     absl::MutexLock lock(&mu_);
-    index_.Install(std::move(grown));
+    replaced = index_.Install(std::move(grown));
     change(begin, end);
   }
 }

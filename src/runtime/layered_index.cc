@@ -24,9 +24,9 @@ std::unique_ptr<RowIndex> LayeredIndex::GrownFor(const Tensor& keys, int64_t beg
   return added == 0 ? nullptr : written.Grown(written.size() + added);
 }
 
-void LayeredIndex::Install(std::unique_ptr<RowIndex> grown) {
-  if (grown == nullptr) return;
-  (base_writable_ ? *base_ : overlay_).Swap(*grown);
+std::unique_ptr<RowIndex> LayeredIndex::Install(std::unique_ptr<RowIndex> grown) {
+  if (grown != nullptr) (base_writable_ ? *base_ : overlay_).Swap(*grown);
+  return grown;  // Now the replaced slots.
 }
 
 void LayeredIndex::ReserveFor(const Tensor& keys, int64_t begin, int64_t end) {

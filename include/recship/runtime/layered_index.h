@@ -41,10 +41,11 @@ class LayeredIndex {
   // shape), growing the index written only for the keys it does not hold
   // yet: rows replaced (most of a live update) never make a full base
   // rehash. GrownFor does the slow part, reading only (so beside lookups),
-  // and Install adopts it, unless nothing was written in between.
+  // and Install adopts it, unless nothing was written in between, and
+  // returns the slots it replaced, to be freed outside the owner's lock.
   void ReserveFor(const Tensor& keys, int64_t begin, int64_t end);
   std::unique_ptr<RowIndex> GrownFor(const Tensor& keys, int64_t begin, int64_t end) const;
-  void Install(std::unique_ptr<RowIndex> grown);
+  std::unique_ptr<RowIndex> Install(std::unique_ptr<RowIndex> grown);
   // Maps `key` to `ref` (>= 0); returns the ref it replaced, or kNone. A
   // writable base must have room (ReserveFor); the overlay grows as needed.
   int64_t Put(int64_t key, int64_t ref);
