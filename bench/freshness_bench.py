@@ -8,29 +8,33 @@ requests go on.
 
 Steps:
  1. `recship synth` of a one-table spec (dim --dim, ONE shard, one id
-    feature, a 16-unit DNN) with --ids ids, exported distributed with
+    feature, a 16-unit DNN) with --ids ids into the trainer's folder (in
+    /dev/shm unless --train-on-disk), exported distributed with
     --shared-embedding as version 1: entry + ps_0, each served by its own
     `recship serve` (ps_0 polls every --poll seconds).
- 2. Steady state: `runtime_bench --grpc` on the entry (batch 64, 2 clients,
-    ids uniform over the table) for --seconds: p99.
- 3. Watch mode, under the same load: every --interval seconds a simulated
+ 2. Capacity: `runtime_bench --grpc` on the entry in a closed loop (batch 64,
+    2 clients, ids uniform over the table). Then the load for the rest of
+    the run is open: the 2 clients together send half that, each latency
+    counted from when its request was due; steady state is --seconds of it.
+ 3. Watch mode, under that load: every --interval seconds a simulated
     trainer writes the next checkpoint (`recship synth --first-step K
-    --changed-fraction F`: F of the rows change; niced 19, as a trainer runs
-    elsewhere), then `recship export --mode delta --since 1` (niced 10)
-    writes the delta and ps_0 applies it at its next poll. Staleness: from the checkpoint written to ps_0's log line saying
-    the delta was applied; rows per second from that line (rows / apply
+    --changed-fraction F`: F of the rows change, niced 19; the two newest
+    checkpoints are kept), then `recship export --mode delta --since 1`
+    (niced 10) writes the delta and ps_0 applies it at its next poll.
+    Staleness: from the checkpoint written to ps_0's log line saying the
+    delta was applied; rows per second from that line (rows / apply
     seconds); the delta's bytes beside the full export's.
- 4. Push mode, the same under load: `recship sync` follows the folder and
-    pushes each checkpoint's changes to ps_0; staleness from the checkpoint
-    written to sync's line saying ps_0 took them.
-The load is open: 2 clients each sending at a fixed rate, together half of
-what the servers answer in a closed loop (measured first), as a serving
-fleet runs with headroom; each latency counts from when its request was due.
+ 4. Push mode, the same: `recship sync` follows the folder and pushes each
+    checkpoint's changes to ps_0 in calls of --push-batch-rows; staleness
+    from the checkpoint written to sync's line saying ps_0 took them.
+Each request is then put in the phase it was due in (training, delta
+export, apply, sync's diff, push, or quiet: none of those), by the round
+times and the log lines, and its p99 is compared with the quiet one's.
 runtime_bench fails the run on any failed request. The trainer, the delta
-export and sync stand for processes on other machines: they run on the last
-core, the servers and the load generator on the others (in steady state
-too), unless --shared-cores. Everything written is removed at the end
-(unless --keep).
+export, sync and this script stand for processes on other machines: they
+run on the last core, the servers and the load generator on the others (in
+steady state too), unless --shared-cores. Everything written is removed at
+the end (unless --keep).
 """
 
 import argparse
