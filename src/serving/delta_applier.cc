@@ -131,6 +131,15 @@ int ApplyNewDeltas(const SavedModelBundle& bundle, const std::string& model_base
     }
     auto start = std::chrono::steady_clock::now();
     absl::StatusOr<LoadedDelta> delta = LoadDelta(bundle, dir, version, sequence);
+    int64_t rows = 0, deleted = 0;
+    if (delta.ok()) {
+      for (const auto& [name, t] : delta->manifest.tables) {
+        rows += t.rows;
+        deleted += t.deleted;
+      }
+      if (log)
+        log(absl::StrFormat("delta %s checked; applying %d rows, %d deleted", dir, rows, deleted));
+    }
     absl::Status status = delta.ok() ? Apply(*delta) : delta.status();
     if (!status.ok()) {
       ReportOnce(progress,
@@ -141,11 +150,6 @@ int ApplyNewDeltas(const SavedModelBundle& bundle, const std::string& model_base
     }
     progress.applied = sequence;
     ++applied;
-    int64_t rows = 0, deleted = 0;
-    for (const auto& [name, t] : delta->manifest.tables) {
-      rows += t.rows;
-      deleted += t.deleted;
-    }
     if (log) {
       log(absl::StrFormat(
           "delta %s applied in %.3f s (%d rows, %d deleted)", dir,

@@ -260,6 +260,39 @@ def test_sync_pushes_each_checkpoint_to_the_shards_and_resends_after_a_restart(
     assert "model.ckpt-11 pushed" in log.read_text()
 
 
+def test_a_shard_killed_mid_apply_serves_the_delta_after_restart(recship, tmp_path):
+    """Rows applied are never saved: a shard killed while it applies a delta
+    reloads its version and replays every delta, so it serves what a shard
+    that stayed up does."""
+    training = tmp_path / "model"
+    synth = ["synth", "--model", SPEC, "--out", training, "--ids", 400000, "--num-ps", NUM_PS,
+             "--changed-fraction", 0.5]
+    recship.ok(*synth, "--steps", 1)
+    base = tmp_path / "export"
+    export_distributed(recship, training, base, "--global-step", BASE_VERSION)
+    cluster = Cluster(recship, base, tmp_path,
+                      shard_flags=["--file_system_poll_wait_seconds", "0.1"])
+    try:
+        recship.ok(*synth, "--steps", 2, "--first-step", 2)  # Half of the rows change.
+        export_delta(recship, training, base)
+        shard = cluster.shards[1]
+        deadline = time.monotonic() + 30
+        while "delta-000001 checked; applying" not in shard.log():
+            assert time.monotonic() < deadline, shard.log()
+            time.sleep(0.005)
+        shard.process.kill()
+        shard.process.wait()
+        # About 100,000 rows per shard take tens of ms: the kill lands in them.
+        assert "delta-000001 applied" not in shard.log(), "killed after the apply, not mid-way"
+        cluster.shards[1] = cluster.start_shard(1)
+        assert "delta-000001 applied" in cluster.shards[1].log()  # Replayed before serving.
+        feed, bags = make_batch(256, np.random.default_rng(8))
+        predictions_become(cluster.entry, feed,
+                           numpy_predictions(training / "model.ckpt-2", feed, bags))
+    finally:
+        cluster.stop()
+
+
 def changed_ids(model_dir, before, after):
     """{table: ids whose rows differ between two checkpoints of the same ids}."""
     old = tf.train.load_checkpoint(str(model_dir / f"model.ckpt-{before}"))
