@@ -83,22 +83,37 @@ absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const s
 // Per checkpoint shard, the rows whose ids route to one serving shard.
 using RowSelection = std::vector<std::vector<int64_t>>;
 
-// The rows routed to `shard` of `n` that `filter` keeps; counts the rows
-// kept and dropped.
-RowSelection SelectRows(const SourceTable& table, int shard, int n, const RowFilter& filter,
-                        TableRowsKept& kept) {
+// Per checkpoint shard, the serving shard of each row (floor_mod(id, n),
+// computed once: a division per row per serving shard was most of the
+// time), or kLeftOut for a row the filter leaves out.
+constexpr uint16_t kLeftOut = 0xffff;
+using Destinations = std::vector<std::vector<uint16_t>>;
+
+Destinations RouteRows(const SourceTable& table, int n, const RowFilter& filter,
+                       TableRowsKept& kept) {
   const std::vector<Tensor>* freqs = table.Part("freqs");
   const std::vector<Tensor>* timestamps = table.Part("timestamps");
-  RowSelection rows(table.keys.size());
+  Destinations dest(table.keys.size());
   for (size_t s = 0; s < table.keys.size(); ++s) {
     const auto keys = table.keys[s].flat<int64_t>();
-    for (int64_t r = 0; r < static_cast<int64_t>(keys.size()); ++r) {
-      if (FloorMod(keys[r], n) != shard) continue;
+    dest[s].resize(keys.size());
+    for (size_t r = 0; r < keys.size(); ++r) {
       const bool keep =
           (!filter.min_frequency || (*freqs)[s].flat<int64_t>()[r] >= *filter.min_frequency) &&
           (!filter.min_timestamp || (*timestamps)[s].flat<int64_t>()[r] >= *filter.min_timestamp);
-      if (keep) rows[s].push_back(r);
+      dest[s][r] = keep ? static_cast<uint16_t>(FloorMod(keys[r], n)) : kLeftOut;
       ++(keep ? kept.kept : kept.dropped);
+    }
+  }
+  return dest;
+}
+
+// The rows of serving shard `shard`.
+RowSelection SelectRows(const Destinations& dest, int shard) {
+  RowSelection rows(dest.size());
+  for (size_t s = 0; s < dest.size(); ++s) {
+    for (size_t r = 0; r < dest[s].size(); ++r) {
+      if (dest[s][r] == shard) rows[s].push_back(static_cast<int64_t>(r));
     }
   }
   return rows;
@@ -158,8 +173,9 @@ uint64_t Bytes(const SourceTable& table) {
 absl::Status RewriteTable(const SourceTable& table, const std::string& name, int n,
                           const RowFilter& filter, BundleWriter& out, Progress& progress,
                           TableRowsKept& kept) {
+  const Destinations dest = RouteRows(table, n, filter, kept);
   for (int shard = 0; shard < n; ++shard) {
-    const RowSelection rows = SelectRows(table, shard, n, filter, kept);
+    const RowSelection rows = SelectRows(dest, shard);
     RECSHIP_RETURN_IF_ERROR(WriteRows(table.keys, rows, shard,
                                       TableShardTensorName(name, shard, "keys"), out, progress));
     for (size_t p = 0; p < table.parts.size(); ++p) {

@@ -69,8 +69,9 @@ struct RewrittenTables {
 // in data file i; the tensors of no table (dense variables) are copied into
 // data file max(n), and the other tables are left out. A filter on a table
 // without the tensor it reads is an error naming the table and the flag.
-// Streams the rows: memory is a buffer of rows plus the row numbers of one
-// serving shard (8 bytes per row it gets).
+// Streams the rows: memory is a buffer of rows, the serving shard of every
+// row of the table being written (2 bytes per row) and the row numbers of
+// one serving shard (8 bytes per row it gets).
 absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint,
                                               const ShardCounts& shards, const RowFilter& filter,
                                               const std::string& model_dir,
