@@ -173,16 +173,12 @@ absl::StatusOr<Rewrite> RewriteForShards(const CheckpointReader& checkpoint,
                                          const std::string& export_dir_base,
                                          const ExportOptions& options) {
   ShardCounts shards;
-  std::vector<std::string> served;
   for (const auto& [table, ignored] : checkpoint.tables()) {
-    if (const HashTableSpec* spec = lookups.FindTable(table)) {
-      shards[table] = spec->num_shards;
-      served.push_back(table);
-    }
+    if (const HashTableSpec* spec = lookups.FindTable(table)) shards[table] = spec->num_shards;
   }
   Rewrite out;
   RECSHIP_ASSIGN_OR_RETURN(out.resharded, TablesToReshard(checkpoint, shards));
-  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, served));
+  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, shards));
   if (out.resharded.empty() && !filter.active()) return out;
   // Every table the export serves is written anew (one checkpoint serves
   // them all); those already routed are copied as they are.
@@ -251,9 +247,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, options_, rewritten));
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
   summary.resharded_tables = std::move(rewrite.resharded);
-  if (options_.min_frequency || options_.max_age) {
-    summary.filtered_tables = std::move(rewrite.staged.tables);
-  }
+  if (options_.FiltersRows()) summary.filtered_tables = std::move(rewrite.staged.tables);
   new_folders.Keep();
   summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
   std::vector<std::string> paths;

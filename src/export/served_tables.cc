@@ -146,9 +146,7 @@ class ServedTables::Table {
       return absl::InvalidArgumentError(absl::StrCat(
           "--since-time needs the rows' timestamps, but checkpoint ", checkpoint.prefix(),
           " has no ", TableShardTensorName(name_, shards_.front(), "timestamps"),
-          " (or another "
-          "shard's) for table '",
-          name_, "'"));
+          " (or another shard's) for table '", name_, "'"));
     }
     TableChanges changes;
     if (timestamps) changes.updated_through = NewestTimestamp(*timestamps);

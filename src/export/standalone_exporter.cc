@@ -25,12 +25,10 @@ absl::StatusOr<StagedRewrite> FilterTables(const CheckpointReader& checkpoint,
                                            const ExportOptions& options,
                                            const std::string& export_dir_base) {
   ShardCounts shards;
-  std::vector<std::string> names;
   for (const RestorePlan::Table& table : plan.tables) {
     shards[table.name] = static_cast<int>(table.shards.size());
-    names.push_back(table.name);
   }
-  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, names));
+  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, shards));
   return RewriteTablesInStaging(checkpoint, shards, filter, export_dir_base, version,
                                 ReportRewriting(options.progress, 0));
 }
@@ -55,7 +53,7 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   NewFoldersGuard new_folders;
   new_folders.Watch(export_dir_base_);
   StagedRewrite rewrite;
-  if (options_.min_frequency || options_.max_age) {
+  if (options_.FiltersRows()) {
     RECSHIP_ASSIGN_OR_RETURN(rewrite,
                              FilterTables(*reader, plan, number, options_, export_dir_base_));
     reader = std::move(rewrite.checkpoint);

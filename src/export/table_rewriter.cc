@@ -223,12 +223,12 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
 
 absl::StatusOr<RowFilter> MakeRowFilter(const ExportOptions& options,
                                         const CheckpointReader& checkpoint,
-                                        const std::vector<std::string>& tables) {
+                                        const ShardCounts& tables) {
   RowFilter filter;
   filter.min_frequency = options.min_frequency;
   if (!options.max_age) return filter;
   std::optional<int64_t> newest;
-  for (const std::string& table : tables) {
+  for (const auto& [table, ignored] : tables) {
     auto it = checkpoint.tables().find(table);
     if (it == checkpoint.tables().end()) continue;
     RECSHIP_ASSIGN_OR_RETURN(std::optional<std::vector<Tensor>> timestamps,

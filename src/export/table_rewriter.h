@@ -50,7 +50,7 @@ struct RowFilter {
 // its trainer's clock). Errors name the flag when no table has timestamps.
 absl::StatusOr<RowFilter> MakeRowFilter(const ExportOptions& options,
                                         const CheckpointReader& checkpoint,
-                                        const std::vector<std::string>& tables);
+                                        const ShardCounts& tables);
 
 // Told, every few MiB, the serving shard being written and the bytes of
 // rows read of all; a non-OK status stops the write and is returned.

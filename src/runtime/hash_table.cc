@@ -215,8 +215,6 @@ void HashTable::AddView(const Tensor& keys, const Tensor& values) {
 }
 
 void HashTable::CopyRows(const Tensor& keys, const Tensor& values, int64_t begin, int64_t end) {
-  IndexPending();  // Later rows overwrite earlier ones, so order matters.
-  index_.ReserveFor(keys, begin, end);
   const std::byte* src = values.data();
   for (int64_t k = begin; k < end; ++k) {
     if (k + kPrefetchDistance < end) index_.Prefetch(KeyAt(keys, k + kPrefetchDistance));
@@ -237,6 +235,8 @@ void HashTable::AddRows(const Tensor& keys, const Tensor& values) {
   if (values.is_view() && keys.num_elements() > 0) {
     AddView(keys, values);
   } else {
+    IndexPending();  // Later rows overwrite earlier ones, so order matters.
+    index_.ReserveFor(keys, 0, keys.num_elements());
     CopyRows(keys, values, 0, keys.num_elements());
   }
 }

@@ -36,6 +36,8 @@ struct ExportOptions {
   // timestamp in the checkpoint's tables. Every table exported needs
   // -timestamps.
   std::optional<absl::Duration> max_age;
+
+  bool FiltersRows() const { return min_frequency || max_age; }
 };
 
 // Rows of one table an export kept and left out (ExportOptions filters).

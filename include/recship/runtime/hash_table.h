@@ -130,6 +130,7 @@ class HashTable : public Resource {
   // Keeps a view as a segment, copies anything else.
   void AddRows(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddView(const Tensor& keys, const Tensor& values) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Copies rows [begin, end); the index must have room for their keys.
   void CopyRows(const Tensor& keys, const Tensor& values, int64_t begin, int64_t end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckKeys(const Tensor& keys) const;
