@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "recship/core/status_macros.h"
 #include "recship/format/checkpoint_state.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/tensor_bundle.h"
 #include "recship/format/warmup.h"
@@ -119,6 +120,27 @@ json SignatureJson(const tensorflow::SignatureDef& signature) {
   return {{"method_name", signature.method_name()}, {"inputs", inputs}, {"outputs", outputs}};
 }
 
+// The hash tables of a graph: per shared_name, the encoding of its rows
+// (format/embedding_dtype.h) and the dtype and width they are stored as.
+json TablesJson(const tensorflow::GraphDef& graph) {
+  const std::map<std::string, EmbeddingDtype> compressed = CompressedTables(graph);
+  json tables = json::object();
+  for (const auto& node : graph.node()) {
+    if (node.op() != "MutableHashTableOfTensorsV2" && node.op() != "MutableDenseHashTableV2") {
+      continue;
+    }
+    const std::string& name = node.attr().at("shared_name").s();
+    auto it = compressed.find(name);
+    const auto& shape = node.attr().at("value_shape").shape();
+    tables[name] = {{"embedding_dtype", it == compressed.end()
+                                            ? DataTypeName(node.attr().at("value_dtype").type())
+                                            : std::string(EmbeddingDtypeName(it->second))},
+                    {"stored_as", DataTypeName(node.attr().at("value_dtype").type())},
+                    {"row_width", shape.dim_size() == 1 ? shape.dim(0).size() : -1}};
+  }
+  return tables;
+}
+
 json MetaGraphJson(const tensorflow::MetaGraphDef& meta_graph) {
   std::map<std::string, int> ops;
   for (const auto& node : meta_graph.graph_def().node()) ++ops[node.op()];
@@ -131,7 +153,8 @@ json MetaGraphJson(const tensorflow::MetaGraphDef& meta_graph) {
   return {{"tags", meta_graph.meta_info_def().tags()},
           {"signatures", signatures_json},
           {"nodes", meta_graph.graph_def().node_size()},
-          {"ops", ops}};
+          {"ops", ops},
+          {"tables", TablesJson(meta_graph.graph_def())}};
 }
 
 // Counts the warmup records by kind; every record must frame and parse.
@@ -221,6 +244,11 @@ void PrintSavedModel(const json& model) {
     }
     std::cout << "\nGraph: " << meta_graph["nodes"] << " nodes; ops: " << absl::StrJoin(ops, ", ")
               << "\n";
+    for (const auto& [table, info] : meta_graph["tables"].items()) {
+      std::cout << "table " << table << ": " << info["embedding_dtype"].get<std::string>()
+                << " rows, stored as " << info["stored_as"].get<std::string>() << " ["
+                << info["row_width"] << "]\n";
+    }
   }
   std::cout << "\n";
   if (model["variables"].is_null()) {

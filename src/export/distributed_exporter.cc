@@ -178,12 +178,13 @@ absl::StatusOr<Rewrite> RewriteForShards(const CheckpointReader& checkpoint,
   }
   Rewrite out;
   RECSHIP_ASSIGN_OR_RETURN(out.resharded, TablesToReshard(checkpoint, shards));
-  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, shards));
-  if (out.resharded.empty() && !filter.active()) return out;
+  RewriteOptions rewrite{.encoding = options.embedding_dtype};
+  RECSHIP_ASSIGN_OR_RETURN(rewrite.filter, MakeRowFilter(options, checkpoint, shards));
+  if (out.resharded.empty() && !rewrite.filter.active() && !options.CompressesTables()) return out;
   // Every table the export serves is written anew (one checkpoint serves
   // them all); those already routed are copied as they are.
   RECSHIP_ASSIGN_OR_RETURN(
-      out.staged, RewriteTablesInStaging(checkpoint, shards, filter, export_dir_base, version,
+      out.staged, RewriteTablesInStaging(checkpoint, shards, rewrite, export_dir_base, version,
                                          ReportRewriting(options.progress, lookups.num_ps())));
   return out;
 }
@@ -212,6 +213,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   RECSHIP_RETURN_IF_ERROR(CheckWarmupFile(options_.warmup_file));
 
   DistributedGraphs graphs(options_.with_remote_gpu);
+  graphs.context.set_embedding_dtype(options_.embedding_dtype);
   RECSHIP_ASSIGN_OR_RETURN(graphs.entry,
                            BuildExportGraph(ExportMode::kDistributed, graphs.context, model_fn_,
                                             serving_input_receiver_fn, model_dir_));
@@ -231,7 +233,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   RECSHIP_RETURN_IF_ERROR(RemoveDeadStagingFoldersUnder(export_dir_base_));
   RECSHIP_RETURN_IF_ERROR(StagedDirectory::RemoveDeadStagingFolders(export_dir_base_));
   Rewrite rewrite;
-  if (!options_.dense_only) {
+  if (std::any_of(subs.begin(), subs.end(), [](const SubModel& sub) { return sub.is_ps(); })) {
     RECSHIP_ASSIGN_OR_RETURN(rewrite, RewriteForShards(*reader, graphs.context.lookups(), version,
                                                        export_dir_base_, options_));
   }
@@ -248,6 +250,7 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
   summary.resharded_tables = std::move(rewrite.resharded);
   if (options_.FiltersRows()) summary.filtered_tables = std::move(rewrite.staged.tables);
+  summary.embedding_dtype = options_.embedding_dtype;
   new_folders.Keep();
   summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
   std::vector<std::string> paths;

@@ -150,6 +150,13 @@ absl::Status WriteTableTimesOf(PendingVersion& version, const CheckpointReader& 
 
 absl::Status WriteVersion(PendingVersion& version, const CheckpointReader& checkpoint,
                           ShareMode mode, const BytesDoneCallback& on_bytes) {
+  for (const RestorePlan::Table& table : version.tables) {
+    if (table.needs_encoding) {
+      return absl::InternalError(absl::StrCat("table ", table.name, " is stored as ",
+                                              EmbeddingDtypeName(table.encoding),
+                                              " but was not encoded before it was written"));
+    }
+  }
   RECSHIP_ASSIGN_OR_RETURN(version.stats,
                            WriteVariables(checkpoint.bundle(), version.tensor_names,
                                           version.writer->variables_prefix(), mode, on_bytes));

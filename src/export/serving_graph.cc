@@ -20,11 +20,32 @@ absl::Status CheckTensor(const BundleReader& bundle, const std::string& name, Da
   return absl::OkStatus();
 }
 
+// Checks shard `shard`'s values against the table's rows: as the graph
+// stores them, or float32 rows that the export encodes (a compressed table
+// exported from a training checkpoint).
+absl::Status CheckValues(const CheckpointReader& checkpoint, int shard, RestorePlan::Table& table) {
+  const std::string name = TableShardTensorName(table.name, shard, "values");
+  const std::string what = absl::StrCat("table ", table.name);
+  const BundleEntry* values = checkpoint.bundle().Find(name);
+  if (table.encoding != EmbeddingDtype::kFloat32 && values != nullptr &&
+      values->dtype == tensorflow::DT_FLOAT && values->shape.size() == 2 &&
+      StoredRowWidth(table.encoding, values->shape[1]) == table.dim) {
+    table.needs_encoding = true;
+    return absl::OkStatus();
+  }
+  return CheckTensor(checkpoint.bundle(), name, table.value_dtype,
+                     PartialShape::Of({-1, table.dim}), what);
+}
+
 absl::StatusOr<RestorePlan::Table> PlanTable(const tensorflow::NodeDef& node,
-                                             const CheckpointReader& checkpoint) {
+                                             const CheckpointReader& checkpoint,
+                                             const std::map<std::string, EmbeddingDtype>& encoded) {
   RestorePlan::Table table;
   table.name = node.attr().at("shared_name").s();
   table.handle_node = node.name();
+  table.value_dtype = node.attr().at("value_dtype").type();
+  auto encoding = encoded.find(table.name);
+  if (encoding != encoded.end()) table.encoding = encoding->second;
   const auto& value_shape = node.attr().at("value_shape").shape();
   if (value_shape.dim_size() != 1 || value_shape.dim(0).size() <= 0) {
     return absl::InvalidArgumentError(
@@ -43,9 +64,7 @@ absl::StatusOr<RestorePlan::Table> PlanTable(const tensorflow::NodeDef& node,
     RECSHIP_RETURN_IF_ERROR(CheckTensor(checkpoint.bundle(),
                                         TableShardTensorName(table.name, shard, "keys"),
                                         tensorflow::DT_INT64, PartialShape::Of({-1}), what));
-    RECSHIP_RETURN_IF_ERROR(
-        CheckTensor(checkpoint.bundle(), TableShardTensorName(table.name, shard, "values"),
-                    tensorflow::DT_FLOAT, PartialShape::Of({-1, table.dim}), what));
+    RECSHIP_RETURN_IF_ERROR(CheckValues(checkpoint, shard, table));
     const BundleEntry* keys =
         checkpoint.bundle().Find(TableShardTensorName(table.name, shard, "keys"));
     const BundleEntry* values =
@@ -89,6 +108,7 @@ std::vector<std::string> RestorePlan::TensorNames() const {
 absl::StatusOr<RestorePlan> PlanRestore(const tensorflow::GraphDef& graph,
                                         const CheckpointReader& checkpoint) {
   RestorePlan plan;
+  const std::map<std::string, EmbeddingDtype> encoded = CompressedTables(graph);
   for (const tensorflow::NodeDef& node : graph.node()) {
     if (node.op() == "VarHandleOp") {
       RestorePlan::Variable v{
@@ -99,7 +119,7 @@ absl::StatusOr<RestorePlan> PlanRestore(const tensorflow::GraphDef& graph,
       v.shape = checkpoint.bundle().Find(v.name)->shape;
       plan.variables.push_back(std::move(v));
     } else if (node.op() == "MutableHashTableOfTensorsV2") {
-      RECSHIP_ASSIGN_OR_RETURN(RestorePlan::Table table, PlanTable(node, checkpoint));
+      RECSHIP_ASSIGN_OR_RETURN(RestorePlan::Table table, PlanTable(node, checkpoint, encoded));
       plan.tables.push_back(std::move(table));
     }
   }
@@ -117,7 +137,7 @@ absl::StatusOr<tensorflow::SaverDef> AddSaverOps(Graph& graph, const RestorePlan
   for (const auto& t : plan.tables) {
     for (size_t i = 0; i < t.shards.size(); ++i) {
       dtypes.push_back(tensorflow::DT_INT64);
-      dtypes.push_back(tensorflow::DT_FLOAT);
+      dtypes.push_back(t.value_dtype);
     }
   }
   std::vector<std::string> restore_deps;

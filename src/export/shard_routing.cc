@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "recship/format/sub_model.h"
 #include "recship/graph/ops.h"
+#include "recship/model/hash_table_rows.h"
 
 namespace recship {
 namespace {
@@ -117,27 +118,23 @@ void PutRowsBack(const Scope& root, TableRoute& route) {
 }
 
 // One table's shard in sub-graph ps_<shard>: its `lookup` input and output
-// and its `hashtable_assign` inputs and output.
-void AddTableShard(const Scope& root, const HashTableSpec& table, SignatureSpec& lookup,
-                   SignatureSpec& assign) {
+// and its `hashtable_assign` inputs (rows as the table stores them) and
+// output.
+void AddTableShard(const Scope& root, const HashTableSpec& table, EmbeddingDtype dtype,
+                   SignatureSpec& lookup, SignatureSpec& assign) {
   Scope find = root.NewSubScope(kLookupSignature);
   Scope update = root.NewSubScope(kAssignSignature);
-  PartialShape row = PartialShape::Of({table.dim});
-  Output handle =
-      ops::MutableHashTableOfTensors(root.NewSubScope(table.name), tensorflow::DT_INT64,
-                                     tensorflow::DT_FLOAT, row, table.name, "MutableHashTable");
+  Output handle = HashTableHandle(root, table, dtype);
   Output ids = ops::Placeholder(find, tensorflow::DT_INT64, PartialShape::Of({-1}), table.name);
-  Tensor zeros = Tensor::Create(tensorflow::DT_FLOAT, {table.dim}).value();
-  Output rows =
-      ops::LookupTableFind(find.NewSubScope(absl::StrCat(table.name, "_find")), handle, ids,
-                           ops::Const(find, zeros, absl::StrCat(table.name, "_zeros")));
+  Output rows = FindEmbeddingRows(find.NewSubScope(absl::StrCat(table.name, "_find")), handle,
+                                  table, dtype, ids);
   rows.shape = PartialShape::Of({-1, table.dim});
   lookup.inputs[table.name] = ids;
   lookup.outputs[table.name] = rows;
 
   Output keys = ops::Placeholder(update, tensorflow::DT_INT64, PartialShape::Of({-1}),
                                  absl::StrCat(table.name, "_ids"));
-  Output values = ops::Placeholder(update, tensorflow::DT_FLOAT, PartialShape::Of({-1, table.dim}),
+  Output values = ops::Placeholder(update, StoredRowType(dtype), StoredRowsShape(table, dtype),
                                    absl::StrCat(table.name, "_values"));
   std::string insert = ops::LookupTableInsert(
       update.NewSubScope(absl::StrCat(table.name, "_insert")), handle, keys, values);
@@ -156,7 +153,9 @@ absl::Status BuildShardGraph(int shard, const std::vector<TableRoute>& routes, E
   SignatureSpec lookup{kLookupSignature, {}, {}};
   SignatureSpec assign{kAssignSignature, {}, {}};
   for (const TableRoute& route : routes) {
-    if (shard < route.table.num_shards) AddTableShard(root, route.table, lookup, assign);
+    if (shard < route.table.num_shards) {
+      AddTableShard(root, route.table, ctx.embedding_dtype(), lookup, assign);
+    }
   }
   ctx.add_signature(name, std::move(lookup));
   ctx.add_signature(name, std::move(assign));

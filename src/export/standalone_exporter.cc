@@ -19,7 +19,8 @@ StandaloneExporter::StandaloneExporter(ModelFn model_fn, std::string model_dir,
 namespace {
 
 // The checkpoint with its tables filtered (ExportOptions::min_frequency,
-// max_age), each on the number of shards it had.
+// max_age) and encoded (embedding_dtype), each on the number of shards it
+// had.
 absl::StatusOr<StagedRewrite> FilterTables(const CheckpointReader& checkpoint,
                                            const RestorePlan& plan, int64_t version,
                                            const ExportOptions& options,
@@ -28,8 +29,9 @@ absl::StatusOr<StagedRewrite> FilterTables(const CheckpointReader& checkpoint,
   for (const RestorePlan::Table& table : plan.tables) {
     shards[table.name] = static_cast<int>(table.shards.size());
   }
-  RECSHIP_ASSIGN_OR_RETURN(RowFilter filter, MakeRowFilter(options, checkpoint, shards));
-  return RewriteTablesInStaging(checkpoint, shards, filter, export_dir_base, version,
+  RewriteOptions rewrite{.encoding = options.embedding_dtype};
+  RECSHIP_ASSIGN_OR_RETURN(rewrite.filter, MakeRowFilter(options, checkpoint, shards));
+  return RewriteTablesInStaging(checkpoint, shards, rewrite, export_dir_base, version,
                                 ReportRewriting(options.progress, 0));
 }
 
@@ -45,6 +47,7 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   RECSHIP_RETURN_IF_ERROR(CheckWarmupFile(options_.warmup_file));
 
   ExportContext context;
+  context.set_embedding_dtype(options_.embedding_dtype);
   RECSHIP_ASSIGN_OR_RETURN(ExportGraph graph,
                            BuildExportGraph(ExportMode::kStandalone, context, model_fn_,
                                             serving_input_receiver_fn, model_dir_));
@@ -53,7 +56,7 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   NewFoldersGuard new_folders;
   new_folders.Watch(export_dir_base_);
   StagedRewrite rewrite;
-  if (options_.FiltersRows()) {
+  if (options_.FiltersRows() || options_.CompressesTables()) {
     RECSHIP_ASSIGN_OR_RETURN(rewrite,
                              FilterTables(*reader, plan, number, options_, export_dir_base_));
     reader = std::move(rewrite.checkpoint);
@@ -76,7 +79,8 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   versions.push_back(std::move(version));
   RECSHIP_RETURN_IF_ERROR(WriteVersions(versions, *reader, options_, rewrite.folder.has_value()));
   RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(versions, checkpoint, number));
-  summary.filtered_tables = std::move(rewrite.tables);
+  if (options_.FiltersRows()) summary.filtered_tables = std::move(rewrite.tables);
+  summary.embedding_dtype = options_.embedding_dtype;
   new_folders.Keep();
   summary.seconds = absl::ToDoubleSeconds(clock.Now() - start);
   summary_ = std::move(summary);

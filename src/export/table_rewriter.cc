@@ -32,7 +32,8 @@ struct SourceTable {
 };
 
 absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const std::string& table,
-                                     const RowFilter& filter) {
+                                     const RewriteOptions& options) {
+  const RowFilter& filter = options.filter;
   SourceTable t;
   t.shards = checkpoint.tables().at(table);
   const BundleReader& bundle = checkpoint.bundle();
@@ -75,6 +76,16 @@ absl::StatusOr<SourceTable> MapTable(const CheckpointReader& checkpoint, const s
                      " has none for some shard of table '", table, "' (",
                      TableShardTensorName(table, t.shards.front(), part), " ...)"));
   };
+  const Tensor& values = t.tensors.front().front();
+  if (options.encoding != EmbeddingDtype::kFloat32 &&
+      (values.dtype() != tensorflow::DT_FLOAT || values.shape().size() != 2)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--embedding-dtype ", EmbeddingDtypeName(options.encoding),
+                     " encodes float32 [N, dim] rows, but ",
+                     TableShardTensorName(table, t.shards.front(), "values"), " in checkpoint ",
+                     checkpoint.prefix(), " is ", DataTypeName(values.dtype()), " ",
+                     ShapeToString(values.shape())));
+  }
   if (filter.min_frequency) RECSHIP_RETURN_IF_ERROR(require("freqs", "--min-frequency"));
   if (filter.min_timestamp) RECSHIP_RETURN_IF_ERROR(require("timestamps", "--max-age"));
   return t;
@@ -135,29 +146,49 @@ class Progress {
 };
 
 // Streams the `rows` of `source` (one tensor per checkpoint shard) as tensor
-// `name` of data file `shard`.
+// `name` of data file `shard`; float32 rows are encoded as `encoding` stores
+// them.
 absl::Status WriteRows(const std::vector<Tensor>& source, const RowSelection& rows, int shard,
-                       const std::string& name, BundleWriter& out, Progress& progress) {
+                       const std::string& name, EmbeddingDtype encoding, BundleWriter& out,
+                       Progress& progress) {
   TensorShape shape = source.front().shape();
   shape[0] = 0;
   for (const auto& selected : rows) shape[0] += static_cast<int64_t>(selected.size());
-  RECSHIP_RETURN_IF_ERROR(out.BeginTensor(name, source.front().dtype(), shape, shard));
+  DataType dtype = source.front().dtype();
+  const bool encode = encoding != EmbeddingDtype::kFloat32;
+  const int64_t dim = shape.size() == 2 ? shape[1] : 0;
+  if (encode) {
+    dtype = tensorflow::DT_INT32;
+    shape[1] = StoredRowWidth(encoding, dim);
+  }
+  const size_t stored_bytes = encode ? static_cast<size_t>(shape[1]) * sizeof(int32_t) : 0;
+  RECSHIP_RETURN_IF_ERROR(out.BeginTensor(name, dtype, shape, shard));
   std::string buffer;
+  uint64_t read = 0;  // Bytes of rows read since the last flush.
   for (size_t s = 0; s < source.size(); ++s) {
     const int64_t count = source[s].shape()[0];
     const size_t row_bytes = count == 0 ? 0 : source[s].byte_size() / static_cast<size_t>(count);
     const char* data = reinterpret_cast<const char*>(source[s].data());
     for (int64_t r : rows[s]) {
-      buffer.append(data + r * static_cast<int64_t>(row_bytes), row_bytes);
+      const char* row = data + r * static_cast<int64_t>(row_bytes);
+      if (encode) {
+        buffer.resize(buffer.size() + stored_bytes);
+        EncodeRows(encoding, reinterpret_cast<const float*>(row), 1, dim,
+                   reinterpret_cast<int32_t*>(buffer.data() + buffer.size() - stored_bytes));
+      } else {
+        buffer.append(row, row_bytes);
+      }
+      read += row_bytes;
       if (buffer.size() >= kFlushBytes) {
         RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
-        RECSHIP_RETURN_IF_ERROR(progress.Add(shard, buffer.size()));
+        RECSHIP_RETURN_IF_ERROR(progress.Add(shard, read));
         buffer.clear();
+        read = 0;
       }
     }
   }
   RECSHIP_RETURN_IF_ERROR(out.Append(buffer));
-  RECSHIP_RETURN_IF_ERROR(progress.Add(shard, buffer.size()));
+  RECSHIP_RETURN_IF_ERROR(progress.Add(shard, read));
   return out.EndTensor();
 }
 
@@ -171,18 +202,21 @@ uint64_t Bytes(const SourceTable& table) {
 }
 
 absl::Status RewriteTable(const SourceTable& table, const std::string& name, int n,
-                          const RowFilter& filter, BundleWriter& out, Progress& progress,
+                          const RewriteOptions& options, BundleWriter& out, Progress& progress,
                           TableRowsKept& kept) {
-  const Destinations dest = RouteRows(table, n, filter, kept);
+  const Destinations dest = RouteRows(table, n, options.filter, kept);
   for (int shard = 0; shard < n; ++shard) {
     const RowSelection rows = SelectRows(dest, shard);
     RECSHIP_RETURN_IF_ERROR(WriteRows(table.keys, rows, shard,
-                                      TableShardTensorName(name, shard, "keys"), out, progress));
+                                      TableShardTensorName(name, shard, "keys"),
+                                      EmbeddingDtype::kFloat32, out, progress));
     for (size_t p = 0; p < table.parts.size(); ++p) {
       if (table.parts[p] == "freqs") continue;  // Serving never reads them.
+      const EmbeddingDtype encoding =
+          table.parts[p] == "values" ? options.encoding : EmbeddingDtype::kFloat32;
       RECSHIP_RETURN_IF_ERROR(WriteRows(table.tensors[p], rows, shard,
-                                        TableShardTensorName(name, shard, table.parts[p]), out,
-                                        progress));
+                                        TableShardTensorName(name, shard, table.parts[p]), encoding,
+                                        out, progress));
     }
   }
   return absl::OkStatus();
@@ -246,7 +280,8 @@ absl::StatusOr<RowFilter> MakeRowFilter(const ExportOptions& options,
 }
 
 absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint,
-                                              const ShardCounts& shards, const RowFilter& filter,
+                                              const ShardCounts& shards,
+                                              const RewriteOptions& options,
                                               const std::string& model_dir,
                                               const RewriteProgress& callback) {
   int max_shards = 1;
@@ -258,13 +293,13 @@ absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint
   uint64_t total = 0;
   for (const auto& [table, n] : shards) {
     if (!checkpoint.tables().contains(table)) continue;
-    RECSHIP_ASSIGN_OR_RETURN(tables[table], MapTable(checkpoint, table, filter));
+    RECSHIP_ASSIGN_OR_RETURN(tables[table], MapTable(checkpoint, table, options));
     total += Bytes(tables[table]);
   }
   RewrittenTables out;
   Progress progress(callback, total);
   for (const auto& [name, table] : tables) {
-    RECSHIP_RETURN_IF_ERROR(RewriteTable(table, name, shards.at(name), filter, writer->bundle(),
+    RECSHIP_RETURN_IF_ERROR(RewriteTable(table, name, shards.at(name), options, writer->bundle(),
                                          progress, out.tables[name]));
   }
   for (const BundleEntry& entry : checkpoint.bundle().entries()) {
@@ -277,13 +312,13 @@ absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint
 }
 
 absl::StatusOr<StagedRewrite> RewriteTablesInStaging(
-    const CheckpointReader& checkpoint, const ShardCounts& shards, const RowFilter& filter,
+    const CheckpointReader& checkpoint, const ShardCounts& shards, const RewriteOptions& options,
     const std::string& export_dir_base, int64_t version, const RewriteProgress& progress) {
   StagedRewrite out;
   RECSHIP_ASSIGN_OR_RETURN(
       out.folder, StagedDirectory::Create(export_dir_base, absl::StrCat("tables-", version)));
-  RECSHIP_ASSIGN_OR_RETURN(RewrittenTables rewritten,
-                           RewriteTables(checkpoint, shards, filter, out.folder->path(), progress));
+  RECSHIP_ASSIGN_OR_RETURN(RewrittenTables rewritten, RewriteTables(checkpoint, shards, options,
+                                                                    out.folder->path(), progress));
   RECSHIP_ASSIGN_OR_RETURN(out.checkpoint, CheckpointReader::Open(rewritten.prefix));
   out.tables = std::move(rewritten.tables);
   return out;

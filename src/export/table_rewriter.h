@@ -1,5 +1,5 @@
 // Rewriting a checkpoint's tables at export (private to export/), for
-// re-sharding and filtering.
+// re-sharding, filtering and compressing.
 //
 // Re-sharding: the number of serving shards is an export choice, not a
 // training fact. A table's rows are routed as the entry routes ids, the row
@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "recship/core/staged_directory.h"
 #include "recship/export/export_options.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/model/checkpoint.h"
 
 namespace recship {
@@ -45,6 +46,13 @@ struct RowFilter {
   bool active() const { return min_frequency || min_timestamp; }
 };
 
+// How RewriteTables rewrites the rows it keeps.
+struct RewriteOptions {
+  RowFilter filter;
+  // Values are encoded so (format/embedding_dtype.h); float32 copies them.
+  EmbeddingDtype encoding = EmbeddingDtype::kFloat32;
+};
+
 // The filter of ExportOptions for `checkpoint`: --max-age counts back from
 // the newest -timestamps of any table of `tables` (the checkpoint's time by
 // its trainer's clock). Errors name the flag when no table has timestamps.
@@ -63,7 +71,8 @@ struct RewrittenTables {
 
 // Writes model.ckpt-<step> into `model_dir`, a checkpoint in which each
 // table of `shards` has exactly its n shards, each holding the rows routed
-// to it that `filter` keeps (keys and values, and timestamps where every
+// to it that the filter keeps (keys, values encoded as options say, and
+// timestamps where every
 // shard of the table has them, for delta exports; freqs and optimizer
 // slots, which serving never reads, are left out), shard i of every table
 // in data file i; the tensors of no table (dense variables) are copied into
@@ -73,7 +82,8 @@ struct RewrittenTables {
 // row of the table being written (2 bytes per row) and the row numbers of
 // one serving shard (8 bytes per row it gets).
 absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint,
-                                              const ShardCounts& shards, const RowFilter& filter,
+                                              const ShardCounts& shards,
+                                              const RewriteOptions& options,
                                               const std::string& model_dir,
                                               const RewriteProgress& progress = nullptr);
 
@@ -85,7 +95,7 @@ struct StagedRewrite {
   std::map<std::string, TableRowsKept> tables;
 };
 absl::StatusOr<StagedRewrite> RewriteTablesInStaging(
-    const CheckpointReader& checkpoint, const ShardCounts& shards, const RowFilter& filter,
+    const CheckpointReader& checkpoint, const ShardCounts& shards, const RewriteOptions& options,
     const std::string& export_dir_base, int64_t version, const RewriteProgress& progress);
 
 // The progress callback of an export told ExportProgress::kRewritingTables

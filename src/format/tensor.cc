@@ -157,6 +157,21 @@ absl::StatusOr<Tensor> Tensor::Reshaped(TensorShape shape) const {
   return t;
 }
 
+absl::StatusOr<Tensor> Tensor::BitcastTo(DataType dtype, TensorShape shape) const {
+  RECSHIP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
+  const size_t size = DataTypeSize(dtype);
+  if (dtype_ == tensorflow::DT_STRING || size == 0 || static_cast<size_t>(n) * size != byte_size_) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot bitcast a ", DataTypeName(dtype_), " ",
+                                                   ShapeToString(shape_), " tensor to ",
+                                                   DataTypeName(dtype), " ", ShapeToString(shape)));
+  }
+  Tensor t = *this;
+  t.dtype_ = dtype;
+  t.num_elements_ = n;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
 bool Tensor::Equals(const Tensor& other) const {
   if (dtype_ != other.dtype_ || shape_ != other.shape_) return false;
   if (dtype_ == tensorflow::DT_STRING) return strings_ == other.strings_;

@@ -21,6 +21,7 @@ constexpr A kDtypes[] = {"dtypes"};
 constexpr A kMatMul[] = {"T", "transpose_a", "transpose_b"};
 constexpr A kBiasAdd[] = {"T", "data_format"};
 constexpr A kCast[] = {"SrcT", "DstT", "Truncate"};
+constexpr A kBitcast[] = {"T", "type"};
 constexpr A kConcat[] = {"N", "T", "Tidx"};
 constexpr A kReshape[] = {"T", "Tshape"};
 constexpr A kExpandDims[] = {"T", "Tdim"};
@@ -64,6 +65,7 @@ constexpr OpInfo kOps[] = {
     {"AddV2", Attrs(kT), false},
     {"AssignVariableOp", Attrs(kDtype), true},
     {"BiasAdd", Attrs(kBiasAdd), false},
+    {"Bitcast", Attrs(kBitcast), false},
     {"Cast", Attrs(kCast), false},
     {"ConcatV2", Attrs(kConcat), false},
     {"Const", Attrs(kConst), false},

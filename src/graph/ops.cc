@@ -283,6 +283,24 @@ Output Cast(const Scope& s, const Output& x, DataType to) {
   return Out(node, 0, to, x.shape);
 }
 
+Output Bitcast(const Scope& s, const Output& x, DataType to) {
+  if (!Check(s, "Bitcast", x, {})) return Output{};
+  const size_t from_size = DataTypeSize(x.dtype), to_size = DataTypeSize(to);
+  if (from_size == 0 || to_size == 0 || from_size < to_size) {
+    s.UpdateStatus(absl::InvalidArgumentError(
+        absl::StrCat("Bitcast of ", x.node, ": ", DataTypeName(x.dtype), " to ", DataTypeName(to),
+                     " is not supported (only to a type as wide or narrower)")));
+    return Output{};
+  }
+  std::string node =
+      NodeBuilder(s, "Bitcast").Input(x).Attr("T", x.dtype).Attr("type", to).Finalize();
+  PartialShape shape = x.shape;
+  if (from_size > to_size && shape.rank() >= 0) {
+    shape.dims.push_back(static_cast<int64_t>(from_size / to_size));
+  }
+  return Out(node, 0, to, shape);
+}
+
 Output Sum(const Scope& s, const Output& input, const Output& axis, bool keep_dims) {
   return Reduce(s, "Sum", input, axis, keep_dims);
 }

@@ -3,27 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "recship/graph/ops.h"
 #include "recship/model/export_context.h"
+#include "recship/model/hash_table_rows.h"
 
 namespace recship {
-namespace {
-
-// The table's resource, created once per graph (found again by its
-// shared_name, the table name) and shared by every lookup.
-Output TableHandle(const Scope& s, const HashTableSpec& table) {
-  PartialShape value_shape = PartialShape::Of({table.dim});
-  for (const tensorflow::NodeDef& node : s.graph()->def().node()) {
-    if (node.op() == "MutableHashTableOfTensorsV2" &&
-        node.attr().at("shared_name").s() == table.name) {
-      return Output{node.name(), 0, tensorflow::DT_RESOURCE, value_shape};
-    }
-  }
-  Scope root(s.graph());
-  return ops::MutableHashTableOfTensors(root.NewSubScope(table.name), tensorflow::DT_INT64,
-                                        tensorflow::DT_FLOAT, value_shape, table.name,
-                                        "MutableHashTable");
-}
-
-}  // namespace
 
 absl::StatusOr<Activation> ParseActivation(absl::string_view name) {
   if (name == "" || name == "none" || name == "linear") return Activation::kNone;
@@ -104,10 +86,12 @@ Output HashEmbeddingLookup(const Scope& s, const HashTableSpec& table, const Out
     // The shards are called once all lookups are known (DistributedLookups).
     return ctx->lookups().Add(s, table, ids);
   }
+  // Exported tables store rows in the export's encoding; other graphs, as
+  // trained (float32).
+  ExportContext* ctx = GetCurrentExportContext();
+  const EmbeddingDtype dtype = ctx != nullptr ? ctx->embedding_dtype() : EmbeddingDtype::kFloat32;
   Scope lookup = s.NewSubScope(absl::StrCat(table.name, "_lookup"));
-  Output handle = TableHandle(s, table);
-  Tensor zeros = Tensor::Create(tensorflow::DT_FLOAT, {table.dim}).value();
-  return ops::LookupTableFind(lookup, handle, ids, ops::Const(lookup, zeros, "default_value"));
+  return FindEmbeddingRows(lookup, HashTableHandle(s, table, dtype), table, dtype, ids);
 }
 
 Output HashEmbeddingBag(const Scope& s, const HashTableSpec& table, const Feature& feature,

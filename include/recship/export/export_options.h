@@ -12,6 +12,7 @@
 #include "recship/core/clock.h"
 #include "recship/export/export_progress.h"
 #include "recship/export/variables_writer.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/format/sub_model.h"
 
 namespace recship {
@@ -36,8 +37,13 @@ struct ExportOptions {
   // timestamp in the checkpoint's tables. Every table exported needs
   // -timestamps.
   std::optional<absl::Duration> max_age;
+  // How the exported tables store their rows: float32 as trained, or
+  // compressed (format/embedding_dtype.h); the serving graphs decode the
+  // rows they look up, so stock TensorFlow serves every table.
+  EmbeddingDtype embedding_dtype = EmbeddingDtype::kFloat32;
 
   bool FiltersRows() const { return min_frequency || max_age; }
+  bool CompressesTables() const { return embedding_dtype != EmbeddingDtype::kFloat32; }
 };
 
 // Rows of one table an export kept and left out (ExportOptions filters).
@@ -63,6 +69,8 @@ struct ExportSummary {
   std::vector<std::string> resharded_tables;
   // With a filter: per table, the rows kept and left out.
   std::map<std::string, TableRowsKept> filtered_tables;
+  // How the tables store their rows (ExportOptions::embedding_dtype).
+  EmbeddingDtype embedding_dtype = EmbeddingDtype::kFloat32;
   double seconds = 0;
 };
 

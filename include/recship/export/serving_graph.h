@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/graph/graph.h"
 #include "recship/model/checkpoint.h"
 #include "recship/model/export_context.h"
@@ -27,7 +28,13 @@ struct RestorePlan {
   struct Table {
     std::string name;  // The table's shared_name: <t> of <t>/shard_<i>-keys.
     std::string handle_node;
-    int64_t dim = 0;
+    int64_t dim = 0;                              // Elements of a row as stored (value_shape).
+    DataType value_dtype = tensorflow::DT_FLOAT;  // As stored.
+    // How the rows are stored (format/embedding_dtype.h), and whether the
+    // checkpoint holds them as trained (float32), to be encoded when
+    // written.
+    EmbeddingDtype encoding = EmbeddingDtype::kFloat32;
+    bool needs_encoding = false;
     std::vector<int> shards;  // As found in the checkpoint.
   };
   std::vector<Variable> variables;
@@ -38,7 +45,8 @@ struct RestorePlan {
 };
 
 // Finds the graph's variables and tables and checks them against the
-// checkpoint: each tensor present, with the dtype and shape the graph expects.
+// checkpoint: each tensor present, with the dtype and shape the graph expects
+// (a compressed table's values as stored, or as trained, float32).
 // Errors name the tensor and the checkpoint.
 absl::StatusOr<RestorePlan> PlanRestore(const tensorflow::GraphDef& graph,
                                         const CheckpointReader& checkpoint);

@@ -84,6 +84,9 @@ class Tensor {
   // The same elements under another shape with as many elements. Numeric
   // tensors share the buffer (no copy); strings are copied.
   absl::StatusOr<Tensor> Reshaped(TensorShape shape) const;
+  // The same bytes as another numeric dtype and shape of as many bytes, as
+  // TensorFlow's Bitcast sees them. Shares the buffer (no copy).
+  absl::StatusOr<Tensor> BitcastTo(DataType dtype, TensorShape shape) const;
 
   // Same dtype, shape and contents.
   bool Equals(const Tensor& other) const;

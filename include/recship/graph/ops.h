@@ -60,6 +60,9 @@ Output FloorMod(const Scope& s, const Output& x, const Output& y);
 // Exp, Log.
 Output Unary(const Scope& s, absl::string_view op, const Output& x);
 Output Cast(const Scope& s, const Output& x, DataType to);
+// The bytes of x as `to`: a wider x gains a last dimension (sizeof(x) /
+// sizeof(to) elements); a narrower one is not supported.
+Output Bitcast(const Scope& s, const Output& x, DataType to);
 Output Sum(const Scope& s, const Output& input, const Output& axis, bool keep_dims = false);
 Output Mean(const Scope& s, const Output& input, const Output& axis, bool keep_dims = false);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/graph/graph.h"
 #include "recship/model/distributed_lookup.h"
 
@@ -38,6 +39,11 @@ class ExportContext {
 
   bool with_remote_gpu() const { return with_remote_gpu_; }
 
+  // How the tables built for this export store their rows (float32 unless
+  // the export compresses them; model/hash_table_rows.h).
+  EmbeddingDtype embedding_dtype() const { return embedding_dtype_; }
+  void set_embedding_dtype(EmbeddingDtype dtype) { embedding_dtype_ = dtype; }
+
   // The sub-graph called `name`, created empty on first use.
   Graph& sub_graph(const std::string& name);
   bool has_sub_graph(const std::string& name) const { return graphs_.contains(name); }
@@ -51,6 +57,7 @@ class ExportContext {
 
  private:
   bool with_remote_gpu_;
+  EmbeddingDtype embedding_dtype_ = EmbeddingDtype::kFloat32;
   DistributedLookups lookups_;
   std::map<std::string, std::unique_ptr<Graph>> graphs_;
   std::map<std::string, std::vector<SignatureSpec>> signatures_;

@@ -1,5 +1,5 @@
 // Graph plumbing and shape ops: Const, Placeholder(WithDefault), Identity,
-// NoOp, Reshape, ExpandDims, Squeeze, Shape, Fill, ConcatV2, Pack, GatherV2,
+// NoOp, Bitcast, Reshape, ExpandDims, Squeeze, Shape, Fill, ConcatV2, Pack, GatherV2,
 // Range, Unique, DynamicPartition and DynamicStitch.
 //
 // Data is moved as opaque elements (bytes, or std::strings for DT_STRING),
@@ -85,6 +85,36 @@ class Identity : public OpKernel {
 class NoOp : public OpKernel {
  public:
   absl::Status Compute(OpKernelContext&) const override { return absl::OkStatus(); }
+};
+
+// Bitcast to a type as wide (same shape) or narrower (a last dimension of
+// sizeof(T) / sizeof(type) more); shares the input's buffer.
+class Bitcast : public OpKernel {
+ public:
+  absl::Status Init(const OpKernelConstruction& c) {
+    RECSHIP_ASSIGN_OR_RETURN(from_, c.GetType("T"));
+    RECSHIP_ASSIGN_OR_RETURN(to_, c.GetType("type"));
+    const size_t from_size = DataTypeSize(from_), to_size = DataTypeSize(to_);
+    if (from_size == 0 || to_size == 0 || from_size < to_size) {
+      return absl::UnimplementedError(absl::StrCat("Bitcast from ", DataTypeName(from_), " to ",
+                                                   DataTypeName(to_), " is not supported"));
+    }
+    ratio_ = static_cast<int64_t>(from_size / to_size);
+    return absl::OkStatus();
+  }
+  absl::Status Compute(OpKernelContext& ctx) const override {
+    RECSHIP_RETURN_IF_ERROR(CheckInputType(ctx, 0, from_));
+    const Tensor& x = ctx.input(0);
+    TensorShape shape = x.shape();
+    if (ratio_ > 1) shape.push_back(ratio_);
+    RECSHIP_ASSIGN_OR_RETURN(Tensor out, x.BitcastTo(to_, std::move(shape)));
+    ctx.set_output(0, std::move(out));
+    return absl::OkStatus();
+  }
+
+ private:
+  DataType from_ = tensorflow::DT_INVALID, to_ = tensorflow::DT_INVALID;
+  int64_t ratio_ = 1;
 };
 
 class Reshape : public OpKernel {
@@ -529,6 +559,7 @@ void AddArrayKernels(KernelRegistry& r) {
   r["Identity"] = NoAttrs<Identity>();
   r["NoOp"] = NoAttrs<NoOp>();
   r["Reshape"] = NoAttrs<Reshape>();
+  r["Bitcast"] = WithAttrs<Bitcast>();
   r["ExpandDims"] = NoAttrs<ExpandDims>();
   r["Squeeze"] = WithAttrs<Squeeze>();
   r["Shape"] = WithAttrs<Shape>();

@@ -285,8 +285,18 @@ class Cast : public OpKernel {
       return absl::OkStatus();
     };
     auto with_src = [&](auto dst_tag) -> absl::Status {
-      if (src_ == tensorflow::DT_BOOL) return convert(bool{}, dst_tag);
-      return DispatchNumeric(src_, [&](auto src_tag) { return convert(src_tag, dst_tag); });
+      switch (src_) {
+        case tensorflow::DT_BOOL:
+          return convert(bool{}, dst_tag);
+        case tensorflow::DT_INT8:  // The compressed embeddings' types.
+          return convert(int8_t{}, dst_tag);
+        case tensorflow::DT_HALF:
+          return convert(Eigen::half{}, dst_tag);
+        case tensorflow::DT_BFLOAT16:
+          return convert(Eigen::bfloat16{}, dst_tag);
+        default:
+          return DispatchNumeric(src_, [&](auto src_tag) { return convert(src_tag, dst_tag); });
+      }
     };
     if (dst_ == tensorflow::DT_BOOL) return with_src(bool{});
     return DispatchNumeric(dst_, with_src);
