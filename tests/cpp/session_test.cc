@@ -66,7 +66,7 @@ using Code = absl::StatusCode;
 // A value for `attr` that every kernel of the op set accepts.
 bool AttrFor(absl::string_view attr, tensorflow::AttrValue* v) {
   for (absl::string_view t :
-       {"T", "dtype", "Tparams", "SrcT", "DstT", "value_dtype", "Tout", "Tvalues"}) {
+       {"T", "dtype", "Tparams", "SrcT", "DstT", "value_dtype", "Tout", "Tvalues", "type"}) {
     if (attr == t) return (*v = TypeAttr(DT_FLOAT), true);
   }
   for (absl::string_view t : {"Tidx", "Tindices", "Taxis", "Tshape", "Tdim", "index_type",
