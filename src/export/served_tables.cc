@@ -13,6 +13,7 @@
 #include "recship/core/file.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/delta.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/format/row_index.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/table_index_file.h"
@@ -48,12 +49,11 @@ std::map<std::string, std::vector<int>> TableShards(const BundleReader& bundle) 
 // One table: the version's views (mapped) and index, under the changes since.
 class ServedTables::Table {
  public:
-  static absl::StatusOr<std::unique_ptr<Table>> Load(const BundleReader& base,
-                                                     const std::string& version_dir,
-                                                     const std::string& name,
-                                                     const std::vector<int>& shards,
-                                                     const TableTimes& times) {
+  static absl::StatusOr<std::unique_ptr<Table>> Load(
+      const BundleReader& base, const std::string& version_dir, const std::string& name,
+      const std::vector<int>& shards, const TableTimes& times, EmbeddingDtype encoding) {
     auto t = std::unique_ptr<Table>(new Table(name, shards));
+    t->encoding_ = encoding;
     std::vector<RowIndex::KeyRun> runs;
     for (int shard : shards) {
       RECSHIP_ASSIGN_OR_RETURN(t->keys_.emplace_back(),
@@ -148,6 +148,7 @@ class ServedTables::Table {
           " has no ", TableShardTensorName(name_, shards_.front(), "timestamps"),
           " (or another shard's) for table '", name_, "'"));
     }
+    std::vector<int32_t> encoded;  // A checkpoint row as the version stores it.
     TableChanges changes;
     if (timestamps) changes.updated_through = NewestTimestamp(*timestamps);
     const std::optional<int64_t> since = Since(changes.updated_through, since_time);
@@ -166,7 +167,7 @@ class ServedTables::Table {
         }
         const int64_t updated = timestamps ? (*timestamps)[v].flat<int64_t>()[row] : 0;
         if (in_place && since && updated < *since) continue;
-        const std::byte* now = values[v].data() + row * static_cast<int64_t>(row_bytes_);
+        const std::byte* now = CheckpointRow(values[v], row, encoded);
         const std::byte* before = in_place ? ServedInPlace(key, v, row) : Find(key);
         if (before != nullptr && std::memcmp(before, now, row_bytes_) == 0) continue;
         changes.keys.push_back(key);
@@ -224,6 +225,30 @@ class ServedTables::Table {
     return (*file)->TakeIndex();
   }
 
+  // Row `row` of checkpoint values `values`, as the version stores it
+  // (encoded into `buffer` when the version compresses the table).
+  const std::byte* CheckpointRow(const Tensor& values, int64_t row,
+                                 std::vector<int32_t>& buffer) const {
+    if (encoding_ == EmbeddingDtype::kFloat32) {
+      return values.data() + row * static_cast<int64_t>(row_bytes_);
+    }
+    const int64_t dim = values.shape()[1];
+    buffer.resize(row_bytes_ / sizeof(int32_t));
+    EncodeRows(encoding_, values.flat<float>().data() + row * dim, 1, dim, buffer.data());
+    return reinterpret_cast<const std::byte*>(buffer.data());
+  }
+
+  // Whether checkpoint values `v` hold the served rows: as stored, or as
+  // trained (float32 [N, dim]) for a compressed table.
+  bool HoldsServedRows(const Tensor& v) const {
+    if (encoding_ != EmbeddingDtype::kFloat32) {
+      return v.dtype() == tensorflow::DT_FLOAT && v.shape().size() == 2 &&
+             TensorShape{StoredRowWidth(encoding_, v.shape()[1])} == row_shape_;
+    }
+    return v.dtype() == dtype_ && !v.shape().empty() &&
+           TensorShape(v.shape().begin() + 1, v.shape().end()) == row_shape_;
+  }
+
   // The checkpoint's keys and values of `shard`, checked against the rows.
   absl::Status MapShard(const CheckpointReader& checkpoint, int shard, std::vector<Tensor>& keys,
                         std::vector<Tensor>& values) const {
@@ -232,15 +257,18 @@ class ServedTables::Table {
                              checkpoint.bundle().Map(TableShardTensorName(name_, shard, "keys")));
     RECSHIP_ASSIGN_OR_RETURN(values.emplace_back(), checkpoint.bundle().Map(values_name));
     const Tensor& v = values.back();
-    if (v.dtype() == dtype_ && !v.shape().empty() &&
-        TensorShape(v.shape().begin() + 1, v.shape().end()) == row_shape_ &&
-        v.shape()[0] == keys.back().num_elements() && keys.back().dtype() == tensorflow::DT_INT64) {
+    if (HoldsServedRows(v) && v.shape()[0] == keys.back().num_elements() &&
+        keys.back().dtype() == tensorflow::DT_INT64) {
       return absl::OkStatus();
     }
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint ", checkpoint.prefix(), ": ", values_name, " is ", DataTypeName(v.dtype()), " ",
         ShapeToString(v.shape()), ", but the served rows are ", DataTypeName(dtype_), " ",
-        ShapeToString(row_shape_), " (with as many int64 keys)"));
+        ShapeToString(row_shape_),
+        encoding_ == EmbeddingDtype::kFloat32
+            ? ""
+            : absl::StrCat(" (", EmbeddingDtypeName(encoding_), ", encoded from float32)"),
+        " (with as many int64 keys)"));
   }
 
   const std::byte* OverlayRow(int64_t offset) const {
@@ -287,6 +315,7 @@ class ServedTables::Table {
   absl::flat_hash_map<int64_t, int64_t> overlay_;
   std::string overlay_rows_;
   DataType dtype_ = tensorflow::DT_FLOAT;
+  EmbeddingDtype encoding_ = EmbeddingDtype::kFloat32;
   TensorShape row_shape_;
   size_t row_bytes_ = 0;
 };
@@ -301,9 +330,17 @@ absl::StatusOr<std::unique_ptr<ServedTables>> ServedTables::Open(const std::stri
   std::unique_ptr<ServedTables> out(new ServedTables());
   out->version_ = version;
   RECSHIP_ASSIGN_OR_RETURN(TableTimes times, ReadTableTimes(version_dir));
+  RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(version_dir));
+  std::map<std::string, EmbeddingDtype> compressed;
+  if (saved_model.meta_graphs_size() > 0) {
+    compressed = CompressedTables(saved_model.meta_graphs(0).graph_def());
+  }
   for (const auto& [name, shards] : TableShards(*base)) {
-    RECSHIP_ASSIGN_OR_RETURN(out->tables_[name],
-                             Table::Load(*base, version_dir, name, shards, times));
+    auto it = compressed.find(name);
+    RECSHIP_ASSIGN_OR_RETURN(
+        out->tables_[name],
+        Table::Load(*base, version_dir, name, shards, times,
+                    it == compressed.end() ? EmbeddingDtype::kFloat32 : it->second));
   }
   const std::string root = DeltaRoot(sub_base, version);
   for (int64_t sequence : ListDeltas(root)) {

@@ -146,3 +146,50 @@ def test_an_unknown_embedding_dtype_names_the_flag(recship, model_dir, tmp_path)
                          "--export-dir-base", tmp_path / "export", "--embedding-dtype", "int4")
     assert result.returncode != 0 and "--embedding-dtype" in result.stderr, result.stderr
     assert not (tmp_path / "export").exists()
+
+
+def decoded_tables(checkpoint, dtype):
+    """{table: {id: row as the export decodes it}} of a checkpoint."""
+    return {table: dict(zip(map(int, keys), decode(dtype, encode(dtype, rows), DIM)))
+            for table, (keys, rows) in checkpoint_tables(checkpoint).items()}
+
+
+def test_deltas_and_pushes_carry_rows_as_the_version_stores_them(recship, serve, tmp_path,
+                                                                 write_bundle):
+    from test_deltas import (BASE_VERSION, export_delta, export_serve_and_sync,
+                             predictions_become, probe_batch, train_step, wait_for)
+
+    model_dir = tmp_path / "model"
+    recship.ok("synth", "--model", SPEC, "--out", model_dir, "--ids", 2000, "--num-ps", 4)
+    base = tmp_path / "standalone"
+    recship.ok("export", "--model", SPEC, "--model-dir", model_dir, "--export-dir-base", base,
+               "--global-step", BASE_VERSION, "--embedding-dtype", "int8")
+    server = serve("--model_name", "ctr", "--model_base_path", base,
+                   "--file_system_poll_wait_seconds", "0.2")
+    rng = np.random.default_rng(8)
+    added, dropped = train_step(model_dir, 10, rng, write_bundle)
+    (delta,) = export_delta(recship, model_dir, base)
+    # 1% of 2000 rows changed, 12 added and 8 dropped per table: only rows
+    # whose int8 encoding changed are carried.
+    assert all(12 <= delta["tables"][t]["rows"] <= 12 + 4 * 6 for t in TABLES), delta
+    wait_for(server, "delta-000001 applied")
+    feed, bags = probe_batch(rng, added, dropped)
+    checkpoint = model_dir / "model.ckpt-10"
+    assert_close(outputs_of(server.predict("ctr", feed))["prediction"],
+                 numpy_predictions(checkpoint, feed, bags, decoded_tables(checkpoint, "int8")))
+
+    # Distributed, float16 shards, rows pushed by `recship sync`.
+    model_dir = tmp_path / "model_sync"
+    recship.ok("synth", "--model", SPEC, "--out", model_dir, "--ids", 2000, "--num-ps", 4)
+    cluster, sync, log = export_serve_and_sync(recship, model_dir, tmp_path, "--embedding-dtype",
+                                               "float16")
+    try:
+        added, dropped = train_step(model_dir, 10, rng, write_bundle)
+        feed, bags = probe_batch(rng, added, dropped)
+        checkpoint = model_dir / "model.ckpt-10"
+        predictions_become(cluster.entry, feed, numpy_predictions(
+            checkpoint, feed, bags, decoded_tables(checkpoint, "float16")))
+    finally:
+        sync.terminate()
+        assert sync.wait(10) == 0, log.read_text()
+        cluster.stop()

@@ -212,13 +212,13 @@ def predictions_become(entry, feed, want, timeout=20):
         time.sleep(0.1)
 
 
-def export_serve_and_sync(recship, training, tmp_path):
+def export_serve_and_sync(recship, training, tmp_path, *export_flags):
     """Exports `training` distributed as BASE_VERSION, serves it (entry and
     shards) and starts `recship sync` on it: (cluster, sync process, log)."""
     import subprocess
 
     base = tmp_path / "export"
-    export_distributed(recship, training, base, "--global-step", BASE_VERSION)
+    export_distributed(recship, training, base, "--global-step", BASE_VERSION, *export_flags)
     cluster = Cluster(recship, base, tmp_path)
     addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(cluster.ports))
     log = tmp_path / "sync.log"

@@ -6,7 +6,9 @@
 //
 // Diff gives the changes that bring what is served to a checkpoint's rows of
 // the same table shards: every id whose row differs byte for byte (new ids
-// included) and every served id the checkpoint no longer has. Memory is an
+// included) and every served id the checkpoint no longer has. A table the
+// version compresses (format/embedding_dtype.h) is compared, and its changes
+// given, as the version stores it: the checkpoint's rows encoded alike. Memory is an
 // index of the checkpoint's ids while Diff runs (20 bytes each) plus the
 // rows changed since the version, never a copy of a table.
 #ifndef RECSHIP_EXPORT_SERVED_TABLES_H_
