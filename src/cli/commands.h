@@ -8,7 +8,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace recship {
 
@@ -19,7 +21,12 @@ void AddWarmupCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddPredictCommand(CLI::App& app);
 void AddSyncCommand(CLI::App& app);
+void AddVerifyCommand(CLI::App& app);
 void AddDemoCommand(CLI::App& app);
+
+// "90d", "12h", "30m", "3600s" or "3600" (seconds), as a duration; errors
+// name `flag`.
+absl::StatusOr<absl::Duration> ParseAge(const std::string& text, absl::string_view flag);
 
 // Prints "recship <command>: <message>" to stderr and ends the command with
 // exit status 1.

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   recship::AddServeCommand(app);
   recship::AddPredictCommand(app);
   recship::AddSyncCommand(app);
+  recship::AddVerifyCommand(app);
   recship::AddDemoCommand(app);
   std::vector<std::string> args = recship::NormalizeFlagSpellings(
       app, std::vector<std::string>(argv + std::min(argc, 1), argv + argc));

@@ -22,8 +22,23 @@
 #include "recship/export/warmup_writer.h"
 #include "recship/model/model_zoo.h"
 #include "recship/model/synthetic.h"
+#include "verify_command.h"
 
 namespace recship {
+
+absl::StatusOr<absl::Duration> ParseAge(const std::string& text, absl::string_view flag) {
+  int64_t n;
+  if (absl::SimpleAtoi(text, &n) && n >= 0) return absl::Seconds(n);
+  if (text.size() > 1 && text.back() == 'd' &&
+      absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) && n >= 0) {
+    return absl::Hours(24 * n);
+  }
+  absl::Duration d;
+  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) return d;
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, " '", text, "' is not a duration (like 90d, 12h, 30m, 3600s or 3600)"));
+}
+
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -44,6 +59,8 @@ struct ExportCommandOptions {
   std::optional<int64_t> min_frequency;
   std::string max_age;  // A duration: 90d, 12h, 30m, 3600s, or seconds.
   std::string embedding_dtype = "float32";
+  bool verify = false;
+  std::optional<double> tolerance;  // --verify's.
   std::string checkpoint;
   int64_t global_step = -1;
   int64_t since = 0;       // Delta only: the base version (0: the newest).
@@ -68,18 +85,34 @@ void RunSynth(const SynthOptions& options) {
   std::cout << *prefix << "\n";
 }
 
-// "90d", "12h", "30m", "3600s" or "3600" (seconds), as a duration.
-absl::StatusOr<absl::Duration> ParseAge(const std::string& text) {
-  int64_t n;
-  if (absl::SimpleAtoi(text, &n) && n >= 0) return absl::Seconds(n);
-  if (text.size() > 1 && text.back() == 'd' &&
-      absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) && n >= 0) {
-    return absl::Hours(24 * n);
-  }
-  absl::Duration d;
-  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) return d;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--max-age '", text, "' is not a duration (like 90d, 12h, 30m, 3600s or 3600)"));
+// With --verify: the check run on the staged export before it is published
+// (cli/verify_command.h), its report kept in `report`.
+ExportOptions::BeforePublish VerifyBeforePublishing(const ExportCommandOptions& options,
+                                                    const ModelSpec& spec,
+                                                    const ExportOptions& export_options,
+                                                    std::function<bool()> interrupted,
+                                                    std::optional<VerifyReport>& report) {
+  VerifyTarget target{
+      .spec = &spec, .export_dir_base = options.export_dir_base, .model_dir = options.model_dir};
+  target.min_frequency = export_options.min_frequency;
+  target.max_age = export_options.max_age;
+  target.tolerance = options.tolerance;
+  target.progress = [interrupted](int, int) {
+    return interrupted() ? absl::CancelledError("interrupted") : absl::OkStatus();
+  };
+  return [target, &report](const std::string& checkpoint,
+                           const std::map<SubModel, std::string>& staged) mutable {
+    target.checkpoint = checkpoint;
+    absl::StatusOr<VerifyReport> checked = VerifyFolders(staged, target);
+    if (!checked.ok()) {
+      return absl::Status(checked.status().code(),
+                          absl::StrCat("--verify: ", checked.status().message()));
+    }
+    report = *checked;
+    if (checked->passed()) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("--verify: ", checked->ToString(), "; nothing was published"));
+  };
 }
 
 absl::Status SetCommonExportOptions(const ExportCommandOptions& options, ExportOptions& out) {
@@ -87,7 +120,7 @@ absl::Status SetCommonExportOptions(const ExportCommandOptions& options, ExportO
   out.warmup_file = options.warmup_file;
   out.min_frequency = options.min_frequency;
   if (!options.max_age.empty()) {
-    RECSHIP_ASSIGN_OR_RETURN(out.max_age, ParseAge(options.max_age));
+    RECSHIP_ASSIGN_OR_RETURN(out.max_age, ParseAge(options.max_age, "--max-age"));
   }
   auto dtype = ParseEmbeddingDtype(options.embedding_dtype);
   if (!dtype.ok())
@@ -97,12 +130,30 @@ absl::Status SetCommonExportOptions(const ExportCommandOptions& options, ExportO
   return absl::OkStatus();
 }
 
+// What an export command does beside exporting: report progress, stop
+// when interrupted, and with --verify, keep the check's report.
+struct ExportHooks {
+  ExportProgressCallback progress;
+  std::function<bool()> interrupted;
+  std::optional<VerifyReport> report;
+};
+
+absl::Status SetExportHooks(const ExportCommandOptions& options, const ModelSpec& spec,
+                            ExportHooks& hooks, ExportOptions& out) {
+  RECSHIP_RETURN_IF_ERROR(SetCommonExportOptions(options, out));
+  out.progress = hooks.progress;
+  if (options.verify) {
+    out.before_publish =
+        VerifyBeforePublishing(options, spec, out, hooks.interrupted, hooks.report);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ExportSummary> ExportStandalone(const ExportCommandOptions& options,
                                                const ModelSpec& spec, std::optional<int64_t> step,
-                                               ExportProgressCallback progress) {
+                                               ExportHooks& hooks) {
   ExportOptions standalone;
-  RECSHIP_RETURN_IF_ERROR(SetCommonExportOptions(options, standalone));
-  standalone.progress = std::move(progress);
+  RECSHIP_RETURN_IF_ERROR(SetExportHooks(options, spec, hooks, standalone));
   StandaloneExporter exporter(MakeModelFn(spec), options.model_dir, options.export_dir_base,
                               std::move(standalone));
   auto path = exporter.ExportSavedModel(MakeServingInputReceiverFn(spec), options.checkpoint, step);
@@ -112,11 +163,10 @@ absl::StatusOr<ExportSummary> ExportStandalone(const ExportCommandOptions& optio
 
 absl::StatusOr<ExportSummary> ExportDistributed(const ExportCommandOptions& options,
                                                 const ModelSpec& spec, std::optional<int64_t> step,
-                                                ExportProgressCallback progress) {
+                                                ExportHooks& hooks) {
   DistributedExportOptions distributed = options.distributed;
   distributed.model_name = DistributedModelName(options, spec);
-  RECSHIP_RETURN_IF_ERROR(SetCommonExportOptions(options, distributed));
-  distributed.progress = std::move(progress);
+  RECSHIP_RETURN_IF_ERROR(SetExportHooks(options, spec, hooks, distributed));
   for (const std::string& name : options.include_graphs) {
     std::optional<SubModel> sub = SubModel::Parse(name);
     if (!sub || sub->is_standalone()) {
@@ -176,7 +226,7 @@ json SharedBy(const VariablesStats& variables) {
 }
 
 void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
-                     const ExportSummary& result) {
+                     const ExportSummary& result, const std::optional<VerifyReport>& report) {
   std::vector<std::string> paths;
   for (const auto& sub : result.sub_models) paths.push_back(sub.path);
   json out{{"mode", options.mode},
@@ -184,6 +234,7 @@ void PrintExportJson(const ExportCommandOptions& options, const ModelSpec& spec,
            {"checkpoint", result.checkpoint},
            {"version", result.version},
            {"embedding_dtype", EmbeddingDtypeName(result.embedding_dtype)}};
+  if (report) out["verify"] = VerifyReportJson(*report);
   if (!result.filtered_tables.empty()) {
     json tables = json::object();
     for (const auto& [table, rows] : result.filtered_tables) {
@@ -280,13 +331,15 @@ void RunExport(const ExportCommandOptions& options) {
   std::optional<int64_t> step;
   if (options.global_step >= 0) step = options.global_step;
   ExportProgressBar bar(!options.json && ::isatty(STDERR_FILENO));
-  auto progress = [&](const ExportProgress& p) {
+  ExportHooks hooks;
+  hooks.interrupted = [&interrupt] { return interrupt.signal() != 0; };
+  hooks.progress = [&](const ExportProgress& p) {
     if (interrupt.signal() != 0) return absl::CancelledError("interrupted");
     bar.Update(p);
     return absl::OkStatus();
   };
-  auto result = options.mode == "distributed" ? ExportDistributed(options, *spec, step, progress)
-                                              : ExportStandalone(options, *spec, step, progress);
+  auto result = options.mode == "distributed" ? ExportDistributed(options, *spec, step, hooks)
+                                              : ExportStandalone(options, *spec, step, hooks);
   bar.Clear();
   if (!result.ok() && interrupt.signal() != 0 && absl::IsCancelled(result.status())) {
     std::cerr << "recship export: interrupted; nothing was published\n";
@@ -296,8 +349,9 @@ void RunExport(const ExportCommandOptions& options) {
   if (interrupt.signal() != 0) {
     std::cerr << "recship export: interrupted while publishing; the export completed\n";
   }
-  if (options.json) return PrintExportJson(options, *spec, *result);
+  if (options.json) return PrintExportJson(options, *spec, *result, hooks.report);
   PrintExport(*result);
+  if (hooks.report) std::cout << hooks.report->ToString() << "\n";
 }
 
 struct WarmupCommandOptions {
@@ -455,6 +509,15 @@ void AddExportCommand(CLI::App& app) {
                   "memory; the serving graphs decode each row they look up with stock ops, so "
                   "TensorFlow Serving serves them too")
       ->check(CLI::IsMember({"float32", "float16", "bfloat16", "int8"}));
+  cmd->add_flag("--verify", options->verify,
+                "before publishing, run the export (the entry with its shards, in this process) "
+                "and the model's own graph over the checkpoint on the same requests, print the "
+                "largest relative error of each output, and publish nothing past --tolerance "
+                "(see `recship verify`)");
+  cmd->add_option("--tolerance", options->tolerance,
+                  "--verify: largest relative error allowed (default by --embedding-dtype: "
+                  "float32 1e-5, float16 1e-3, bfloat16 1e-2, int8 2e-2)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--warmup-file", options->warmup_file,
                   "TensorFlow Serving warmup file (see `recship warmup`), checked and shipped "
                   "as assets.extra/tf_serving_warmup_requests (with the entry when distributed), "

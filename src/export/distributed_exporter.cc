@@ -247,7 +247,8 @@ absl::StatusOr<std::vector<std::string>> DistributedExporter::ExportSavedModel(
     pending.push_back(std::move(v));
   }
   RECSHIP_RETURN_IF_ERROR(WriteVersions(pending, *reader, options_, rewritten));
-  RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(pending, checkpoint, version));
+  RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary,
+                           CommitVersions(pending, checkpoint, version, options_));
   summary.resharded_tables = std::move(rewrite.resharded);
   if (options_.FiltersRows()) summary.filtered_tables = std::move(rewrite.staged.tables);
   summary.embedding_dtype = options_.embedding_dtype;

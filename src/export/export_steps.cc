@@ -224,7 +224,13 @@ absl::Status WriteVersions(std::vector<PendingVersion>& versions,
 }
 
 absl::StatusOr<ExportSummary> CommitVersions(std::vector<PendingVersion>& versions,
-                                             const std::string& checkpoint, int64_t version) {
+                                             const std::string& checkpoint, int64_t version,
+                                             const ExportOptions& options) {
+  if (options.before_publish) {
+    std::map<SubModel, std::string> staged;
+    for (const PendingVersion& v : versions) staged[v.sub_model] = v.writer->path();
+    RECSHIP_RETURN_IF_ERROR(options.before_publish(checkpoint, staged));
+  }
   ExportSummary summary;
   summary.checkpoint = checkpoint;
   summary.version = version;

@@ -92,10 +92,12 @@ absl::Status WriteVersions(std::vector<PendingVersion>& versions,
                            const CheckpointReader& checkpoint, const ExportOptions& options,
                            bool checkpoint_written_by_export = false);
 
-// Publishes the written versions, in order, and says what was written
+// Hands the staged versions to options.before_publish, if any, then
+// publishes them, in order, and says what was written
 // (ExportSummary::seconds is left for the caller).
 absl::StatusOr<ExportSummary> CommitVersions(std::vector<PendingVersion>& versions,
-                                             const std::string& checkpoint, int64_t version);
+                                             const std::string& checkpoint, int64_t version,
+                                             const ExportOptions& options);
 
 }  // namespace recship
 

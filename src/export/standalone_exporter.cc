@@ -78,7 +78,8 @@ absl::StatusOr<std::string> StandaloneExporter::ExportSavedModel(
   std::vector<PendingVersion> versions;
   versions.push_back(std::move(version));
   RECSHIP_RETURN_IF_ERROR(WriteVersions(versions, *reader, options_, rewrite.folder.has_value()));
-  RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary, CommitVersions(versions, checkpoint, number));
+  RECSHIP_ASSIGN_OR_RETURN(ExportSummary summary,
+                           CommitVersions(versions, checkpoint, number, options_));
   if (options_.FiltersRows()) summary.filtered_tables = std::move(rewrite.tables);
   summary.embedding_dtype = options_.embedding_dtype;
   new_folders.Keep();

@@ -1,6 +1,7 @@
 #include "recship/export/warmup_writer.h"
 
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -50,7 +51,10 @@ class RequestGenerator {
 
   absl::StatusOr<Request> Next() {
     Request request;
-    for (const auto& [name, info] : signature_.inputs()) {
+    // In name order: a protobuf map's order differs from run to run.
+    std::map<std::string, tensorflow::TensorInfo> inputs(signature_.inputs().begin(),
+                                                         signature_.inputs().end());
+    for (const auto& [name, info] : inputs) {
       if (request.inputs().contains(name)) continue;
       if (absl::EndsWith(name, "_values") && IsBag(name.substr(0, name.size() - 7))) {
         AddBag(name.substr(0, name.size() - 7), request);
@@ -167,6 +171,17 @@ absl::StatusOr<std::vector<Request>> RequestsFromJson(const std::string& path,
 
 }  // namespace
 
+absl::StatusOr<std::vector<Request>> GenerateRequests(const tensorflow::SignatureDef& signature,
+                                                      std::vector<int64_t> known_ids, int count,
+                                                      int batch, uint64_t seed) {
+  RequestGenerator generator(signature, std::move(known_ids), batch, seed);
+  std::vector<Request> requests;
+  for (int i = 0; i < count; ++i) {
+    RECSHIP_ASSIGN_OR_RETURN(requests.emplace_back(), generator.Next());
+  }
+  return requests;
+}
+
 absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::string& out,
                              const WarmupOptions& options) {
   RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(saved_model_dir));
@@ -185,11 +200,8 @@ absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::stri
       return absl::InvalidArgumentError("warmup: count and batch must be at least 1");
     }
     RECSHIP_ASSIGN_OR_RETURN(std::vector<int64_t> known, KnownIds(saved_model_dir));
-    RequestGenerator generator(it->second, std::move(known), options.batch, options.seed);
-    for (int i = 0; i < options.count; ++i) {
-      RECSHIP_ASSIGN_OR_RETURN(Request request, generator.Next());
-      requests.push_back(std::move(request));
-    }
+    RECSHIP_ASSIGN_OR_RETURN(requests, GenerateRequests(it->second, std::move(known), options.count,
+                                                        options.batch, options.seed));
   }
   if (requests.size() > static_cast<size_t>(kMaxWarmupRecords)) {
     return absl::InvalidArgumentError(absl::StrCat("warmup: ", requests.size(),

@@ -9,21 +9,22 @@
 
 namespace recship {
 
-absl::StatusOr<int> ReplayWarmup(const SavedModelBundle& model, const PredictLimits& limits) {
+absl::StatusOr<std::vector<tensorflow::serving::PredictRequest>> ReadWarmupRequests(
+    const std::string& export_dir) {
+  std::vector<tensorflow::serving::PredictRequest> requests;
   std::string path =
-      (std::filesystem::path(model.export_dir()) / kExtraAssetsDirectory / kWarmupFilename)
-          .string();
-  if (!std::filesystem::exists(path)) return 0;
+      (std::filesystem::path(export_dir) / kExtraAssetsDirectory / kWarmupFilename).string();
+  if (!std::filesystem::exists(path)) return requests;
   RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<TFRecordReader> reader, TFRecordReader::Open(path));
-  int count = 0;
-  for (std::string record;; ++count) {
+  for (std::string record;;) {
     absl::Status read = reader->Read(&record);
     if (absl::IsOutOfRange(read)) break;
     if (!read.ok()) return read;
     auto fail = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": warmup record ", count, ": ", why));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": warmup record ", requests.size(), ": ", why));
     };
-    if (count >= kMaxWarmupRecords) {
+    if (requests.size() >= static_cast<size_t>(kMaxWarmupRecords)) {
       return fail(absl::StrCat("more than ", kMaxWarmupRecords, " records"));
     }
     tensorflow::serving::PredictionLog log;
@@ -31,11 +32,25 @@ absl::StatusOr<int> ReplayWarmup(const SavedModelBundle& model, const PredictLim
     if (!log.has_predict_log()) {
       return fail("only predict_log records can be replayed by recship");
     }
-    tensorflow::serving::PredictResponse response;
-    absl::Status ran = RunPredict(model, log.predict_log().request(), limits, &response);
-    if (!ran.ok()) return fail(ran.message());
+    requests.push_back(std::move(*log.mutable_predict_log()->mutable_request()));
   }
-  return count;
+  return requests;
+}
+
+absl::StatusOr<int> ReplayWarmup(const SavedModelBundle& model, const PredictLimits& limits) {
+  RECSHIP_ASSIGN_OR_RETURN(std::vector<tensorflow::serving::PredictRequest> requests,
+                           ReadWarmupRequests(model.export_dir()));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    tensorflow::serving::PredictResponse response;
+    absl::Status ran = RunPredict(model, requests[i], limits, &response);
+    if (!ran.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          (std::filesystem::path(model.export_dir()) / kExtraAssetsDirectory / kWarmupFilename)
+              .string(),
+          ": warmup record ", i, ": ", ran.message()));
+    }
+  }
+  return static_cast<int>(requests.size());
 }
 
 }  // namespace recship

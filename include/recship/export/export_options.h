@@ -3,11 +3,13 @@
 #define RECSHIP_EXPORT_EXPORT_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "recship/core/clock.h"
 #include "recship/export/export_progress.h"
@@ -41,6 +43,13 @@ struct ExportOptions {
   // compressed (format/embedding_dtype.h); the serving graphs decode the
   // rows they look up, so stock TensorFlow serves every table.
   EmbeddingDtype embedding_dtype = EmbeddingDtype::kFloat32;
+
+  // Called once every sub-model is written, with the checkpoint exported and
+  // each sub-model's staged folder, before any is published; a non-OK status publishes nothing and
+  // is returned (`recship export --verify` checks the export here).
+  using BeforePublish = std::function<absl::Status(const std::string& checkpoint,
+                                                   const std::map<SubModel, std::string>& staged)>;
+  BeforePublish before_publish;
 
   bool FiltersRows() const { return min_frequency || max_age; }
   bool CompressesTables() const { return embedding_dtype != EmbeddingDtype::kFloat32; }

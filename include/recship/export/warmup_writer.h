@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "recship/tensorflow/core/protobuf/meta_graph.pb.h"
+#include "recship/tensorflow_serving/apis/predict.pb.h"
 
 namespace recship {
 
@@ -28,6 +31,12 @@ struct WarmupOptions {
 // one well-formed SparseTensor bag per row (some bags empty).
 absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::string& out,
                              const WarmupOptions& options);
+
+// `count` requests for `signature` generated so, `batch` rows each, with
+// ids drawn (80%) from `known_ids`.
+absl::StatusOr<std::vector<tensorflow::serving::PredictRequest>> GenerateRequests(
+    const tensorflow::SignatureDef& signature, std::vector<int64_t> known_ids, int count, int batch,
+    uint64_t seed);
 
 }  // namespace recship
 
