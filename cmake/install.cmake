@@ -23,7 +23,8 @@ set(RECSHIP_LIBRARIES
   recship_model
   recship_export
   recship_runtime
-  recship_serving)
+  recship_serving
+  recship_verify)
 
 # The installed names inside the build tree too, for a project that adds
 # recship with add_subdirectory or FetchContent.

@@ -28,7 +28,8 @@ ALLOWED = {
     "export": {"core", "format", "graph", "model"},
     "runtime": {"core", "format", "graph"},
     "serving": {"core", "format", "graph", "runtime"},
-    "cli": {"core", "format", "graph", "model", "export", "runtime", "serving"},
+    "verify": {"core", "format", "graph", "model", "export", "runtime", "serving"},
+    "cli": {"core", "format", "graph", "model", "export", "runtime", "serving", "verify"},
 }
 # Libraries that are not layers, and the layers that may link them.
 EXTRA_LIBRARIES = {"recship_protos": "format", "recship_grpc_protos": "serving"}

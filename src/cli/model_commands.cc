@@ -457,6 +457,33 @@ void AddDistributedExportFlags(CLI::App& cmd_ref, ExportCommandOptions& opts) {
                 "parallel exports (--include-graphs) agree on it");
 }
 
+// The flags that change what the exported tables hold, and --verify.
+void AddTableFlags(CLI::App& cmd, ExportCommandOptions& options) {
+  cmd.add_option("--min-frequency", options.min_frequency,
+                 "leave out the rows of ids whose -freqs (times seen in training) is below "
+                 "this; they serve as unseen ids (zeros). Every table exported needs -freqs")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-age", options.max_age,
+                 "leave out the rows not updated (-timestamps) within this duration (90d, "
+                 "12h, 30m, 3600s) of the newest timestamp in the checkpoint's tables; they "
+                 "serve as unseen ids. Every table exported needs -timestamps");
+  cmd.add_option("--embedding-dtype", options.embedding_dtype,
+                 "store table rows as float32 (as trained), float16, bfloat16 or int8 (per row, "
+                 "with a float scale): 1/2 or about 1/4 of the bytes on disk and in a server's "
+                 "memory; the serving graphs decode each row they look up with stock ops, so "
+                 "TensorFlow Serving serves them too")
+      ->check(CLI::IsMember({"float32", "float16", "bfloat16", "int8"}));
+  cmd.add_flag("--verify", options.verify,
+               "before publishing, run the export (the entry with its shards, in this process) "
+               "and the model's own graph over the checkpoint on the same requests, print the "
+               "largest relative error of each output, and publish nothing past --tolerance "
+               "(see `recship verify`)");
+  cmd.add_option("--tolerance", options.tolerance,
+                 "--verify: largest relative error allowed (default by --embedding-dtype: "
+                 "float32 1e-5, float16 1e-3, bfloat16 1e-2, int8 2e-2)")
+      ->check(CLI::PositiveNumber);
+}
+
 }  // namespace
 
 void AddExportCommand(CLI::App& app) {
@@ -495,29 +522,7 @@ void AddExportCommand(CLI::App& app) {
                 "copy no embedding byte: hard-link the checkpoint's data files into variables/ "
                 "(reflink or copy across filesystems); fast and small on disk, and the export "
                 "stays valid after the checkpoint is deleted");
-  cmd->add_option("--min-frequency", options->min_frequency,
-                  "leave out the rows of ids whose -freqs (times seen in training) is below "
-                  "this; they serve as unseen ids (zeros). Every table exported needs -freqs")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-age", options->max_age,
-                  "leave out the rows not updated (-timestamps) within this duration (90d, "
-                  "12h, 30m, 3600s) of the newest timestamp in the checkpoint's tables; they "
-                  "serve as unseen ids. Every table exported needs -timestamps");
-  cmd->add_option("--embedding-dtype", options->embedding_dtype,
-                  "store table rows as float32 (as trained), float16, bfloat16 or int8 (per row, "
-                  "with a float scale): 1/2 or about 1/4 of the bytes on disk and in a server's "
-                  "memory; the serving graphs decode each row they look up with stock ops, so "
-                  "TensorFlow Serving serves them too")
-      ->check(CLI::IsMember({"float32", "float16", "bfloat16", "int8"}));
-  cmd->add_flag("--verify", options->verify,
-                "before publishing, run the export (the entry with its shards, in this process) "
-                "and the model's own graph over the checkpoint on the same requests, print the "
-                "largest relative error of each output, and publish nothing past --tolerance "
-                "(see `recship verify`)");
-  cmd->add_option("--tolerance", options->tolerance,
-                  "--verify: largest relative error allowed (default by --embedding-dtype: "
-                  "float32 1e-5, float16 1e-3, bfloat16 1e-2, int8 2e-2)")
-      ->check(CLI::PositiveNumber);
+  AddTableFlags(*cmd, *options);
   cmd->add_option("--warmup-file", options->warmup_file,
                   "TensorFlow Serving warmup file (see `recship warmup`), checked and shipped "
                   "as assets.extra/tf_serving_warmup_requests (with the entry when distributed), "

@@ -11,7 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "recship/format/sub_model.h"
 #include "recship/model/spec.h"
-#include "recship/serving/export_verifier.h"
+#include "recship/verify/export_verifier.h"
 
 namespace recship {
 

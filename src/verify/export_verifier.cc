@@ -1,4 +1,4 @@
-#include "recship/serving/export_verifier.h"
+#include "recship/verify/export_verifier.h"
 
 #include <algorithm>
 #include <cmath>

@@ -11,8 +11,8 @@
 // checkpoint's own -freqs and -timestamps). Both answer the same requests:
 // the export's warmup requests, else generated ones whose ids are drawn from
 // every shard of every table. Every output is compared.
-#ifndef RECSHIP_SERVING_EXPORT_VERIFIER_H_
-#define RECSHIP_SERVING_EXPORT_VERIFIER_H_
+#ifndef RECSHIP_VERIFY_EXPORT_VERIFIER_H_
+#define RECSHIP_VERIFY_EXPORT_VERIFIER_H_
 
 #include <cstdint>
 #include <functional>
@@ -83,4 +83,4 @@ absl::StatusOr<VerifyReport> VerifyExport(const std::map<SubModel, std::string>&
 
 }  // namespace recship
 
-#endif  // RECSHIP_SERVING_EXPORT_VERIFIER_H_
+#endif  // RECSHIP_VERIFY_EXPORT_VERIFIER_H_
