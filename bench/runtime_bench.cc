@@ -242,6 +242,7 @@ int RunLoadOnly(const Options& o) {
            {"threads", o.threads},
            {"load_seconds", seconds},
            {"resource_bytes", bundle->ResourceBytes()},
+           {"mapped_bytes", bundle->MappedBytes()},
            {"rss_before_load", rss_before},
            {"peak_rss", PeakRss()}};
   std::cout << out.dump(1) << std::endl;

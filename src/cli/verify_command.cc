@@ -148,7 +148,8 @@ nlohmann::ordered_json VerifyReportJson(const VerifyReport& report) {
   for (const OutputError& o : report.outputs) {
     outputs[o.name] = {{"max_relative_error", o.max_relative_error},
                        {"max_absolute_error", o.max_absolute_error},
-                       {"values", o.values}};
+                       {"values", o.values},
+                       {"probability", o.probability}};
   }
   return {{"passed", report.passed()},
           {"embedding_dtype", EmbeddingDtypeName(report.embedding_dtype)},

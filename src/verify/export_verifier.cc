@@ -277,8 +277,14 @@ absl::StatusOr<std::map<std::string, Tensor>> RunReference(const Reference& ref,
   return out;
 }
 
-absl::Status Compare(const std::string& key, const Tensor& want,
-                     const tensorflow::TensorProto& got_proto, OutputError& error) {
+// One output's values over every request, the export's and the reference's.
+struct OutputValues {
+  std::vector<double> got, want;
+  bool exact_mismatch = false;  // A non-float output that differs.
+};
+
+absl::Status Collect(const std::string& key, const Tensor& want,
+                     const tensorflow::TensorProto& got_proto, OutputValues& values) {
   RECSHIP_ASSIGN_OR_RETURN(Tensor got, TensorFromProto(got_proto));
   if (got.shape() != want.shape() || got.dtype() != want.dtype()) {
     return absl::DataLossError(absl::StrCat(
@@ -286,23 +292,44 @@ absl::Status Compare(const std::string& key, const Tensor& want,
         " but the model gives ", DataTypeName(want.dtype()), " ", ShapeToString(want.shape())));
   }
   if (want.dtype() != tensorflow::DT_FLOAT) {
-    if (!got.Equals(want)) error.max_relative_error = error.max_absolute_error = INFINITY;
-    error.values += want.num_elements();
+    values.exact_mismatch |= !got.Equals(want);
     return absl::OkStatus();
   }
-  auto g = got.flat<float>();
-  auto w = want.flat<float>();
-  for (size_t i = 0; i < w.size(); ++i) {
-    const double diff = std::fabs(static_cast<double>(g[i]) - w[i]);
-    const double relative = diff / std::max(std::fabs(static_cast<double>(w[i])), kSmallestScale);
+  values.got.insert(values.got.end(), got.flat<float>().begin(), got.flat<float>().end());
+  values.want.insert(values.want.end(), want.flat<float>().begin(), want.flat<float>().end());
+  return absl::OkStatus();
+}
+
+// The errors of one output. A value's relative error is |got - want| /
+// max(|want|, floor): floor is 1e-3 for an output whose values all lie in
+// [0, 1] (a probability), else a tenth of its root mean square, so that an
+// unbounded output (a regression head) is not judged by its values nearest
+// zero.
+OutputError Errors(const std::string& key, const OutputValues& values) {
+  OutputError error{.name = key, .values = static_cast<int64_t>(values.want.size())};
+  if (values.exact_mismatch) {
+    error.max_relative_error = error.max_absolute_error = INFINITY;
+    return error;
+  }
+  bool probability = true;
+  double squares = 0;
+  for (double w : values.want) {
+    probability &= w >= 0 && w <= 1;
+    squares += w * w;
+  }
+  const double rms = values.want.empty() ? 0 : std::sqrt(squares / values.want.size());
+  error.probability = probability;
+  const double floor = probability ? kSmallestScale : std::max(kSmallestScale, rms / 10);
+  for (size_t i = 0; i < values.want.size(); ++i) {
+    const double diff = std::fabs(values.got[i] - values.want[i]);
+    const double relative = diff / std::max(std::fabs(values.want[i]), floor);
     // NaN compares false: a NaN on either side counts as infinitely wrong.
     error.max_absolute_error =
         std::isnan(diff) ? INFINITY : std::max(error.max_absolute_error, diff);
     error.max_relative_error =
         std::isnan(relative) ? INFINITY : std::max(error.max_relative_error, relative);
   }
-  error.values += want.num_elements();
-  return absl::OkStatus();
+  return error;
 }
 
 }  // namespace
@@ -354,7 +381,7 @@ absl::StatusOr<VerifyReport> VerifyExport(const std::map<SubModel, std::string>&
   report.tolerance = options.tolerance.value_or(DefaultTolerance(loaded->embedding_dtype));
   RECSHIP_ASSIGN_OR_RETURN(std::vector<PredictRequest> requests,
                            Requests(*loaded, *checkpoint, options, report.generated));
-  std::map<std::string, OutputError> errors;
+  std::map<std::string, OutputValues> outputs;
   for (size_t r = 0; r < requests.size(); ++r) {
     if (options.progress) {
       RECSHIP_RETURN_IF_ERROR(
@@ -373,13 +400,13 @@ absl::StatusOr<VerifyReport> VerifyExport(const std::map<SubModel, std::string>&
       if (got == response.outputs().end()) {
         return fail(absl::DataLossError(absl::StrCat("the export gives no output '", key, "'")));
       }
-      OutputError& error = errors[key];
-      error.name = key;
-      if (absl::Status s = Compare(key, tensor, got->second, error); !s.ok()) return fail(s);
+      if (absl::Status s = Collect(key, tensor, got->second, outputs[key]); !s.ok()) {
+        return fail(s);
+      }
     }
   }
   report.requests = static_cast<int>(requests.size());
-  for (auto& [key, error] : errors) report.outputs.push_back(std::move(error));
+  for (const auto& [key, values] : outputs) report.outputs.push_back(Errors(key, values));
   return report;
 }
 

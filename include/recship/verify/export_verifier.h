@@ -49,13 +49,16 @@ struct VerifyOptions {
   const ThreadPool* thread_pool = nullptr;  // Not owned; null runs inline.
 };
 
-// The relative error of each value is |got - want| / max(|want|, 1e-3): values
-// near zero are judged by their absolute error.
+// The relative error of each value is |got - want| / max(|want|, floor): the
+// floor is 1e-3 for an output whose values all lie in [0, 1] (probabilities),
+// else a tenth of the output's root mean square (a regression head crossing
+// zero is judged against its typical size).
 struct OutputError {
   std::string name;  // The signature's output key.
   double max_relative_error = 0;
   double max_absolute_error = 0;
   int64_t values = 0;
+  bool probability = false;  // Every value in [0, 1].
 };
 
 struct VerifyReport {
