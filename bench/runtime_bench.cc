@@ -243,6 +243,7 @@ int RunLoadOnly(const Options& o) {
            {"load_seconds", seconds},
            {"resource_bytes", bundle->ResourceBytes()},
            {"mapped_bytes", bundle->MappedBytes()},
+           {"fused_embedding_decodes", bundle->fused_embedding_decodes()},
            {"rss_before_load", rss_before},
            {"peak_rss", PeakRss()}};
   std::cout << out.dump(1) << std::endl;

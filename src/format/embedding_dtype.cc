@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 
@@ -28,6 +32,28 @@ void DecodeHalves(const int32_t* in, int64_t dim, float* out) {
   }
 }
 
+#if defined(__x86_64__)
+// float16 -> float32 four at a time with the F16C instruction (exact, as
+// the scalar conversion), on the CPUs that have it.
+__attribute__((target("f16c"))) void DecodeFloat16F16c(const int32_t* in, int64_t dim, float* out) {
+  const auto* halves = reinterpret_cast<const uint16_t*>(in);
+  int64_t j = 0;
+  for (; j + 4 <= dim; j += 4) {  // 128-bit: no upper state left dirty for SSE code.
+    __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(halves + j));
+    _mm_storeu_ps(out + j, _mm_cvtph_ps(h));
+  }
+  DecodeHalves<Eigen::half>(reinterpret_cast<const int32_t*>(halves + j), dim - j, out + j);
+}
+#endif
+
+void DecodeFloat16(const int32_t* in, int64_t dim, float* out) {
+#if defined(__x86_64__)
+  static const bool f16c = __builtin_cpu_supports("f16c");
+  if (f16c) return DecodeFloat16F16c(in, dim, out);
+#endif
+  DecodeHalves<Eigen::half>(in, dim, out);
+}
+
 void EncodeInt8(const float* in, int64_t dim, int32_t* out) {
   const int64_t width = StoredRowWidth(EmbeddingDtype::kInt8, dim);
   std::memset(out, 0, static_cast<size_t>(width) * sizeof(int32_t));
@@ -38,7 +64,8 @@ void EncodeInt8(const float* in, int64_t dim, int32_t* out) {
   if (scale == 0 || !std::isfinite(scale)) return;
   auto* q = reinterpret_cast<int8_t*>(out + 1);
   for (int64_t j = 0; j < dim; ++j) {
-    q[j] = static_cast<int8_t>(std::clamp(std::nearbyint(in[j] / scale), -kInt8Max, kInt8Max));
+    const float v = std::nearbyint(in[j] / scale);
+    q[j] = std::isnan(v) ? 0 : static_cast<int8_t>(std::clamp(v, -kInt8Max, kInt8Max));
   }
 }
 
@@ -115,7 +142,7 @@ void DecodeRows(EmbeddingDtype dtype, const int32_t* in, int64_t rows, int64_t d
         std::memcpy(out, in, static_cast<size_t>(dim) * sizeof(float));
         break;
       case EmbeddingDtype::kFloat16:
-        DecodeHalves<Eigen::half>(in, dim, out);
+        DecodeFloat16(in, dim, out);
         break;
       case EmbeddingDtype::kBFloat16:
         DecodeHalves<Eigen::bfloat16>(in, dim, out);

@@ -8,6 +8,7 @@
 #include "recship/format/saved_model.h"
 #include "recship/format/table_index_file.h"
 #include "recship/runtime/hash_table.h"
+#include "src/runtime/embedding_decode_fusion.h"
 
 namespace recship {
 namespace {
@@ -77,8 +78,10 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
   }
   std::string init_op = InitOpName(mg);
   if (!init_op.empty()) session_options.roots.push_back(init_op);
+  tensorflow::GraphDef graph = mg.graph_def();
+  bundle->fused_embedding_decodes_ = FuseEmbeddingDecodes(graph);
   absl::StatusOr<std::unique_ptr<Session>> session =
-      Session::Create(mg.graph_def(), std::move(session_options));
+      Session::Create(std::move(graph), std::move(session_options));
   if (!session.ok()) {
     return absl::Status(session.status().code(), absl::StrCat(export_dir, "/", kSavedModelFilename,
                                                               ": ", session.status().message()));

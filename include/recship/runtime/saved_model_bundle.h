@@ -64,6 +64,9 @@ class SavedModelBundle {
   // Tables whose index was mapped from the export's index file
   // (table_index_file.h) rather than built.
   int mapped_table_indexes() const { return mapped_table_indexes_; }
+  // Lookups of compressed tables whose decoding the lookup kernel does
+  // (the graph's decode ops left unused).
+  int fused_embedding_decodes() const { return fused_embedding_decodes_; }
   // What the load worked around and an operator should hear about, e.g. an
   // index file that was damaged or stale (its table was indexed instead).
   const std::vector<std::string>& load_notes() const { return load_notes_; }
@@ -81,6 +84,7 @@ class SavedModelBundle {
   tensorflow::MetaGraphDef meta_graph_;
   std::unique_ptr<Session> session_;
   int mapped_table_indexes_ = 0;
+  int fused_embedding_decodes_ = 0;
   std::vector<std::string> load_notes_;
 };
 

@@ -1,8 +1,10 @@
 // Hash tables: MutableHashTableOfTensorsV2, MutableDenseHashTableV2 and the
 // LookupTable{Export,Find,Import,Insert,Size}V2 ops over them.
 #include "recship/core/status_macros.h"
+#include "recship/format/embedding_dtype.h"
 #include "recship/runtime/hash_table.h"
 #include "recship/runtime/resource_manager.h"
+#include "src/runtime/embedding_decode_fusion.h"
 #include "src/runtime/kernels/kernel_util.h"
 
 namespace recship {
@@ -62,15 +64,47 @@ class MutableDenseHashTableV2 : public HashTableOp {
   MutableDenseHashTableV2() : HashTableOp(true) {}
 };
 
+// With kDecodeAttr (set by FuseEmbeddingDecodes, never by a graph builder),
+// the table holds compressed rows as int32 words and the kernel returns them
+// decoded into float rows of the default value's size (zeros: an all-zero
+// stored row decodes to zeros in every encoding).
 class LookupTableFindV2 : public OpKernel {
  public:
+  absl::Status Init(const OpKernelConstruction& c) {
+    std::string decode = c.GetString(kDecodeAttr, "");
+    if (decode.empty()) return absl::OkStatus();
+    RECSHIP_ASSIGN_OR_RETURN(decode_, ParseEmbeddingDtype(decode));
+    return absl::OkStatus();
+  }
   absl::Status Compute(OpKernelContext& ctx) const override {
     RECSHIP_ASSIGN_OR_RETURN(HashTable * table, ctx.resource_input<HashTable>(0));
+    if (decode_) return FindDecoded(ctx, *table);
     RECSHIP_ASSIGN_OR_RETURN(Tensor rows,
                              table->Find(ctx.input(1), ctx.input(2), &ctx.device(), ctx.memory()));
     ctx.set_output(0, std::move(rows));
     return absl::OkStatus();
   }
+
+ private:
+  absl::Status FindDecoded(OpKernelContext& ctx, const HashTable& table) const {
+    const Tensor& keys = ctx.input(1);
+    const int64_t dim = ctx.input(2).num_elements();
+    const int64_t width = StoredRowWidth(*decode_, dim);
+    if (table.value_dtype() != tensorflow::DT_INT32 || table.value_shape() != TensorShape{width}) {
+      return ctx.Error(absl::StrCat(table.DebugName(), " does not hold ",
+                                    EmbeddingDtypeName(*decode_), " rows of ", dim, " elements"));
+    }
+    RECSHIP_ASSIGN_OR_RETURN(Tensor zeros, Tensor::Create(tensorflow::DT_INT32, {width}));
+    RECSHIP_ASSIGN_OR_RETURN(Tensor stored, table.Find(keys, zeros, &ctx.device(), ctx.memory()));
+    TensorShape shape = keys.shape();
+    shape.push_back(dim);
+    RECSHIP_ASSIGN_OR_RETURN(Tensor * rows, ctx.allocate_output(0, tensorflow::DT_FLOAT, shape));
+    DecodeRows(*decode_, stored.flat<int32_t>().data(), keys.num_elements(), dim,
+               rows->flat<float>().data());
+    return absl::OkStatus();
+  }
+
+  std::optional<EmbeddingDtype> decode_;
 };
 
 // Restores add whole tensors (kept in place when they are views); inserts
@@ -119,7 +153,7 @@ void AddTableKernels(KernelRegistry& r) {
   r["MutableHashTableOfTensorsV2"] = WithAttrs<MutableHashTableOfTensorsV2>();
   r["MutableDenseHashTableV2"] = WithAttrs<MutableDenseHashTableV2>();
   r["LookupTableExportV2"] = NoAttrs<LookupTableExportV2>();
-  r["LookupTableFindV2"] = NoAttrs<LookupTableFindV2>();
+  r["LookupTableFindV2"] = WithAttrs<LookupTableFindV2>();
   r["LookupTableInsertV2"] = NoAttrs<LookupTableInsertV2>();
   r["LookupTableImportV2"] = NoAttrs<LookupTableImportV2>();
   r["LookupTableSizeV2"] = NoAttrs<LookupTableSizeV2>();
