@@ -330,10 +330,14 @@ absl::StatusOr<std::unique_ptr<ServedTables>> ServedTables::Open(const std::stri
   std::unique_ptr<ServedTables> out(new ServedTables());
   out->version_ = version;
   RECSHIP_ASSIGN_OR_RETURN(TableTimes times, ReadTableTimes(version_dir));
-  RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(version_dir));
+  // How the version stores its tables, from its graph (float32 without one).
   std::map<std::string, EmbeddingDtype> compressed;
-  if (saved_model.meta_graphs_size() > 0) {
-    compressed = CompressedTables(saved_model.meta_graphs(0).graph_def());
+  std::error_code ec;
+  if (fs::exists(fs::path(version_dir) / kSavedModelFilename, ec)) {
+    RECSHIP_ASSIGN_OR_RETURN(tensorflow::SavedModel saved_model, ReadSavedModel(version_dir));
+    if (saved_model.meta_graphs_size() > 0) {
+      compressed = CompressedTables(saved_model.meta_graphs(0).graph_def());
+    }
   }
   for (const auto& [name, shards] : TableShards(*base)) {
     auto it = compressed.find(name);
