@@ -140,22 +140,25 @@ absl::Status BundleWriter::StartEntry(absl::string_view name, DataType dtype, Te
                                       int shard) {
   RECSHIP_RETURN_IF_ERROR(status_);
   if (finished_) return absl::FailedPreconditionError("bundle writer already finished");
-  if (in_tensor_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' is still open"));
+  if (shard < 0 || shard >= options_.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": tensor '", name,
+                                                   "' names shard ", shard, " of ",
+                                                   options_.num_shards));
+  }
+  if (auto open = open_.find(shard); open != open_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("bundle ", prefix_, ": tensor '",
+                                                      open->second.entry.name,
+                                                      "' is still open in shard ", shard));
   }
   if (name.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("bundle ", prefix_, ": a tensor name may not be empty (it holds the header)"));
   }
-  if (entries_.contains(name)) {
+  bool open_elsewhere = false;
+  for (const auto& [other, open] : open_) open_elsewhere |= open.entry.name == name;
+  if (entries_.contains(name) || open_elsewhere) {
     return absl::AlreadyExistsError(
         absl::StrCat("bundle ", prefix_, ": tensor '", name, "' added twice"));
-  }
-  if (shard < 0 || shard >= options_.num_shards) {
-    return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": tensor '", name,
-                                                   "' names shard ", shard, " of ",
-                                                   options_.num_shards));
   }
   if (!IsStorableDataType(dtype)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -173,17 +176,28 @@ absl::Status BundleWriter::StartEntry(absl::string_view name, DataType dtype, Te
     absl::Status padded = file->Append(std::string(alignment - file->size() % alignment, '\0'));
     if (!padded.ok()) return Fail(padded);
   }
-  current_ = BundleEntry{std::string(name), dtype, std::move(shape), shard, file->size(), 0, 0};
-  current_crc_ = 0;
-  in_tensor_ = true;
+  OpenTensor& open = open_[shard];
+  open.entry = BundleEntry{std::string(name), dtype, std::move(shape), shard, file->size(), 0, 0};
+  open.crc = 0;
+  open.expected =
+      dtype == tensorflow::DT_STRING
+          ? 0
+          : static_cast<uint64_t>(NumElements(open.entry.shape).value()) * DataTypeSize(dtype);
   return absl::OkStatus();
 }
 
-absl::Status BundleWriter::AppendToShard(absl::string_view bytes) {
-  current_crc_ = crc32c::Extend(current_crc_, bytes.data(), bytes.size());
-  current_.size += bytes.size();
-  absl::Status status = shards_[static_cast<size_t>(current_.shard_id)]->Append(bytes);
+absl::Status BundleWriter::AppendToShard(OpenTensor& open, absl::string_view bytes) {
+  open.crc = crc32c::Extend(open.crc, bytes.data(), bytes.size());
+  open.entry.size += bytes.size();
+  absl::Status status = shards_[static_cast<size_t>(open.entry.shard_id)]->Append(bytes);
   return status.ok() ? status : Fail(status);
+}
+
+absl::StatusOr<BundleWriter::OpenTensor*> BundleWriter::OnlyOpenTensor() {
+  if (open_.size() == 1) return &open_.begin()->second;
+  return absl::FailedPreconditionError(
+      open_.empty() ? "Append or EndTensor outside BeginTensor/EndTensor"
+                    : "several tensors are open: name the shard to append to or end");
 }
 
 absl::Status BundleWriter::BeginTensor(absl::string_view name, DataType dtype, TensorShape shape,
@@ -192,43 +206,57 @@ absl::Status BundleWriter::BeginTensor(absl::string_view name, DataType dtype, T
     return absl::InvalidArgumentError(absl::StrCat("bundle ", prefix_, ": string tensor '", name,
                                                    "' must be added whole with Add"));
   }
-  RECSHIP_RETURN_IF_ERROR(StartEntry(name, dtype, std::move(shape), shard));
-  current_expected_ =
-      static_cast<uint64_t>(NumElements(current_.shape).value()) * DataTypeSize(current_.dtype);
-  return absl::OkStatus();
+  return StartEntry(name, dtype, std::move(shape), shard);
 }
 
 absl::Status BundleWriter::Append(absl::string_view bytes) {
   RECSHIP_RETURN_IF_ERROR(status_);
-  if (!in_tensor_) return absl::FailedPreconditionError("Append outside BeginTensor/EndTensor");
-  if (bytes.size() > current_expected_ - current_.size) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' of shape ",
-                     ShapeToString(current_.shape), " takes ", current_expected_,
-                     " bytes; more were appended")));
+  RECSHIP_ASSIGN_OR_RETURN(OpenTensor * open, OnlyOpenTensor());
+  return Append(open->entry.shard_id, bytes);
+}
+
+absl::Status BundleWriter::Append(int shard, absl::string_view bytes) {
+  RECSHIP_RETURN_IF_ERROR(status_);
+  auto it = open_.find(shard);
+  if (it == open_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("no tensor is open in shard ", shard));
   }
-  return AppendToShard(bytes);
+  OpenTensor& open = it->second;
+  if (bytes.size() > open.expected - open.entry.size) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "bundle ", prefix_, ": tensor '", open.entry.name, "' of shape ",
+        ShapeToString(open.entry.shape), " takes ", open.expected, " bytes; more were appended")));
+  }
+  return AppendToShard(open, bytes);
 }
 
 absl::Status BundleWriter::EndTensor() {
   RECSHIP_RETURN_IF_ERROR(status_);
-  if (!in_tensor_) return absl::FailedPreconditionError("EndTensor without BeginTensor");
-  if (current_.size != current_expected_) {
+  RECSHIP_ASSIGN_OR_RETURN(OpenTensor * open, OnlyOpenTensor());
+  return EndTensor(open->entry.shard_id);
+}
+
+absl::Status BundleWriter::EndTensor(int shard) {
+  RECSHIP_RETURN_IF_ERROR(status_);
+  auto it = open_.find(shard);
+  if (it == open_.end()) return absl::FailedPreconditionError("EndTensor without BeginTensor");
+  OpenTensor& open = it->second;
+  if (open.entry.size != open.expected) {
     return Fail(absl::InvalidArgumentError(
-        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' of shape ",
-                     ShapeToString(current_.shape), " takes ", current_expected_, " bytes; only ",
-                     current_.size, " were appended")));
+        absl::StrCat("bundle ", prefix_, ": tensor '", open.entry.name, "' of shape ",
+                     ShapeToString(open.entry.shape), " takes ", open.expected, " bytes; only ",
+                     open.entry.size, " were appended")));
   }
-  current_.masked_crc32c = crc32c::Mask(current_crc_);
-  in_tensor_ = false;
-  std::string name = current_.name;
-  entries_.emplace(std::move(name), std::move(current_));
+  open.entry.masked_crc32c = crc32c::Mask(open.crc);
+  std::string name = open.entry.name;
+  entries_.emplace(std::move(name), std::move(open.entry));
+  open_.erase(it);
   return absl::OkStatus();
 }
 
 // Layout (TensorFlow's WriteStringTensor): varint64 length of each string,
 // fixed32 masked crc of the lengths, then the bytes of every string.
-absl::Status BundleWriter::AddStrings(const Tensor& tensor) {
+absl::Status BundleWriter::AddStrings(OpenTensor& open, const Tensor& tensor) {
   std::string lengths;
   uint32_t length_crc = 0;
   for (const std::string& s : tensor.strings()) {
@@ -237,15 +265,15 @@ absl::Status BundleWriter::AddStrings(const Tensor& tensor) {
   }
   // The entry crc covers the length integers, then the stored length crc,
   // then the string bytes; the lengths' varint bytes themselves are not in it.
-  current_crc_ = length_crc;
-  current_.size = lengths.size();
-  auto& file = shards_[static_cast<size_t>(current_.shard_id)];
+  open.crc = length_crc;
+  open.entry.size = lengths.size();
+  auto& file = shards_[static_cast<size_t>(open.entry.shard_id)];
   if (absl::Status s = file->Append(lengths); !s.ok()) return Fail(s);
   uint32_t masked = crc32c::Mask(length_crc);
   char masked_bytes[4];
   std::memcpy(masked_bytes, &masked, 4);
-  RECSHIP_RETURN_IF_ERROR(AppendToShard(absl::string_view(masked_bytes, 4)));
-  for (const std::string& s : tensor.strings()) RECSHIP_RETURN_IF_ERROR(AppendToShard(s));
+  RECSHIP_RETURN_IF_ERROR(AppendToShard(open, absl::string_view(masked_bytes, 4)));
+  for (const std::string& s : tensor.strings()) RECSHIP_RETURN_IF_ERROR(AppendToShard(open, s));
   return absl::OkStatus();
 }
 
@@ -257,23 +285,23 @@ absl::Status BundleWriter::Add(absl::string_view name, const Tensor& tensor, int
                                                    " holds ", tensor.strings().size(), " strings"));
   }
   RECSHIP_RETURN_IF_ERROR(StartEntry(name, tensor.dtype(), tensor.shape(), shard));
+  OpenTensor& open = open_.at(shard);
   if (tensor.dtype() == tensorflow::DT_STRING) {
-    RECSHIP_RETURN_IF_ERROR(AddStrings(tensor));
+    RECSHIP_RETURN_IF_ERROR(AddStrings(open, tensor));
   } else {
-    current_expected_ = tensor.byte_size();
     RECSHIP_RETURN_IF_ERROR(AppendToShard(
-        absl::string_view(reinterpret_cast<const char*>(tensor.data()), tensor.byte_size())));
+        open, absl::string_view(reinterpret_cast<const char*>(tensor.data()), tensor.byte_size())));
   }
-  current_expected_ = current_.size;
-  return EndTensor();
+  open.expected = open.entry.size;
+  return EndTensor(shard);
 }
 
 absl::Status BundleWriter::Finish() {
   RECSHIP_RETURN_IF_ERROR(status_);
   if (finished_) return absl::FailedPreconditionError("bundle writer already finished");
-  if (in_tensor_) {
-    return Fail(absl::FailedPreconditionError(
-        absl::StrCat("bundle ", prefix_, ": tensor '", current_.name, "' was never ended")));
+  if (!open_.empty()) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "bundle ", prefix_, ": tensor '", open_.begin()->second.entry.name, "' was never ended")));
   }
   for (int i = 0; i < options_.num_shards; ++i) {
     auto& file = shards_[static_cast<size_t>(i)];

@@ -433,6 +433,36 @@ TEST(BundleTest, StreamedWritesEqualWholeWritesByteForByte) {
   }
 }
 
+TEST(BundleTest, TensorsStreamIntoSeveralShardsAtOnce) {
+  TempDir dir;
+  const Tensor a = RandomTensor(tensorflow::DT_FLOAT, {1000, 4}, 21);
+  const Tensor b = RandomTensor(tensorflow::DT_INT64, {777}, 22);
+  const std::string prefix = dir.Join("interleaved");
+  ASSERT_OK_AND_ASSIGN(auto writer, BundleWriter::Create(prefix, {.num_shards = 2}));
+  ASSERT_OK(writer->BeginTensor("a", tensorflow::DT_FLOAT, {1000, 4}, 0));
+  ASSERT_OK(writer->BeginTensor("b", tensorflow::DT_INT64, {777}, 1));
+  // A second tensor in a shard with one open, or an unnamed Append, is refused.
+  EXPECT_TRUE(IsError(writer->BeginTensor("c", tensorflow::DT_FLOAT, {1}, 0),
+                      absl::StatusCode::kFailedPrecondition, {"'a'", "shard 0"}));
+  EXPECT_TRUE(IsError(writer->Append("x"), absl::StatusCode::kFailedPrecondition, {"several"}));
+  const std::string a_bytes = TensorBytes(a), b_bytes = TensorBytes(b);
+  for (size_t i = 0; i < 100; ++i) {  // Interleaved, in uneven pieces.
+    ASSERT_OK(writer->Append(0, absl::string_view(a_bytes).substr(i * 160, 160)));
+    ASSERT_OK(
+        writer->Append(1, absl::string_view(b_bytes).substr(i * 62, i == 99 ? 6216 - i * 62 : 62)));
+  }
+  ASSERT_OK(writer->EndTensor(1));
+  ASSERT_OK(writer->EndTensor(0));
+  ASSERT_OK(writer->Finish());
+  ASSERT_OK_AND_ASSIGN(auto reader, BundleReader::Open(prefix));
+  ASSERT_OK_AND_ASSIGN(Tensor read_a, reader->Read("a"));
+  ASSERT_OK_AND_ASSIGN(Tensor read_b, reader->Read("b"));
+  EXPECT_TRUE(read_a.Equals(a));
+  EXPECT_TRUE(read_b.Equals(b));
+  EXPECT_EQ(reader->Find("a")->shard_id, 0);
+  EXPECT_EQ(reader->Find("b")->shard_id, 1);
+}
+
 TEST(BundleTest, TensorStreamReadsInOddChunks) {
   TempDir dir;
   const std::string prefix = dir.Join("s");

@@ -76,11 +76,15 @@ class BundleWriter {
   absl::Status Add(absl::string_view name, const Tensor& tensor, int shard = 0);
 
   // Streams a numeric tensor: exactly num_elements * DataTypeSize bytes must
-  // be appended before EndTensor.
+  // be appended before EndTensor. One tensor may be open per data shard at a
+  // time, so a writer can stream into several shards at once; Append and
+  // EndTensor without a shard act on the only open tensor.
   absl::Status BeginTensor(absl::string_view name, DataType dtype, TensorShape shape,
                            int shard = 0);
   absl::Status Append(absl::string_view bytes);
+  absl::Status Append(int shard, absl::string_view bytes);
   absl::Status EndTensor();
+  absl::Status EndTensor(int shard);
 
   // Writes the index. The writer cannot be used afterwards.
   absl::Status Finish();
@@ -88,20 +92,25 @@ class BundleWriter {
   const std::string& prefix() const { return prefix_; }
 
  private:
+  // A tensor being written into its shard.
+  struct OpenTensor {
+    BundleEntry entry;
+    uint64_t expected = 0;  // Bytes it takes.
+    uint32_t crc = 0;
+  };
+
   BundleWriter(std::string prefix, Options options);
   absl::Status StartEntry(absl::string_view name, DataType dtype, TensorShape shape, int shard);
-  absl::Status AppendToShard(absl::string_view bytes);
-  absl::Status AddStrings(const Tensor& tensor);
+  absl::Status AppendToShard(OpenTensor& open, absl::string_view bytes);
+  absl::Status AddStrings(OpenTensor& open, const Tensor& tensor);
+  absl::StatusOr<OpenTensor*> OnlyOpenTensor();
   absl::Status Fail(absl::Status status);
 
   std::string prefix_;
   Options options_;
   std::vector<std::unique_ptr<WritableFile>> shards_;
   std::map<std::string, BundleEntry, std::less<>> entries_;
-  bool in_tensor_ = false;
-  BundleEntry current_;
-  uint64_t current_expected_ = 0;
-  uint32_t current_crc_ = 0;
+  std::map<int, OpenTensor> open_;  // By shard.
   bool finished_ = false;
   absl::Status status_;
 };
