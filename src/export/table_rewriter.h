@@ -60,9 +60,9 @@ absl::StatusOr<RowFilter> MakeRowFilter(const ExportOptions& options,
                                         const CheckpointReader& checkpoint,
                                         const ShardCounts& tables);
 
-// Told, every few MiB, the serving shard being written and the bytes of
-// rows read of all; a non-OK status stops the write and is returned.
-using RewriteProgress = std::function<absl::Status(int shard, uint64_t done, uint64_t total)>;
+// Told, every MiB or so, the bytes of rows read of all; a non-OK status
+// stops the write and is returned.
+using RewriteProgress = std::function<absl::Status(uint64_t done, uint64_t total)>;
 
 struct RewrittenTables {
   std::string prefix;                           // The checkpoint written.
@@ -72,15 +72,15 @@ struct RewrittenTables {
 // Writes model.ckpt-<step> into `model_dir`, a checkpoint in which each
 // table of `shards` has exactly its n shards, each holding the rows routed
 // to it that the filter keeps (keys, values encoded as options say, and
-// timestamps where every
-// shard of the table has them, for delta exports; freqs and optimizer
-// slots, which serving never reads, are left out), shard i of every table
-// in data file i; the tensors of no table (dense variables) are copied into
-// data file max(n), and the other tables are left out. A filter on a table
-// without the tensor it reads is an error naming the table and the flag.
-// Streams the rows: memory is a buffer of rows, the serving shard of every
-// row of the table being written (2 bytes per row) and the row numbers of
-// one serving shard (8 bytes per row it gets).
+// timestamps where every shard of the table has them, for delta exports;
+// freqs and optimizer slots, which serving never reads, are left out),
+// shard i of every table in data file i; the tensors of no table (dense
+// variables) are copied into data file max(n), and the other tables are left
+// out. A filter on a table without the tensor it reads is an error naming
+// the table and the flag. Streams the rows: each checkpoint tensor is read
+// once front to back (keys twice) and its rows go to all n serving shards at
+// once; memory is the serving shard of every row of the table being written
+// (2 bytes per row) and 32 MiB of buffered rows.
 absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint,
                                               const ShardCounts& shards,
                                               const RewriteOptions& options,
@@ -99,7 +99,7 @@ absl::StatusOr<StagedRewrite> RewriteTablesInStaging(
     const std::string& export_dir_base, int64_t version, const RewriteProgress& progress);
 
 // The progress callback of an export told ExportProgress::kRewritingTables
-// events, for sub-models ps_<shard> of `num_ps` (standalone when 0).
+// events, for an export of `num_ps` shards (0: standalone).
 RewriteProgress ReportRewriting(const ExportProgressCallback& progress, int num_ps);
 
 }  // namespace recship

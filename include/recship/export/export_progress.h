@@ -22,10 +22,10 @@ namespace recship {
 struct ExportProgress {
   // kRewritingTables comes before any sub-model starts, while the
   // checkpoint's tables are re-sharded (DistributedExportOptions::num_ps) or
-  // filtered (ExportOptions::min_frequency, max_age): sub_model is the
-  // ps_<i> whose rows are being written (standalone when not distributed),
-  // and bytes and total_bytes count the rows' bytes read (sub_model_* stay
-  // 0).
+  // filtered (ExportOptions::min_frequency, max_age) or compressed
+  // (embedding_dtype), every serving shard at once: bytes and total_bytes
+  // count the rows' bytes read; sub_model is standalone and sub_model_* stay
+  // 0.
   enum class Event { kStarted, kBytes, kFinished, kRewritingTables };
   Event event = Event::kBytes;
   // entry, ps_0, dense_0, or standalone.
