@@ -13,7 +13,7 @@ namespace {
 // Rows are read this many bytes at a time from each checkpoint tensor, and
 // buffered up to kBufferedBytes in all before they are written.
 constexpr uint64_t kReadBytes = 1 << 20;
-constexpr uint64_t kBufferedBytes = 32 << 20;
+constexpr uint64_t kBufferedBytes = 8 << 20;
 
 int64_t FloorMod(int64_t x, int64_t n) { return ((x % n) + n) % n; }
 

@@ -80,7 +80,7 @@ struct RewrittenTables {
 // the table and the flag. Streams the rows: each checkpoint tensor is read
 // once front to back (keys twice) and its rows go to all n serving shards at
 // once; memory is the serving shard of every row of the table being written
-// (2 bytes per row) and 32 MiB of buffered rows.
+// (2 bytes per row) and 8 MiB of buffered rows.
 absl::StatusOr<RewrittenTables> RewriteTables(const CheckpointReader& checkpoint,
                                               const ShardCounts& shards,
                                               const RewriteOptions& options,
