@@ -181,9 +181,11 @@ void AddVerifyCommand(CLI::App& app) {
   cmd->add_option("--max-age", options->max_age,
                   "the export's --max-age (like 90d, 12h or 3600s): those ids are unseen in the "
                   "reference too");
-  cmd->add_option("--tolerance", options->tolerance,
-                  "largest relative error |got - want| / max(|want|, 0.001) allowed (default by "
-                  "embedding dtype: float32 1e-5, float16 1e-3, bfloat16 1e-2, int8 2e-2)")
+  cmd->add_option(
+         "--tolerance", options->tolerance,
+         "largest relative error allowed: |got - want| / max(|want|, 0.001) for a "
+         "probability, a tenth of the output's rms in place of 0.001 otherwise (default by "
+         "embedding dtype: float32 1e-5, float16 2e-3, bfloat16 1e-2, int8 3e-2)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", options->json, "print the report as JSON");
   cmd->callback([options] { RunVerify(*options); });
