@@ -278,7 +278,25 @@ absl::StatusOr<int64_t> ParseUnixTime(const std::string& text) {
 }
 
 // --mode delta: one line per sub-model's delta (or --json).
+// The flags that choose what a version holds; a delta holds rows as its
+// version does, so they do not apply to it.
+void RefuseVersionFlagsForDeltas(const ExportCommandOptions& options) {
+  const std::pair<bool, const char*> flags[] = {
+      {options.embedding_dtype != "float32", "--embedding-dtype"},
+      {options.min_frequency.has_value(), "--min-frequency"},
+      {!options.max_age.empty(), "--max-age"},
+      {options.verify, "--verify"},
+      {options.distributed.num_ps > 0, "--num-ps"}};
+  for (const auto& [given, flag] : flags) {
+    if (given) {
+      Fail("export", absl::StrCat(flag, " does not apply to --mode delta: a delta carries rows "
+                                        "as the version it applies to stores them"));
+    }
+  }
+}
+
 void RunDeltaExport(const ExportCommandOptions& options) {
+  RefuseVersionFlagsForDeltas(options);
   DeltaExportOptions delta_options{.base_version = options.since};
   if (!options.since_time.empty()) {
     absl::StatusOr<int64_t> since_time = ParseUnixTime(options.since_time);

@@ -274,11 +274,13 @@ absl::StatusOr<std::vector<std::string>> TablesToReshard(const CheckpointReader&
       const std::string name = TableShardTensorName(table, it->second[s], "keys");
       const BundleEntry* keys = checkpoint.bundle().Find(name);
       if (keys == nullptr || keys->dtype != tensorflow::DT_INT64) break;  // PlanRestore names it.
+      const int64_t num_shards = n, home = it->second[s];
       absl::Status read =
           ForEachPiece(checkpoint.bundle(), name, [&](int64_t, int64_t rows, const char* data) {
             const auto* ids = reinterpret_cast<const int64_t*>(data);
-            for (int64_t r = 0; r < rows && routed; ++r)
-              routed = FloorMod(ids[r], n) == it->second[s];
+            for (int64_t r = 0; r < rows && routed; ++r) {
+              routed = FloorMod(ids[r], num_shards) == home;
+            }
             // Stop reading at the first id routed elsewhere.
             return routed ? absl::OkStatus() : absl::CancelledError();
           });

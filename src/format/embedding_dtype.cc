@@ -5,6 +5,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -46,9 +47,19 @@ __attribute__((target("f16c"))) void DecodeFloat16F16c(const int32_t* in, int64_
 }
 #endif
 
+#if defined(__x86_64__)
+// F16C instructions are VEX-encoded: they need the CPU's F16C and the OS's
+// AVX state support (which __builtin_cpu_supports("avx") checks).
+bool HasF16c() {
+  unsigned eax, ebx, ecx, edx;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & bit_F16C) != 0 && __builtin_cpu_supports("avx");
+}
+#endif
+
 void DecodeFloat16(const int32_t* in, int64_t dim, float* out) {
 #if defined(__x86_64__)
-  static const bool f16c = __builtin_cpu_supports("f16c");
+  static const bool f16c = HasF16c();
   if (f16c) return DecodeFloat16F16c(in, dim, out);
 #endif
   DecodeHalves<Eigen::half>(in, dim, out);

@@ -146,6 +146,11 @@ def test_an_unknown_embedding_dtype_names_the_flag(recship, model_dir, tmp_path)
                          "--export-dir-base", tmp_path / "export", "--embedding-dtype", "int4")
     assert result.returncode != 0 and "--embedding-dtype" in result.stderr, result.stderr
     assert not (tmp_path / "export").exists()
+    # A delta stores rows as its version does: the flag is refused, naming it.
+    result = recship.run("export", "--mode", "delta", "--model-dir", model_dir,
+                         "--export-dir-base", tmp_path / "export", "--embedding-dtype", "int8")
+    assert result.returncode == 1 and "--embedding-dtype does not apply" in result.stderr
+    assert not (tmp_path / "export").exists()
 
 
 def decoded_tables(checkpoint, dtype):

@@ -77,3 +77,20 @@ def test_a_failed_verify_publishes_nothing(recship, tmp_path):
         assert "max relative error" in result.stderr, result.stderr
         assert not any(base.rglob("saved_model.pb")), mode
         assert not [p for p in base.rglob("temp-*")], mode
+
+
+def test_verify_uses_the_warmup_requests_when_the_export_has_them(recship, tmp_path):
+    model_dir = tmp_path / "model"
+    recship.ok("synth", "--model", SPEC, "--out", model_dir, "--ids", 1000)
+    first = tmp_path / "first"
+    recship.ok("export", "--model", SPEC, "--model-dir", model_dir, "--export-dir-base", first,
+               "--global-step", 1)
+    warmup = tmp_path / "warmup"
+    recship.ok("warmup", "--saved-model", first / "1", "--out", warmup, "--count", 7)
+    out = json.loads(recship.ok("export", "--model", SPEC, "--model-dir", model_dir,
+                                "--export-dir-base", tmp_path / "export", "--mode",
+                                "distributed", "--warmup-file", warmup, "--verify",
+                                "--embedding-dtype", "bfloat16", "--json").stdout)
+    report = out["verify"]
+    assert report["passed"] and report["requests"] == 7, report
+    assert not report["generated_requests"]
