@@ -204,7 +204,7 @@ def push_rounds(recship, spec, model_dir, sync_log, args, first_step):
         start = time.monotonic()
         step = first_step + r
         train_start, written = train(recship, spec, model_dir, args.ids, step, args.fraction)
-        line = wait_for_line(sync_log, rf"ps_0: \S*model\.ckpt-{step} pushed, (\d+) rows")
+        line = wait_for_line(sync_log, rf"ps_0 \(\S+\): \S*model\.ckpt-{step} pushed, (\d+) rows")
         m = re.search(r"pushed, (\d+) rows in ([0-9.]+) s \(([0-9.]+) s finding", line)
         pushed, push_seconds = log_time(line), float(m.group(2)) - float(m.group(3))
         rounds.append({"staleness": pushed - written, "rows": int(m.group(1)),

@@ -47,12 +47,27 @@ struct ServeOptions {
   std::string remote_addresses;
   std::string remote_address_template;
   double remote_health_interval_seconds = 1;
+  int64_t remote_timeout_ms = 500;
+  int64_t remote_hedge_ms = -1;  // -1: the observed p95.
+  std::string on_shard_failure = "fail";
   std::string port_file;
 };
 
 void LogLine(const std::string& line) {
   std::string now = absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(), absl::LocalTimeZone());
   std::fprintf(stderr, "%s recship serve: %s\n", now.c_str(), line.c_str());
+}
+
+// The caller of an entry's remote calls, or null without addresses.
+std::shared_ptr<GrpcRemoteCaller> RemoteCaller(const ServeOptions& o) {
+  if (o.remote_addresses.empty() && o.remote_address_template.empty()) return nullptr;
+  auto resolver = RemoteAddressResolver::Create(o.remote_addresses, o.remote_address_template);
+  if (!resolver.ok()) Fail("serve", resolver.status().message());
+  RemoteCallOptions calls;
+  calls.timeout = absl::Milliseconds(o.remote_timeout_ms);
+  if (o.remote_hedge_ms >= 0) calls.hedge = absl::Milliseconds(o.remote_hedge_ms);
+  calls.zeros_on_failure = o.on_shard_failure == "zeros";
+  return std::make_shared<GrpcRemoteCaller>(*std::move(resolver), calls);
 }
 
 void RunServe(const ServeOptions& o) {
@@ -70,11 +85,7 @@ void RunServe(const ServeOptions& o) {
   options.max_memory_bytes = static_cast<uint64_t>(o.max_memory_mib) << 20;
   options.log = LogLine;
   options.remote_health_interval = absl::Seconds(o.remote_health_interval_seconds);
-  if (!o.remote_addresses.empty() || !o.remote_address_template.empty()) {
-    auto resolver = RemoteAddressResolver::Create(o.remote_addresses, o.remote_address_template);
-    if (!resolver.ok()) Fail("serve", resolver.status().message());
-    options.remote_caller = std::make_shared<GrpcRemoteCaller>(*std::move(resolver));
-  }
+  options.remote_caller = RemoteCaller(o);
   if (!o.layout_filters.empty() && o.layout_base_path.empty()) {
     Fail("serve", "--layout_filter chooses sub-models of --layout_base_path; give that too");
   }
@@ -251,6 +262,39 @@ void RunPredict(const PredictOptions& o) {
   std::cout << out.dump(2) << "\n";
 }
 
+// The flags of an entry's calls to its sub-models.
+void AddRemoteFlags(CLI::App& cmd, ServeOptions& o) {
+  cmd.add_option("--remote_addresses", o.remote_addresses,
+                 "where an entry model's TfServingRemotePredict nodes call each sub-model: "
+                 "KEY=HOST:PORT,... with KEY the part of the called model name after its last "
+                 "':' (ps_0 for 'ctr:ps_0') or the whole name; replicas of one sub-model as "
+                 "KEY=H1:PORT|H2:PORT");
+  cmd.add_option("--remote_address_template", o.remote_address_template,
+                 "address of sub-models not in --remote_addresses, e.g. 'ps-{i}.svc:8500': {i} "
+                 "is the number ending the key, {name} the key; 'dns:///ps-{i}.svc:8500' "
+                 "spreads calls over every address the name resolves to");
+  cmd.add_option("--remote_timeout_ms", o.remote_timeout_ms,
+                 "the most a call to a sub-model may take, retries and hedges included (and "
+                 "never more than the request's own deadline leaves)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  cmd.add_option("--remote_hedge_ms", o.remote_hedge_ms,
+                 "after this long without an answer a call also goes to another replica, the "
+                 "first answer winning (default: the 95th percentile of the sub-model's recent "
+                 "calls; 0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  cmd.add_option("--on_shard_failure", o.on_shard_failure,
+                 "when every replica of a sub-model fails: fail (UNAVAILABLE naming it) or "
+                 "zeros (its ids served as unseen, counted and logged every 10 s)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fail", "zeros"}));
+  cmd.add_option("--remote_health_interval_seconds", o.remote_health_interval_seconds,
+                 "how often an entry asks each sub-model it calls whether it answers; its "
+                 "health reports NOT_SERVING while one does not")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+}
+
 }  // namespace
 
 void AddServeCommand(CLI::App& app) {
@@ -309,18 +353,7 @@ void AddServeCommand(CLI::App& app) {
                   "would go over gets RESOURCE_EXHAUSTED")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
-  cmd->add_option("--remote_addresses", o->remote_addresses,
-                  "where an entry model's TfServingRemotePredict nodes call each sub-model: "
-                  "KEY=HOST:PORT,... with KEY the part of the called model name after its last "
-                  "':' (ps_0 for 'ctr:ps_0') or the whole name");
-  cmd->add_option("--remote_address_template", o->remote_address_template,
-                  "address of sub-models not in --remote_addresses, e.g. 'ps-{i}.svc:8500': {i} "
-                  "is the number ending the key, {name} the key");
-  cmd->add_option("--remote_health_interval_seconds", o->remote_health_interval_seconds,
-                  "how often an entry asks each sub-model it calls whether it answers; its "
-                  "health reports NOT_SERVING while one does not")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
+  AddRemoteFlags(*cmd, *o);
   cmd->add_option("--map_variables", o->map_variables,
                   "serve embedding table rows from their files, mapped (in the page cache, "
                   "shared between processes and versions), rather than read into the heap")

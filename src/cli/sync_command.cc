@@ -25,8 +25,11 @@
 #include <string_view>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "commands.h"
 #include "interrupt_flag.h"
 #include "recship/core/status_macros.h"
@@ -59,12 +62,17 @@ struct SyncOptions {
 // One ps_<i>: what it serves, and pushing changes to it.
 class ShardSync {
  public:
-  ShardSync(SubModel sub, std::unique_ptr<ServedTables> served, const SyncOptions& options,
-            std::function<void(const std::string&)> log)
+  // `replica`: the one address of the shard this pushes to.
+  ShardSync(SubModel sub, std::string replica, std::unique_ptr<ServedTables> served,
+            const SyncOptions& options, std::function<void(const std::string&)> log)
       : sub_(sub), served_(std::move(served)), options_(options), log_(std::move(log)) {
     target_.model_name = absl::StrCat(options.model_name, ":", sub.name());
+    target_.target_address = std::move(replica);
+    name_ = absl::StrCat(sub.name(), " (", target_.target_address, ")");
   }
   const SubModel& sub() const { return sub_; }
+  // "ps_0 (HOST:PORT)", for the log.
+  const std::string& name() const { return name_; }
 
   // Pushes what `checkpoint` changed (after everything since the version
   // when the shard lost it). Returns the rows pushed; `diff_seconds` is the
@@ -100,8 +108,8 @@ class ShardSync {
       ServedTables::Changes since = served_->SinceVersion();
       int64_t rows = 0;
       for (const auto& [table, c] : since) rows += c.keys.size() + c.deleted.size();
-      log_(absl::StrCat(sub_.name(), ": ", lost, "; resending the ", rows,
-                        " rows changed since version ", served_->version()));
+      log_(absl::StrCat(name_, ": ", lost, "; resending the ", rows, " rows changed since version ",
+                        served_->version()));
       RECSHIP_RETURN_IF_ERROR(Push(since, caller).status());
       resend_all_ = false;
     }
@@ -224,6 +232,7 @@ class ShardSync {
   const SyncOptions& options_;
   const std::function<void(const std::string&)> log_;
   RemoteTarget target_;
+  std::string name_;
   std::map<std::string, int64_t> sizes_;  // After the last round.
   std::optional<Canary> canary_;
   bool resend_all_ = false;
@@ -236,7 +245,10 @@ void Log(const std::string& line) {
 
 // The shards of the layout that serve version `since`, each with what it
 // serves.
-std::vector<std::unique_ptr<ShardSync>> OpenShards(const SyncOptions& options) {
+// One ShardSync per replica of every ps_<i> that serves the version: each
+// replica holds its own copy of the rows, so each gets every push.
+std::vector<std::unique_ptr<ShardSync>> OpenShards(const SyncOptions& options,
+                                                   const RemoteAddressResolver& resolver) {
   std::vector<std::unique_ptr<ShardSync>> shards;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options.export_dir_base, ec)) {
@@ -244,16 +256,28 @@ std::vector<std::unique_ptr<ShardSync>> OpenShards(const SyncOptions& options) {
     if (!sub || !sub->is_ps() || !fs::exists(entry.path() / std::to_string(options.since), ec)) {
       continue;
     }
-    auto served = ServedTables::Open(entry.path().string(), options.since);
-    if (!served.ok()) Fail("sync", served.status());
-    shards.push_back(std::make_unique<ShardSync>(*sub, *std::move(served), options, Log));
+    const std::string model = absl::StrCat(options.model_name, ":", sub->name());
+    absl::StatusOr<std::string> addresses = resolver.Resolve(model, "");
+    if (!addresses.ok()) Fail("sync", addresses.status());
+    if (absl::StartsWith(*addresses, "dns:")) {
+      Log(absl::StrCat(sub->name(), ": '", *addresses, "' may name several replicas, and a push ",
+                       "reaches one of them: list each replica in --remote_addresses (a|b)"));
+    }
+    for (absl::string_view replica : absl::StrSplit(*addresses, '|', absl::SkipWhitespace())) {
+      auto served = ServedTables::Open(entry.path().string(), options.since);
+      if (!served.ok()) Fail("sync", served.status());
+      shards.push_back(std::make_unique<ShardSync>(*sub,
+                                                   std::string(absl::StripAsciiWhitespace(replica)),
+                                                   *std::move(served), options, Log));
+    }
   }
   if (shards.empty()) {
     Fail("sync", absl::StrCat("no ps_<i>/", options.since, " under ", options.export_dir_base,
                               ": sync pushes to the shards of a distributed layout"));
   }
-  std::sort(shards.begin(), shards.end(),
-            [](const auto& a, const auto& b) { return a->sub().index() < b->sub().index(); });
+  std::stable_sort(shards.begin(), shards.end(), [](const auto& a, const auto& b) {
+    return a->sub().index() < b->sub().index();
+  });
   return shards;
 }
 
@@ -277,13 +301,13 @@ bool SyncRound(const std::string& checkpoint, std::vector<std::unique_ptr<ShardS
     double diff_seconds = 0;
     absl::StatusOr<int64_t> rows = shard->Sync(**reader, caller, diff_seconds);
     if (!rows.ok()) {
-      Log(absl::StrCat(shard->sub().name(), ": ", rows.status().message(), "; retrying"));
+      Log(absl::StrCat(shard->name(), ": ", rows.status().message(), "; retrying"));
       all = false;
       continue;
     }
     Log(absl::StrFormat(
-        "%s: %s pushed, %d rows in %.3f s (%.3f s finding them); staleness %.3f s",
-        shard->sub().name(), checkpoint, *rows,
+        "%s: %s pushed, %d rows in %.3f s (%.3f s finding them); staleness %.3f s", shard->name(),
+        checkpoint, *rows,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
         diff_seconds, SecondsSinceWritten(checkpoint)));
   }
@@ -294,8 +318,10 @@ void RunSync(const SyncOptions& options) {
   auto resolver =
       RemoteAddressResolver::Create(options.remote_addresses, options.remote_address_template);
   if (!resolver.ok()) Fail("sync", resolver.status());
-  GrpcRemoteCaller caller(*std::move(resolver));
-  std::vector<std::unique_ptr<ShardSync>> shards = OpenShards(options);
+  std::vector<std::unique_ptr<ShardSync>> shards = OpenShards(options, *resolver);
+  // Each push goes to its one replica, with sync's own deadline: no hedges.
+  GrpcRemoteCaller caller(*std::move(resolver),
+                          {.timeout = absl::InfiniteDuration(), .hedge = absl::ZeroDuration()});
   InterruptFlag interrupt;
   std::string synced;
   while (interrupt.signal() == 0) {

@@ -1,65 +1,340 @@
 #include "recship/serving/grpc_remote_caller.h"
 
-#include <climits>
+#include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
+#include "recship/format/tensor.h"
+#include "recship/format/tensor_proto.h"
 #include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "src/serving/replica_set.h"
 
 namespace recship {
+
+using tensorflow::serving::PredictRequest;
+using tensorflow::serving::PredictResponse;
+using Stub = ::tensorflow::serving::PredictionService::Stub;
+
 namespace {
 
-using Stub = ::tensorflow::serving::PredictionService::Stub;
+constexpr absl::Duration kHedgeUntilKnown = absl::Milliseconds(5);
+constexpr absl::Duration kZeroLogInterval = absl::Seconds(10);
+constexpr size_t kMaxAttempts = 3;
 
 absl::Status ToAbslStatus(const grpc::Status& status) {
   // gRPC's and absl's codes share their numbers.
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-// The state of one Predict. The PendingPredict owns it; the gRPC callback
-// only points at it, and the PendingPredict waits for that callback before
-// the state (and its ClientContext) goes: a context must not be destroyed by
-// its own call's callback, as gRPC may still use the call after it returns.
-struct PredictState {
-  grpc::ClientContext context;
-  tensorflow::serving::PredictRequest request;
-  tensorflow::serving::PredictResponse response;
-  std::unique_ptr<Stub> stub;
-  std::string address;
-  absl::Mutex mu;
-  bool done ABSL_GUARDED_BY(mu) = false;
-  grpc::Status status ABSL_GUARDED_BY(mu);
-};
+// A name gRPC may resolve to several addresses, which its round_robin
+// policy spreads calls over: calling it again may reach another replica.
+bool MayResolveToSeveral(const std::string& address) {
+  return absl::StartsWith(address, "dns:") || absl::StrContains(address, ",");
+}
 
-// A call the session abandons (its Run failed elsewhere) is cancelled rather
-// than left running to its deadline. A finished call is not: cancelling one
-// still runs a cancel op through gRPC's call stack, on the request's
-// critical path.
-class GrpcPendingPredict : public PendingPredict {
+}  // namespace
+
+// One remote sub-model: its replicas, and what its answers look like (for
+// zero rows), and the zero answers given for it.
+class RemoteModel {
  public:
-  explicit GrpcPendingPredict(std::unique_ptr<PredictState> state) : state_(std::move(state)) {}
-  ~GrpcPendingPredict() override {
-    bool done;
-    {
-      absl::MutexLock lock(&state_->mu);
-      done = state_->done;
+  explicit RemoteModel(const std::string& addresses) : replicas_(addresses) {
+    for (int r = 0; r < replicas_.size(); ++r) {
+      stubs_.push_back(::tensorflow::serving::PredictionService::NewStub(replicas_.channel(r)));
     }
-    if (!done) state_->context.TryCancel();
-    absl::MutexLock lock(&state_->mu);
-    state_->mu.Await(absl::Condition(&state_->done));
   }
 
-  absl::Status Wait() override {
-    absl::MutexLock lock(&state_->mu);
-    state_->mu.Await(absl::Condition(&state_->done));
-    return ToAbslStatus(state_->status);
+  ReplicaSet& replicas() { return replicas_; }
+  // Stubs are thread-safe: one per replica serves every call.
+  Stub& stub(int replica) { return *stubs_[static_cast<size_t>(replica)]; }
+  bool may_hedge() const {
+    return replicas_.size() > 1 || MayResolveToSeveral(replicas_.address(0));
   }
-  const tensorflow::serving::PredictResponse& response() const override { return state_->response; }
-  const std::string& address() const override { return state_->address; }
+
+  // Remembers each output's row shape from a successful answer.
+  void LearnRowShapes(const PredictResponse& response) {
+    absl::MutexLock lock(&mu_);
+    if (!row_shapes_.empty()) return;
+    for (const auto& [alias, proto] : response.outputs()) {
+      TensorShape row;
+      for (int d = 1; d < proto.tensor_shape().dim_size(); ++d) {
+        row.push_back(proto.tensor_shape().dim(d).size());
+      }
+      row_shapes_[alias] = {proto.dtype(), row};
+    }
+  }
+
+  // An answer of zero rows to `request`, one per id of the input of the
+  // same name as each output (a shard's lookup), when such answers were
+  // seen before; false otherwise.
+  bool ZeroRows(const PredictRequest& request, PredictResponse& response) {
+    absl::MutexLock lock(&mu_);
+    if (row_shapes_.empty()) return false;
+    for (const std::string& alias : request.output_filter()) {
+      auto shape = row_shapes_.find(alias);
+      auto input = request.inputs().find(alias);
+      if (shape == row_shapes_.end() || input == request.inputs().end() ||
+          input->second.tensor_shape().dim_size() < 1) {
+        return false;
+      }
+      TensorShape rows = {input->second.tensor_shape().dim(0).size()};
+      rows.insert(rows.end(), shape->second.second.begin(), shape->second.second.end());
+      absl::StatusOr<Tensor> zeros = Tensor::Create(shape->second.first, rows);
+      if (!zeros.ok()) return false;
+      (*response.mutable_outputs())[alias] = TensorToProto(*zeros);
+    }
+    return true;
+  }
+
+  // Counts a zero answer; logs once per interval.
+  void CountZeroAnswer(const std::string& model, const absl::Status& why) {
+    absl::MutexLock lock(&mu_);
+    ++zero_answers_;
+    ++unlogged_;
+    const absl::Time now = absl::Now();
+    if (now - last_log_ < kZeroLogInterval) return;
+    std::fprintf(stderr,
+                 "recship serve: remote model '%s' unreachable (%s): answered %lld call(s) with "
+                 "zero rows since the last report (--on_shard_failure=zeros)\n",
+                 model.c_str(), std::string(why.message()).c_str(),
+                 static_cast<long long>(unlogged_));
+    unlogged_ = 0;
+    last_log_ = now;
+  }
+  int64_t zero_answers() const {
+    absl::MutexLock lock(&mu_);
+    return zero_answers_;
+  }
 
  private:
-  std::unique_ptr<PredictState> state_;
+  ReplicaSet replicas_;
+  std::vector<std::unique_ptr<Stub>> stubs_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::pair<DataType, TensorShape>> row_shapes_ ABSL_GUARDED_BY(mu_);
+  int64_t zero_answers_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t unlogged_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+namespace {
+
+// One Predict sent to one replica.
+struct Attempt {
+  int replica = 0;
+  absl::Time start;
+  grpc::ClientContext context;
+  PredictResponse response;
+  bool done = false;
+  grpc::Status status;
+};
+
+// A call and its attempts: the first to one replica, then one to another
+// replica when it fails or passes the hedging delay, the first answer
+// winning. Owned by its HedgedPredict, which waits for every attempt's
+// callback (and the hedging alarm) before it lets it go: a ClientContext
+// must not be destroyed by its own call's callback.
+class HedgedCall {
+ public:
+  HedgedCall(RemoteModel* model, std::string name, PredictRequest request, absl::Time deadline,
+             absl::Duration hedge, bool zeros_on_failure)
+      : model_(model),
+        name_(std::move(name)),
+        request_(std::move(request)),
+        deadline_(deadline),
+        hedge_(hedge),
+        zeros_on_failure_(zeros_on_failure) {}
+
+  void Start() {
+    StartAttempt();
+    if (hedge_ > absl::ZeroDuration() && model_->may_hedge()) {
+      {
+        absl::MutexLock lock(&mu_);
+        alarm_pending_ = true;
+      }
+      alarm_.Set(absl::ToChronoTime(absl::Now() + hedge_), [this](bool fired) { OnHedge(fired); });
+    }
+  }
+
+  // Cancels what is still running and waits for every callback.
+  void Stop() {
+    std::vector<grpc::ClientContext*> running;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;  // No attempt starts after this.
+      for (auto& a : attempts_) {
+        if (!a->done) running.push_back(&a->context);
+      }
+    }
+    for (grpc::ClientContext* context : running) context->TryCancel();
+    alarm_.Cancel();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &HedgedCall::Quiet));
+  }
+
+  absl::Status Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &HedgedCall::Finished));
+    return result_;
+  }
+  const PredictResponse& response() const { return *response_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  bool Finished() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return finished_; }
+  bool Quiet() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (alarm_pending_ || busy_ > 0) return false;
+    return std::all_of(attempts_.begin(), attempts_.end(), [](const auto& a) { return a->done; });
+  }
+
+  void StartAttempt() {
+    Attempt* attempt;
+    bool racing;  // Another attempt of this call is still running.
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      racing = InFlight() > 0;
+      const int replica = ChooseReplica();
+      attempts_.push_back(std::make_unique<Attempt>());
+      attempt = attempts_.back().get();
+      attempt->replica = replica;
+      if (address_.empty()) address_ = model_->replicas().address(replica);
+    }
+    attempt->start = absl::Now();
+    attempt->context.set_deadline(absl::ToChronoTime(deadline_));
+    // Racing a slow attempt, this one may wait for a replica that is
+    // reconnecting: the call cannot end sooner than the slow one anyway.
+    // Otherwise a replica that is down fails the attempt at once.
+    attempt->context.set_wait_for_ready(racing);
+    model_->stub(attempt->replica)
+        .async()
+        ->Predict(&attempt->context, &request_, &attempt->response,
+                  [this, attempt](grpc::Status status) { OnDone(attempt, std::move(status)); });
+  }
+
+  // A replica this call has not tried; else one whose attempt failed (it may
+  // be back); else one still busy with this call (a name that resolves to
+  // several addresses reaches another of them).
+  int ChooseReplica() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<int> tried, busy;
+    for (const auto& a : attempts_) {
+      tried.push_back(a->replica);
+      if (!a->done) busy.push_back(a->replica);
+    }
+    int replica = model_->replicas().Pick(tried);
+    if (replica < 0) replica = model_->replicas().Pick(busy);
+    return replica < 0 ? attempts_.front()->replica : replica;
+  }
+
+  void OnDone(Attempt* attempt, grpc::Status grpc_status) {
+    const absl::Status status = ToAbslStatus(grpc_status);
+    std::vector<grpc::ClientContext*> losers;
+    bool retry = false;
+    {
+      absl::MutexLock lock(&mu_);
+      attempt->done = true;
+      attempt->status = grpc_status;
+      if (winner_ == nullptr) {
+        if (status.ok()) {
+          model_->replicas().Report(attempt->replica, status);
+          model_->replicas().latencies().Record(absl::Now() - attempt->start);
+          model_->LearnRowShapes(attempt->response);
+          winner_ = attempt;
+          Finish(absl::OkStatus(), &attempt->response, attempt->replica);
+          for (auto& a : attempts_) {
+            if (!a->done) losers.push_back(&a->context);
+          }
+          if (!losers.empty()) ++busy_;
+        } else {
+          model_->replicas().Report(attempt->replica, status);
+          last_error_ = status;
+          retry = !stopping_ && absl::IsUnavailable(status) && attempts_.size() < kMaxAttempts &&
+                  absl::Now() < deadline_;
+          if (retry) ++busy_;
+          if (!retry && InFlight() == 0) FinishFailed();
+        }
+      }
+    }
+    for (grpc::ClientContext* context : losers) context->TryCancel();
+    if (retry) StartAttempt();
+    if (retry || !losers.empty()) {
+      absl::MutexLock lock(&mu_);
+      --busy_;
+    }
+  }
+
+  void OnHedge(bool fired) {
+    bool hedge;
+    {
+      absl::MutexLock lock(&mu_);
+      hedge = fired && winner_ == nullptr && !finished_ && attempts_.size() < kMaxAttempts;
+      if (!hedge) alarm_pending_ = false;
+    }
+    if (!hedge) return;
+    StartAttempt();
+    absl::MutexLock lock(&mu_);
+    alarm_pending_ = false;
+  }
+
+  int InFlight() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(
+        std::count_if(attempts_.begin(), attempts_.end(), [](const auto& a) { return !a->done; }));
+  }
+
+  void Finish(absl::Status status, const PredictResponse* response, int replica)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    result_ = std::move(status);
+    response_ = response;
+    if (replica >= 0) address_ = model_->replicas().address(replica);
+    finished_ = true;
+  }
+
+  // Every attempt failed: the last error, or zero rows.
+  void FinishFailed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (zeros_on_failure_ && model_->ZeroRows(request_, zeros_)) {
+      model_->CountZeroAnswer(name_, last_error_);
+      Finish(absl::OkStatus(), &zeros_, -1);
+      return;
+    }
+    Finish(last_error_, &zeros_, -1);
+  }
+
+  RemoteModel* const model_;
+  const std::string name_;
+  const PredictRequest request_;
+  const absl::Time deadline_;
+  const absl::Duration hedge_;
+  const bool zeros_on_failure_;
+  grpc::Alarm alarm_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Attempt>> attempts_ ABSL_GUARDED_BY(mu_);
+  Attempt* winner_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Callbacks still using the call after they let go of mu_ (cancelling the
+  // losers, starting a retry); Stop waits for them.
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status result_ ABSL_GUARDED_BY(mu_);
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
+  PredictResponse zeros_;
+  const PredictResponse* response_ = nullptr;
+  std::string address_;
+};
+
+class HedgedPredict : public PendingPredict {
+ public:
+  explicit HedgedPredict(std::unique_ptr<HedgedCall> call) : call_(std::move(call)) {}
+  ~HedgedPredict() override { call_->Stop(); }
+
+  absl::Status Wait() override { return call_->Wait(); }
+  const PredictResponse& response() const override { return call_->response(); }
+  const std::string& address() const override { return call_->address(); }
+
+ private:
+  std::unique_ptr<HedgedCall> call_;
 };
 
 // One GetModelMetadata call in flight.
@@ -74,89 +349,92 @@ struct Probe {
 
 }  // namespace
 
-GrpcRemoteCaller::GrpcRemoteCaller(RemoteAddressResolver resolver)
-    : resolver_(std::move(resolver)) {}
+GrpcRemoteCaller::GrpcRemoteCaller(RemoteAddressResolver resolver, RemoteCallOptions options)
+    : resolver_(std::move(resolver)), options_(options) {}
 
 GrpcRemoteCaller::~GrpcRemoteCaller() = default;
 
-std::shared_ptr<grpc::Channel> GrpcRemoteCaller::Channel(const std::string& address) const {
+absl::StatusOr<RemoteModel*> GrpcRemoteCaller::Model(const RemoteTarget& target) const {
+  absl::StatusOr<std::string> address = resolver_.Resolve(target.model_name, target.target_address);
+  if (!address.ok()) return address.status();
   absl::MutexLock lock(&mu_);
-  std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) {
-    grpc::ChannelArguments args;
-    // Shard responses carry embedding rows for a whole batch.
-    args.SetMaxReceiveMessageSize(INT_MAX);
-    args.SetMaxSendMessageSize(INT_MAX);
-    // gRPC's default backoff grows to two minutes; a shard that restarts
-    // should serve again within about a second.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  }
-  return channel;
+  std::unique_ptr<RemoteModel>& model = models_[*address];
+  if (model == nullptr) model = std::make_unique<RemoteModel>(*address);
+  return model.get();
 }
 
 absl::StatusOr<std::unique_ptr<PendingPredict>> GrpcRemoteCaller::StartPredict(
-    const RemoteTarget& target, tensorflow::serving::PredictRequest request,
-    absl::Duration deadline) const {
-  absl::StatusOr<std::string> address = resolver_.Resolve(target.model_name, target.target_address);
-  if (!address.ok()) return address.status();
-  auto state = std::make_unique<PredictState>();
-  state->request = std::move(request);
-  state->address = *std::move(address);
-  state->stub = ::tensorflow::serving::PredictionService::NewStub(Channel(state->address));
-  state->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  PredictState* call = state.get();
-  call->stub->async()->Predict(&call->context, &call->request, &call->response,
-                               [call](grpc::Status status) {
-                                 absl::MutexLock lock(&call->mu);
-                                 call->status = std::move(status);
-                                 call->done = true;
-                               });
-  return std::make_unique<GrpcPendingPredict>(std::move(state));
+    const RemoteTarget& target, PredictRequest request, absl::Duration deadline) const {
+  absl::StatusOr<RemoteModel*> model = Model(target);
+  if (!model.ok()) return model.status();
+  const absl::Duration hedge =
+      options_.hedge.value_or((*model)->replicas().latencies().P95(kHedgeUntilKnown));
+  auto call = std::make_unique<HedgedCall>(*model, target.model_name, std::move(request),
+                                           absl::Now() + std::min(deadline, options_.timeout),
+                                           hedge, options_.zeros_on_failure);
+  call->Start();
+  return std::make_unique<HedgedPredict>(std::move(call));
+}
+
+int64_t GrpcRemoteCaller::zero_answers() const {
+  absl::MutexLock lock(&mu_);
+  int64_t n = 0;
+  for (const auto& [address, model] : models_) n += model->zero_answers();
+  return n;
 }
 
 absl::Status GrpcRemoteCaller::Probe(const std::vector<RemoteTarget>& targets,
                                      absl::Duration timeout) const {
   std::vector<std::string> failures;
-  std::vector<std::unique_ptr<struct Probe>> probes;
+  // Per target, its replicas' probes: the target answers when one does.
+  std::vector<std::vector<std::unique_ptr<struct Probe>>> probes;
   for (const RemoteTarget& target : targets) {
-    absl::StatusOr<std::string> address =
-        resolver_.Resolve(target.model_name, target.target_address);
-    if (!address.ok()) {
-      failures.push_back(std::string(address.status().message()));
+    absl::StatusOr<RemoteModel*> model = Model(target);
+    if (!model.ok()) {
+      failures.push_back(std::string(model.status().message()));
       continue;
     }
-    auto probe = std::make_unique<struct Probe>();
-    probe->what = absl::StrCat("model '", target.model_name, "' at ", *address);
-    probe->request.mutable_model_spec()->set_name(target.model_name);
-    if (target.model_version >= 0) {
-      probe->request.mutable_model_spec()->mutable_version()->set_value(target.model_version);
+    probes.emplace_back();
+    for (int r = 0; r < (*model)->replicas().size(); ++r) {
+      auto probe = std::make_unique<struct Probe>();
+      probe->what =
+          absl::StrCat("model '", target.model_name, "' at ", (*model)->replicas().address(r));
+      probe->request.mutable_model_spec()->set_name(target.model_name);
+      if (target.model_version >= 0) {
+        probe->request.mutable_model_spec()->mutable_version()->set_value(target.model_version);
+      }
+      probe->request.add_metadata_field("signature_def");
+      probe->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      probe->stub =
+          ::tensorflow::serving::PredictionService::NewStub((*model)->replicas().channel(r));
+      probes.back().push_back(std::move(probe));
     }
-    probe->request.add_metadata_field("signature_def");
-    probe->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    probe->stub = ::tensorflow::serving::PredictionService::NewStub(Channel(*address));
-    probes.push_back(std::move(probe));
   }
   absl::Mutex mu;
-  size_t pending = probes.size();
-  for (auto& probe : probes) {
-    struct Probe* p = probe.get();
-    p->stub->async()->GetModelMetadata(&p->context, &p->request, &p->response,
-                                       [p, &mu, &pending](grpc::Status status) {
-                                         absl::MutexLock lock(&mu);
-                                         p->status = std::move(status);
-                                         --pending;
-                                       });
+  size_t pending = 0;
+  for (auto& of_target : probes) pending += of_target.size();
+  for (auto& of_target : probes) {
+    for (auto& probe : of_target) {
+      struct Probe* p = probe.get();
+      p->stub->async()->GetModelMetadata(&p->context, &p->request, &p->response,
+                                         [p, &mu, &pending](grpc::Status status) {
+                                           absl::MutexLock lock(&mu);
+                                           p->status = std::move(status);
+                                           --pending;
+                                         });
+    }
   }
   {
     absl::MutexLock lock(&mu);
     mu.Await(absl::Condition(
         +[](size_t* n) { return *n == 0; }, &pending));
   }
-  for (const auto& probe : probes) {
-    if (!probe->status.ok()) {
+  for (const auto& of_target : probes) {
+    if (std::any_of(of_target.begin(), of_target.end(),
+                    [](const auto& p) { return p->status.ok(); })) {
+      continue;
+    }
+    for (const auto& probe : of_target) {
       failures.push_back(absl::StrCat(probe->what, ": ", probe->status.error_message()));
     }
   }

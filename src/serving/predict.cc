@@ -156,8 +156,8 @@ std::shared_ptr<MemoryBudget> RequestBudget(const PredictLimits& limits) {
 
 absl::Status RunPredict(const SavedModelBundle& model,
                         const tensorflow::serving::PredictRequest& request,
-                        const PredictLimits& limits,
-                        tensorflow::serving::PredictResponse* response) {
+                        const PredictLimits& limits, tensorflow::serving::PredictResponse* response,
+                        absl::Time deadline) {
   std::string signature = request.model_spec().signature_name();
   if (signature.empty()) signature = kDefaultServingSignatureKey;
   std::shared_ptr<MemoryBudget> memory = RequestBudget(limits);
@@ -191,6 +191,7 @@ absl::Status RunPredict(const SavedModelBundle& model,
   std::vector<std::string> filter(request.output_filter().begin(), request.output_filter().end());
   RunOptions run_options;
   run_options.memory = memory.get();
+  run_options.deadline = deadline;
   RECSHIP_ASSIGN_OR_RETURN(auto outputs,
                            model.RunSignature(signature, inputs, filter, run_options));
   for (const auto& [key, tensor] : outputs)

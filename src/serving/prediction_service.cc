@@ -22,14 +22,18 @@ void SetResponseSpec(const ServableHandle& servable, const std::string& signatur
 
 }  // namespace
 
-grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext*,
+grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* context,
                                             const tensorflow::serving::PredictRequest* request,
                                             tensorflow::serving::PredictResponse* response) {
   absl::StatusOr<ServableHandle> servable = manager_->Get(request->model_spec());
   if (!servable.ok()) return ToGrpcStatus(servable.status());
   std::string signature = request->model_spec().signature_name();
   absl::Status ran;
-  auto run = [&] { ran = RunPredict(*servable->model, *request, limits_, response); };
+  // A client's deadline bounds the calls this model makes to its shards.
+  const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                                  ? absl::InfiniteFuture()
+                                  : absl::FromChrono(context->deadline());
+  auto run = [&] { ran = RunPredict(*servable->model, *request, limits_, response, deadline); };
   if (writer_ != nullptr && signature == kAssignSignature) {
     writer_->Run(run);
   } else {

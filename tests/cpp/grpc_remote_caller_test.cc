@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "graph_builder.h"
 #include "grpcpp/grpcpp.h"
+#include "recship/core/status_macros.h"
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/runtime/session.h"
@@ -693,6 +694,95 @@ TEST(RemotePredictTest, BadNodesAreRefused) {
   EXPECT_TRUE(IsError(
       session->Run({{"ids", Tensor::FromVector<float>({1}, {1.0f})}}, {"call:2"}, {}).status(),
       Code::kInvalidArgument, {"call", "int64", "float"}));
+}
+
+// ---------------------------------------------------------------------------
+// Replicas: failover, hedging, ejection and zero rows.
+
+// A lookup request of `n` ids under alias "t", asking for output "t".
+tensorflow::serving::PredictRequest LookupRequest(int64_t n) {
+  tensorflow::serving::PredictRequest request;
+  request.mutable_model_spec()->set_name("m:ps_0");
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = i;
+  (*request.mutable_inputs())["t"] = TensorToProto(Tensor::FromVector<int64_t>({n}, ids));
+  request.add_output_filter("t");
+  return request;
+}
+
+// An address no server listens on.
+std::string DeadAddress() {
+  FakeServer gone(absl::ZeroDuration());
+  return gone.address();
+}
+
+std::unique_ptr<GrpcRemoteCaller> Caller(const std::string& addresses, RemoteCallOptions options) {
+  auto resolver = RemoteAddressResolver::Create(addresses, "");
+  EXPECT_OK(resolver.status());
+  return std::make_unique<GrpcRemoteCaller>(*std::move(resolver), options);
+}
+
+absl::StatusOr<std::string> CallOnce(const GrpcRemoteCaller& caller, int64_t n = 3) {
+  RECSHIP_ASSIGN_OR_RETURN(
+      auto call, caller.StartPredict({"m:ps_0", "", -1}, LookupRequest(n), absl::Seconds(30)));
+  RECSHIP_RETURN_IF_ERROR(call->Wait());
+  if (!call->response().outputs().contains("t")) return absl::DataLossError("no output t");
+  return call->address();
+}
+
+TEST(ReplicaTest, ADownReplicaIsFailedOverAndNoCallFails) {
+  FakeServer live(absl::ZeroDuration());
+  const std::string dead = DeadAddress();
+  auto caller = Caller("ps_0=" + dead + "|" + live.address(), {.hedge = absl::ZeroDuration()});
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<std::string> answered = CallOnce(*caller);
+    ASSERT_OK(answered.status()) << "call " << i;
+    EXPECT_EQ(*answered, live.address());
+  }
+  // The dead replica was ejected after its first failure: most calls never
+  // tried it (it is probed again after a backoff of at least 100 ms).
+  EXPECT_EQ(live.service().requests().size(), 20u);
+}
+
+TEST(ReplicaTest, ASlowReplicaIsHedgedAndTheCallReturnsTheOtherAnswer) {
+  FakeServer stuck(absl::Seconds(20));  // A stopped host: it never answers in time.
+  FakeServer fast(absl::ZeroDuration());
+  // The slow replica first, so the first attempt goes to it.
+  auto caller = Caller("ps_0=" + stuck.address() + "|" + fast.address(),
+                       {.timeout = absl::Seconds(10), .hedge = absl::Milliseconds(50)});
+  absl::StatusOr<std::string> answered = CallOnce(*caller);
+  ASSERT_OK(answered.status());
+  EXPECT_EQ(*answered, fast.address());
+  // Without the hedge the call would have ended in DEADLINE_EXCEEDED (10 s
+  // timeout, 20 s delay); the stuck replica's call was cancelled.
+  auto until = absl::Now() + absl::Seconds(5);
+  while (stuck.service().requests().empty() && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(stuck.service().requests().size(), 1u);  // Its handler saw the cancel.
+}
+
+TEST(ReplicaTest, EveryReplicaDownFailsOrAnswersZeroRowsWhenAsked) {
+  auto live = std::make_unique<FakeServer>(absl::ZeroDuration());
+  const std::string address = live->address();
+  auto failing = Caller("ps_0=" + address, {.hedge = absl::ZeroDuration()});
+  auto zeros = Caller("ps_0=" + address, {.hedge = absl::ZeroDuration(), .zeros_on_failure = true});
+  ASSERT_OK(CallOnce(*zeros).status());  // Learns the answer's row shape.
+  live.reset();
+  EXPECT_TRUE(IsError(CallOnce(*failing).status(), Code::kUnavailable));
+  ASSERT_OK_AND_ASSIGN(auto call,
+                       zeros->StartPredict({"m:ps_0", "", -1}, LookupRequest(5), absl::Seconds(5)));
+  ASSERT_OK(call->Wait());
+  ASSERT_OK_AND_ASSIGN(Tensor rows, TensorFromProto(call->response().outputs().at("t")));
+  EXPECT_TRUE(rows.Equals(Tensor::Create(DT_INT64, {5}).value())) << ShapeToString(rows.shape());
+  EXPECT_EQ(zeros->zero_answers(), 1);
+}
+
+TEST(ReplicaTest, TheCallerTimeoutCapsTheDeadline) {
+  FakeServer slow(absl::Seconds(20));
+  auto caller = Caller("ps_0=" + slow.address(),
+                       {.timeout = absl::Milliseconds(200), .hedge = absl::ZeroDuration()});
+  EXPECT_TRUE(IsError(CallOnce(*caller).status(), Code::kDeadlineExceeded));
 }
 
 }  // namespace

@@ -171,6 +171,27 @@ TEST(RemotePredictKernelTest, SendsTheRequestAndReturnsTheOutputs) {
   EXPECT_EQ(ids.flat<int64_t>()[1], 6);
 }
 
+TEST(RemotePredictKernelTest, TheRequestsDeadlineCapsTheCallsAndAPassedOneCallsNothing) {
+  FakeRemoteCaller caller;
+  caller.answer = Echo;
+  Call c;
+  c.deadline_millis = 30000;
+  auto session = MakeSession(CallGraph({c}), &caller);
+  ASSERT_NE(session, nullptr);
+  RunOptions soon;
+  soon.deadline = absl::Now() + absl::Milliseconds(300);
+  ASSERT_OK(session->Run({{"ids", Ids({4})}}, {"call:2"}, {}, soon).status());
+  ASSERT_EQ(caller.deadlines().size(), 1u);
+  EXPECT_LE(caller.deadlines()[0], absl::Milliseconds(300));
+  EXPECT_GT(caller.deadlines()[0], absl::ZeroDuration());
+
+  RunOptions passed;
+  passed.deadline = absl::Now() - absl::Milliseconds(1);
+  EXPECT_TRUE(IsError(session->Run({{"ids", Ids({4})}}, {"call:2"}, {}, passed).status(),
+                      Code::kDeadlineExceeded, {"deadline passed", "m:ps_0"}));
+  EXPECT_EQ(caller.deadlines().size(), 1u);  // Nothing was sent.
+}
+
 TEST(RemotePredictKernelTest, RemoteErrorsKeepTheirCodeAndNameTheModelAndAddress) {
   FakeRemoteCaller caller;
   for (Code code : {Code::kUnavailable, Code::kNotFound, Code::kResourceExhausted}) {

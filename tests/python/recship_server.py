@@ -34,18 +34,22 @@ class Server:
     """One `recship serve --port 0 ...` process; its log is a file. It is
     ready once it writes its port to --port_file (docs/cli.md)."""
 
-    def __init__(self, binary, args, log_path, timeout=60, port=0):
+    def __init__(self, binary, args, log_path, timeout=60, port=0, host="127.0.0.1",
+                 prefix=()):
+        """`prefix` runs it through another command (`ip netns exec NS`),
+        listening on `host`."""
         self.log_path = log_path
         self._log = open(log_path, "w")
         port_file = log_path.with_name(log_path.name + ".port")
         port_file.unlink(missing_ok=True)
-        self.process = subprocess.Popen([str(binary), "serve", "--port", str(port),
-                                         "--port_file", str(port_file), *map(str, args)],
+        self.process = subprocess.Popen([*map(str, prefix), str(binary), "serve", "--host", host,
+                                         "--port", str(port), "--port_file", str(port_file),
+                                         *map(str, args)],
                                         stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
             if port_file.exists():
-                self.address = f"127.0.0.1:{int(port_file.read_text())}"
+                self.address = f"{host}:{int(port_file.read_text())}"
                 break
             if self.process.poll() is not None:
                 raise AssertionError(f"recship serve exited {self.process.returncode}:\n"

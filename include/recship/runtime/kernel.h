@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "recship/format/tensor.h"
 #include "recship/tensorflow/core/framework/node_def.pb.h"
 
@@ -80,6 +81,9 @@ struct RunOptions {
   // embedding table, say) rather than reading them into the heap; see
   // BundleReader::Map.
   bool map_restored_tensors = false;
+  // When the request that runs the graph must be answered by (its gRPC
+  // deadline); remote calls are given no more than what is left.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // One execution of one node: its inputs, its outputs and what it may use.
@@ -115,6 +119,7 @@ class OpKernelContext {
   // nothing. Not owned; outlives the run.
   MemoryBudget* memory() const { return run_options_->memory; }
   bool map_restored_tensors() const { return run_options_->map_restored_tensors; }
+  absl::Time deadline() const { return run_options_->deadline; }
 
   // A zeroed tensor charged to the run's budget; ResourceExhausted over it.
   absl::StatusOr<Tensor> allocate_tensor(DataType dtype, TensorShape shape) const;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "recship/runtime/memory_budget.h"
 #include "recship/runtime/saved_model_bundle.h"
 #include "recship/tensorflow_serving/apis/predict.pb.h"
@@ -34,11 +35,12 @@ struct PredictLimits {
 // InvalidArgument for a bad input (the message names it), FailedPrecondition
 // for an unknown signature, ResourceExhausted over a memory budget. Before
 // any kernel runs, a bag's indices must lie inside its dense_shape and its
-// dense_shape[0] must equal the batch the other inputs agree on.
+// dense_shape[0] must equal the batch the other inputs agree on. Remote
+// calls the model makes get no more time than `deadline` leaves.
 absl::Status RunPredict(const SavedModelBundle& model,
                         const tensorflow::serving::PredictRequest& request,
-                        const PredictLimits& limits,
-                        tensorflow::serving::PredictResponse* response);
+                        const PredictLimits& limits, tensorflow::serving::PredictResponse* response,
+                        absl::Time deadline = absl::InfiniteFuture());
 
 }  // namespace recship
 

@@ -6,7 +6,8 @@
 // the last ':'; `recship serve --remote_addresses=ps_0=HOST:PORT,...` maps keys
 // to addresses, and `--remote_address_template='ps-{i}.svc:8500'` builds the
 // address of any key from its trailing number ({i}) or the key itself
-// ({name}).
+// ({name}). An address may list replicas of one sub-model, "h1:8500|h2:8500"
+// (serving/grpc_remote_caller.h calls them; recship sync pushes to each).
 #ifndef RECSHIP_SERVING_REMOTE_ADDRESS_RESOLVER_H_
 #define RECSHIP_SERVING_REMOTE_ADDRESS_RESOLVER_H_
 
@@ -18,8 +19,8 @@
 
 namespace recship {
 
-// Maps a remote model name to HOST:PORT. Immutable after Create(), so safe to
-// share between threads.
+// Maps a remote model name to HOST:PORT (or replicas, "H1:P|H2:P"). Immutable after Create(), so
+// safe to share between threads.
 class RemoteAddressResolver {
  public:
   // Resolves nothing: every Resolve() without a target address fails.

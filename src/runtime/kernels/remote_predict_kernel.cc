@@ -9,7 +9,8 @@
 // The kernel is async: StartAsync hands the PredictRequest to the process's
 // RemoteCaller (remote_call.h), with the op's max_rpc_deadline_millis, and
 // returns at once, so a session starts every shard's call before it waits
-// for the first.
+// for the first. A request's own deadline (RunOptions::deadline) caps the
+// call's.
 #include "absl/container/flat_hash_set.h"
 #include "recship/core/status_macros.h"
 #include "recship/format/sub_model.h"
@@ -55,9 +56,16 @@ class TfServingRemotePredict : public OpKernel {
     const RemoteCaller* caller = ctx.remote_caller();
     if (caller == nullptr) return NoCallerError();
     RemoteTarget target{model_name_, target_address_, model_version_};
+    // The op's deadline, or what is left of the request's when that is less.
+    const absl::Duration left = ctx.deadline() - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the request's deadline passed before model '", model_name_, "' was called"));
+    }
     RECSHIP_ASSIGN_OR_RETURN(
         std::unique_ptr<PendingPredict> started,
-        caller->StartPredict(target, std::move(request), absl::Milliseconds(deadline_millis_)));
+        caller->StartPredict(target, std::move(request),
+                             std::min(absl::Milliseconds(deadline_millis_), left)));
     std::shared_ptr<PendingPredict> call = std::move(started);
     // The inputs are not readable once StartAsync returns.
     std::vector<std::string> out_aliases = ctx.input(ctx.num_inputs() - 1).strings();
