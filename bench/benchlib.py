@@ -95,14 +95,14 @@ class Server:
     when given, is called with the process as soon as it exists. As a
     context manager it is stopped at the end."""
 
-    def __init__(self, recship, name, args, log_path, timeout=120, on_spawn=None):
+    def __init__(self, recship, name, args, log_path, timeout=120, on_spawn=None, port=0):
         self.name, self.log_path = name, log_path
         port_file = log_path.with_name(log_path.name + ".port")
         port_file.unlink(missing_ok=True)
         start = time.perf_counter()
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen([str(recship), "serve", "--port", "0", "--port_file",
-                                             str(port_file), *map(str, args)],
+        with open(log_path, "ab") as log:  # A restarted server appends.
+            self.process = subprocess.Popen([str(recship), "serve", "--port", str(port),
+                                             "--port_file", str(port_file), *map(str, args)],
                                             stdout=subprocess.DEVNULL, stderr=log)
         if on_spawn:
             on_spawn(self.process)

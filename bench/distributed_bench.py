@@ -5,6 +5,7 @@ process per parameter-server shard), on loopback, in one run.
 
   build/venv/bin/python bench/distributed_bench.py           # 1M ids, about 2 minutes
   build/venv/bin/python bench/distributed_bench.py --quick   # a smoke run
+  build/venv/bin/python bench/distributed_bench.py --faults  # replicas killed and stopped
 
 Steps:
  1. `recship synth` of the CTR model (examples/ctr.json: user_id and item_id
@@ -52,6 +53,7 @@ import sys
 
 from benchlib import (REPO_DIR, Server, add_dir_args, add_output_args, args_json, finish, fmt_mib,
                       last_json, max_rel_diff, print_table, run_measured, workspace)
+import fault_mode
 from serving_bench import write_requests
 
 SPEC = REPO_DIR / "examples" / "ctr.json"
@@ -187,6 +189,13 @@ def main():
     parser.add_argument("--requests-per-batch", type=int, default=64,
                         help="distinct pre-built requests per batch size (64)")
     parser.add_argument("--seed", type=int, default=5, help="input seed (5)")
+    parser.add_argument("--faults", action="store_true",
+                        help="the fault mode instead (bench/fault_mode.py): 2 replicas per "
+                             "shard, one killed, then one stopped, under steady load")
+    parser.add_argument("--fault-rate", type=float, default=150,
+                        help="--faults: requests/s from each of 2 clients (150)")
+    parser.add_argument("--stop-seconds", type=float, default=10,
+                        help="--faults: how long a replica is stopped (10)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 40k ids, 0.5 s measurements, 1 round, 1 export run")
     add_dir_args(parser, "build tree with recship and bench/runtime_bench")
@@ -199,6 +208,8 @@ def main():
         args.export_runs = 1
         args.rounds = 1
     args.batches = [int(b) for b in args.batches.split(",")]
+    if args.faults:  # One batch size: the fault timeline runs once.
+        args.batches, args.export_runs = [TARGET_BATCH], 1
     if TARGET_BATCH not in args.batches:
         parser.error(f"--batches must include {TARGET_BATCH} (the target's batch size)")
 
@@ -223,6 +234,11 @@ def main():
         requests = write_requests(work, args.batches, args.requests_per_batch, args.ids // 2,
                                   args.seed)
 
+        if args.faults:
+            print("distributed_bench: fault mode", flush=True)
+            results["faults"] = fault_mode.run(recship, runtime_bench, work, distributed_base,
+                                               requests, args)
+            return finish(results, fault_mode.report(results["faults"], args), args)
         print("distributed_bench: starting the servers", flush=True)
         threads = ["--tensorflow_intra_op_parallelism", args.threads,
                    "--file_system_poll_wait_seconds", 0]

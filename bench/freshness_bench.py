@@ -225,7 +225,7 @@ def phase_p99s(latency_log, rounds):
     rounds, and of those due in none ("quiet")."""
     import numpy as np
 
-    due, latency = np.loadtxt(latency_log, ndmin=2).T
+    due, latency, _ = np.loadtxt(latency_log, ndmin=2).T
     phase = np.full(len(due), "quiet", dtype=object)
     for r in rounds:
         for name, (begin, end) in r["windows"].items():

@@ -66,6 +66,7 @@ struct Options {
   double warmup_seconds = 0.5;
   double rate = 0;  // Requests per second per caller thread; 0: closed loop.
   std::string latency_log;
+  bool keep_going = false;  // A failed request is counted, not fatal.
   bool load_only = false;
 };
 
@@ -146,13 +147,16 @@ json OutputsJson(const std::map<std::string, Tensor>& outputs) {
 
 // One line per timed request: its due time (Unix seconds) and latency
 // (seconds), for callers that split a run into phases.
+// Lines "DUE LATENCY OK": a request's due time (Unix seconds), its latency
+// (seconds) and 1 when it succeeded, 0 when it failed.
 void WriteLatencyLog(const std::string& path, const std::vector<std::vector<double>>& starts,
-                     const std::vector<std::vector<double>>& latencies) {
+                     const std::vector<std::vector<double>>& latencies,
+                     const std::vector<std::vector<char>>& oks) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) Die(absl::StrCat("cannot write ", path));
   for (size_t t = 0; t < starts.size(); ++t) {
     for (size_t i = 0; i < starts[t].size(); ++i) {
-      std::fprintf(f, "%.6f %.6f\n", starts[t][i], latencies[t][i]);
+      std::fprintf(f, "%.6f %.6f %d\n", starts[t][i], latencies[t][i], oks[t][i]);
     }
   }
   if (std::fclose(f) != 0) Die(absl::StrCat("cannot write ", path));
@@ -168,6 +172,8 @@ json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& 
   std::vector<std::vector<double>> latencies(threads);
   // With --latency-log: each timed request's due time (Unix seconds).
   std::vector<std::vector<double>> starts(threads);
+  std::vector<std::vector<char>> oks(threads);
+  std::atomic<int64_t> failures{0};
   const double unix_at_start =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::atomic<bool> failed{false};
@@ -193,15 +199,18 @@ json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& 
       Clock::time_point begin = due;
       due += period;
       if (begin >= end || failed.load(std::memory_order_relaxed)) break;
-      if (!call(t, next)) {
+      const bool ok = call(t, next);
+      if (!ok && !o.keep_going) {
         failed = true;
         break;
       }
       Clock::time_point done = Clock::now();
       if (begin >= warm_end) {
+        if (!ok) ++failures;
         mine.push_back(std::chrono::duration<double>(done - begin).count());
         if (!o.latency_log.empty()) {
           starts[t].push_back(unix_at_start + std::chrono::duration<double>(begin - start).count());
+          oks[t].push_back(ok ? 1 : 0);
         }
       }
       next = next + 1 == num_requests ? 0 : next + 1;
@@ -212,13 +221,15 @@ json ClosedLoop(int64_t batch, size_t num_requests, int threads, const Options& 
   worker(0);
   for (std::thread& th : pool) th.join();
   if (failed) Die("a request failed");
-  if (!o.latency_log.empty()) WriteLatencyLog(o.latency_log, starts, latencies);
+  if (!o.latency_log.empty()) WriteLatencyLog(o.latency_log, starts, latencies, oks);
   // The timed window ends when the last request started before `end` is done.
   double seconds = Since(warm_end);
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   if (all.empty()) Die("no request finished in the timed window; raise --seconds");
-  return Summarize(batch, std::move(all), seconds);
+  json summary = Summarize(batch, std::move(all), seconds);
+  summary["failed_requests"] = failures.load();
+  return summary;
 }
 
 std::unique_ptr<SavedModelBundle> LoadBundle(const Options& o, const ThreadPool& pool,
@@ -382,7 +393,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--latency-log", o.latency_log,
-                 "write each timed request's due time (Unix seconds) and latency to this file");
+                 "write each timed request's due time (Unix seconds), latency and 1 (0 when it "
+                 "failed) to this file");
+  app.add_flag("--keep-going", o.keep_going,
+               "count failed requests (failed_requests, and 0 in the latency log's third "
+               "column) instead of stopping at the first");
   app.add_flag("--load-only", o.load_only, "only load --saved-model: seconds and peak RSS");
   CLI11_PARSE(app, argc, argv);
 

@@ -244,7 +244,10 @@ class HedgedCall {
           winner_ = attempt;
           Finish(absl::OkStatus(), &attempt->response, attempt->replica);
           for (auto& a : attempts_) {
-            if (!a->done) losers.push_back(&a->context);
+            if (a->done) continue;
+            losers.push_back(&a->context);
+            // Started before the winner: it lost a race to a hedge.
+            if (a->start < attempt->start) model_->replicas().ReportSlow(a->replica);
           }
           if (!losers.empty()) ++busy_;
         } else {

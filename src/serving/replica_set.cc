@@ -13,6 +13,7 @@ namespace {
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kLastBackoff = absl::Seconds(2);
 constexpr int64_t kMinSamples = 20;
+constexpr int kHedgesLostToEject = 3;
 
 // What says a replica is down or stuck, rather than that the request is bad.
 bool EjectsReplica(const absl::Status& status) {
@@ -92,16 +93,27 @@ int ReplicaSet::Pick(const std::vector<int>& avoid) {
   return fallback;
 }
 
+void ReplicaSet::Eject(Health& h) {
+  h.backoff =
+      h.backoff == absl::ZeroDuration() ? kFirstBackoff : std::min(h.backoff * 2, kLastBackoff);
+  h.ejected_until = absl::Now() + h.backoff;
+  h.hedges_lost = 0;
+}
+
 void ReplicaSet::Report(int replica, const absl::Status& status) {
   absl::MutexLock lock(&mu_);
   Health& h = health_[replica];
   if (status.ok()) {
     h = Health{};
   } else if (EjectsReplica(status)) {
-    h.backoff =
-        h.backoff == absl::ZeroDuration() ? kFirstBackoff : std::min(h.backoff * 2, kLastBackoff);
-    h.ejected_until = absl::Now() + h.backoff;
+    Eject(h);
   }
+}
+
+void ReplicaSet::ReportSlow(int replica) {
+  absl::MutexLock lock(&mu_);
+  Health& h = health_[replica];
+  if (++h.hedges_lost >= kHedgesLostToEject) Eject(h);
 }
 
 bool ReplicaSet::ejected(int replica) const {

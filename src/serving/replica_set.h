@@ -9,8 +9,9 @@
 // spreads over them, with gRPC's client-side health checking (the servers'
 // grpc.health.v1 service) taking unhealthy ones out.
 //
-// A replica whose call fails (UNAVAILABLE, or DEADLINE_EXCEEDED) is ejected
-// for a backoff, 100 ms doubling up to 2 s; after it, the next call it gets
+// A replica whose call fails (UNAVAILABLE, or DEADLINE_EXCEEDED), or that
+// loses three races to a hedge in a row, is ejected for a backoff, 100 ms
+// doubling up to 2 s; after it, the next call it gets
 // is its probe: success re-admits it, failure ejects it again. Replicas are
 // picked round robin among those not ejected. Thread-safe.
 #ifndef RECSHIP_SRC_SERVING_REPLICA_SET_H_
@@ -68,6 +69,10 @@ class ReplicaSet {
   // How a call to `replica` ended: a failure that says the replica is down
   // or stuck ejects it; success re-admits it.
   void Report(int replica, const absl::Status& status);
+  // `replica` lost a race to a hedge (it had not answered when another
+  // replica did): three in a row eject it as a failure would, so a stuck
+  // replica (a stopped host, whose connection stays up) stops getting calls.
+  void ReportSlow(int replica);
   bool ejected(int replica) const;
 
   LatencyWindow& latencies() { return latencies_; }
@@ -80,7 +85,9 @@ class ReplicaSet {
   struct Health {
     absl::Time ejected_until = absl::InfinitePast();
     absl::Duration backoff = absl::ZeroDuration();
+    int hedges_lost = 0;  // In a row.
   };
+  void Eject(Health& h) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::vector<Replica> replicas_;  // Immutable after construction.
   mutable absl::Mutex mu_;
