@@ -191,23 +191,22 @@ class HedgedCall {
 
   void StartAttempt() {
     Attempt* attempt;
-    bool racing;  // Another attempt of this call is still running.
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      racing = InFlight() > 0;
-      const int replica = ChooseReplica();
-      attempts_.push_back(std::make_unique<Attempt>());
-      attempt = attempts_.back().get();
-      attempt->replica = replica;
-      if (address_.empty()) address_ = model_->replicas().address(replica);
+      // Set up before others can see it (a winner's callback cancels it).
+      auto next = std::make_unique<Attempt>();
+      next->replica = ChooseReplica();
+      next->start = absl::Now();
+      next->context.set_deadline(absl::ToChronoTime(deadline_));
+      // Racing a slow attempt, this one may wait for a replica that is
+      // reconnecting: the call cannot end sooner than the slow one anyway.
+      // Otherwise a replica that is down fails the attempt at once.
+      next->context.set_wait_for_ready(InFlight() > 0);
+      if (address_.empty()) address_ = model_->replicas().address(next->replica);
+      attempt = next.get();
+      attempts_.push_back(std::move(next));
     }
-    attempt->start = absl::Now();
-    attempt->context.set_deadline(absl::ToChronoTime(deadline_));
-    // Racing a slow attempt, this one may wait for a replica that is
-    // reconnecting: the call cannot end sooner than the slow one anyway.
-    // Otherwise a replica that is down fails the attempt at once.
-    attempt->context.set_wait_for_ready(racing);
     model_->stub(attempt->replica)
         .async()
         ->Predict(&attempt->context, &request_, &attempt->response,
