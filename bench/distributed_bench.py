@@ -189,6 +189,9 @@ def main():
     parser.add_argument("--requests-per-batch", type=int, default=64,
                         help="distinct pre-built requests per batch size (64)")
     parser.add_argument("--seed", type=int, default=5, help="input seed (5)")
+    parser.add_argument("--entry-flags", default="",
+                        help="extra flags for the entry's recship serve, space-separated "
+                             "(e.g. '--remote_hedge_ms 0')")
     parser.add_argument("--faults", action="store_true",
                         help="the fault mode instead (bench/fault_mode.py): 2 replicas per "
                              "shard, one killed, then one stopped, under steady load")
@@ -254,7 +257,8 @@ def main():
         entry = running.enter_context(Server(
             recship, "entry", ["--model_name", MODEL_NAME,
                                "--model_base_path", distributed_base / "entry",
-                               "--remote_addresses", addresses, *threads],
+                               "--remote_addresses", addresses, *threads,
+                               *args.entry_flags.split()],
             work / "entry.log"))
         layouts = {"standalone": standalone, "distributed": entry}
 

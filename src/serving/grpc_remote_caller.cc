@@ -5,7 +5,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "grpcpp/alarm.h"
 #include "grpcpp/grpcpp.h"
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_proto.h"
@@ -133,9 +132,12 @@ struct Attempt {
 
 // A call and its attempts: the first to one replica, then one to another
 // replica when it fails or passes the hedging delay, the first answer
-// winning. Owned by its HedgedPredict, which waits for every attempt's
-// callback (and the hedging alarm) before it lets it go: a ClientContext
-// must not be destroyed by its own call's callback.
+// winning. The hedge is sent by the thread waiting for the answer, when the
+// delay passes while it waits (a session waits for a shard's rows as soon as
+// it needs them): no timer per call, which cost 0.1 ms of every distributed
+// request. Owned by its HedgedPredict, which waits for every attempt's
+// callback before it lets it go: a ClientContext must not be destroyed by its
+// own call's callback.
 class HedgedCall {
  public:
   HedgedCall(RemoteModel* model, std::string name, PredictRequest request, absl::Time deadline,
@@ -148,14 +150,9 @@ class HedgedCall {
         zeros_on_failure_(zeros_on_failure) {}
 
   void Start() {
+    hedge_at_ = hedge_ > absl::ZeroDuration() && model_->may_hedge() ? absl::Now() + hedge_
+                                                                     : absl::InfiniteFuture();
     StartAttempt();
-    if (hedge_ > absl::ZeroDuration() && model_->may_hedge()) {
-      {
-        absl::MutexLock lock(&mu_);
-        alarm_pending_ = true;
-      }
-      alarm_.Set(absl::ToChronoTime(absl::Now() + hedge_), [this](bool fired) { OnHedge(fired); });
-    }
   }
 
   // Cancels what is still running and waits for every callback.
@@ -169,15 +166,24 @@ class HedgedCall {
       }
     }
     for (grpc::ClientContext* context : running) context->TryCancel();
-    alarm_.Cancel();
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(this, &HedgedCall::Quiet));
   }
 
   absl::Status Wait() {
-    absl::MutexLock lock(&mu_);
+    mu_.Lock();
+    if (!mu_.AwaitWithDeadline(absl::Condition(this, &HedgedCall::Finished), hedge_at_) &&
+        winner_ == nullptr && !stopping_ && attempts_.size() < kMaxAttempts) {
+      ++busy_;
+      mu_.Unlock();
+      StartAttempt();  // The hedge.
+      mu_.Lock();
+      --busy_;
+    }
     mu_.Await(absl::Condition(this, &HedgedCall::Finished));
-    return result_;
+    absl::Status result = result_;
+    mu_.Unlock();
+    return result;
   }
   const PredictResponse& response() const { return *response_; }
   const std::string& address() const { return address_; }
@@ -185,7 +191,7 @@ class HedgedCall {
  private:
   bool Finished() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return finished_; }
   bool Quiet() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    if (alarm_pending_ || busy_ > 0) return false;
+    if (busy_ > 0) return false;
     return std::all_of(attempts_.begin(), attempts_.end(), [](const auto& a) { return a->done; });
   }
 
@@ -267,19 +273,6 @@ class HedgedCall {
     }
   }
 
-  void OnHedge(bool fired) {
-    bool hedge;
-    {
-      absl::MutexLock lock(&mu_);
-      hedge = fired && winner_ == nullptr && !finished_ && attempts_.size() < kMaxAttempts;
-      if (!hedge) alarm_pending_ = false;
-    }
-    if (!hedge) return;
-    StartAttempt();
-    absl::MutexLock lock(&mu_);
-    alarm_pending_ = false;
-  }
-
   int InFlight() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return static_cast<int>(
         std::count_if(attempts_.begin(), attempts_.end(), [](const auto& a) { return !a->done; }));
@@ -309,11 +302,10 @@ class HedgedCall {
   const absl::Time deadline_;
   const absl::Duration hedge_;
   const bool zeros_on_failure_;
-  grpc::Alarm alarm_;
+  absl::Time hedge_at_ = absl::InfiniteFuture();  // Set before any attempt.
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Attempt>> attempts_ ABSL_GUARDED_BY(mu_);
   Attempt* winner_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Callbacks still using the call after they let go of mu_ (cancelling the
   // losers, starting a retry); Stop waits for them.
