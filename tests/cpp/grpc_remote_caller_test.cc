@@ -785,5 +785,20 @@ TEST(ReplicaTest, TheCallerTimeoutCapsTheDeadline) {
   EXPECT_TRUE(IsError(CallOnce(*caller).status(), Code::kDeadlineExceeded));
 }
 
+TEST(ReplicaTest, ANameOfSeveralAddressesIsSpreadByRoundRobinPastADeadOne) {
+  FakeServer a(absl::ZeroDuration()), b(absl::ZeroDuration());
+  const std::string dead = DeadAddress();
+  // What a DNS name with three A records gives gRPC, written out: one
+  // channel whose round_robin policy skips the address that refuses.
+  const std::string all = absl::StrCat("ipv4:", dead, ",", a.address(), ",", b.address());
+  auto resolver = RemoteAddressResolver::Create("", all);
+  ASSERT_OK(resolver.status());
+  GrpcRemoteCaller caller(*std::move(resolver), {.hedge = absl::ZeroDuration()});
+  for (int i = 0; i < 40; ++i) ASSERT_OK(CallOnce(caller).status()) << "call " << i;
+  // Both live addresses took calls.
+  EXPECT_GT(a.service().requests().size(), 5u);
+  EXPECT_GT(b.service().requests().size(), 5u);
+}
+
 }  // namespace
 }  // namespace recship
