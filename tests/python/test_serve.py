@@ -99,18 +99,20 @@ def test_new_version_takes_over_without_a_failed_request(recship, model_dir, tmp
             for step in (1, 2)}
     assert not np.allclose(want[1], want[2]), "the two checkpoints should predict differently"
     seen, errors, stop = [], [], threading.Event()
+    by_thread = [[] for _ in range(3)]
 
-    def client():
+    def client(mine):
         while not stop.is_set():
             try:
                 response = server.predict(MODEL, feed)
                 version = response.model_spec.version.value
                 assert_close(outputs_of(response)["prediction"], want[version])
                 seen.append(version)
+                mine.append(version)
             except Exception as error:  # noqa: BLE001 - every failure counts
                 errors.append(error)
 
-    threads = [threading.Thread(target=client) for _ in range(3)]
+    threads = [threading.Thread(target=client, args=(by_thread[i],)) for i in range(3)]
     for thread in threads:
         thread.start()
     try:
@@ -124,7 +126,10 @@ def test_new_version_takes_over_without_a_failed_request(recship, model_dir, tmp
             thread.join()
     assert not errors, errors[:3]
     assert seen[0] == 1 and seen[-1] == 2 and 1 in seen and 2 in seen
-    assert seen.index(2) > 0 and 1 not in seen[seen.index(2) + len(threads):]
+    # A thread's requests are one after another: once one of them was
+    # answered by version 2, every later one was sent after the swap.
+    for versions in by_thread:
+        assert 2 in versions and 1 not in versions[versions.index(2):], versions
     assert server.predict(MODEL, feed).model_spec.version.value == 2
 
 
