@@ -22,7 +22,7 @@ Steps:
     every output, |got - want| / max(|want|, 1e-3), on 16 generated requests
     of 64 rows whose ids come from every shard of every table.
 
-Targets (issue 15): rows as stored float16 <= 0.55x and int8 <= 0.30x of
+Targets: rows as stored float16 <= 0.55x and int8 <= 0.30x of
 float32; lookup p50 at batch 64 <= 1.2x float32; accuracy float16 and
 bfloat16 <= 1e-3, int8 <= 2e-2. Temporary data goes to
 <tmp-dir>/compression_bench-<pid> and is deleted at the end. Exit status: 0,

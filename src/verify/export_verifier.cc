@@ -81,6 +81,12 @@ struct LoadedExport {
   EmbeddingDtype embedding_dtype = EmbeddingDtype::kFloat32;
 };
 
+// How the tables of `bundle` store their rows, when it holds compressed
+// ones.
+void NoteEmbeddingDtype(const SavedModelBundle& bundle, EmbeddingDtype& dtype) {
+  for (const auto& [table, stored] : CompressedTables(bundle.session().graph())) dtype = stored;
+}
+
 absl::StatusOr<std::unique_ptr<LoadedExport>> LoadExport(
     const std::map<SubModel, std::string>& folders, const VerifyOptions& options) {
   auto out = std::make_unique<LoadedExport>();
@@ -97,18 +103,14 @@ absl::StatusOr<std::unique_ptr<LoadedExport>> LoadExport(
                           absl::StrCat(sub.name(), ": ", bundle.status().message()));
     }
     out->caller.Add(sub, bundle->get());
-    for (const auto& [table, dtype] : CompressedTables((*bundle)->session().graph())) {
-      out->embedding_dtype = dtype;
-    }
+    NoteEmbeddingDtype(**bundle, out->embedding_dtype);
     out->bundles.push_back(std::move(*bundle));
   }
   if (front.empty()) {
     return absl::InvalidArgumentError("an export to verify needs its standalone model or entry");
   }
   RECSHIP_ASSIGN_OR_RETURN(auto bundle, SavedModelBundle::Load(front, load));
-  for (const auto& [table, dtype] : CompressedTables(bundle->session().graph())) {
-    out->embedding_dtype = dtype;
-  }
+  NoteEmbeddingDtype(*bundle, out->embedding_dtype);
   out->front = bundle.get();
   out->bundles.push_back(std::move(bundle));
   return out;
