@@ -125,6 +125,7 @@ struct Attempt {
   int replica = 0;
   absl::Time start;
   grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<PredictResponse>> reader;
   PredictResponse response;
   bool done = false;
   grpc::Status status;
@@ -132,12 +133,16 @@ struct Attempt {
 
 // A call and its attempts: the first to one replica, then one to another
 // replica when it fails or passes the hedging delay, the first answer
-// winning. The hedge is sent by the thread waiting for the answer, when the
-// delay passes while it waits (a session waits for a shard's rows as soon as
-// it needs them): no timer per call, which cost 0.1 ms of every distributed
-// request. Owned by its HedgedPredict, which waits for every attempt's
-// callback before it lets it go: a ClientContext must not be destroyed by its
-// own call's callback.
+// winning. Every attempt ends on the call's own completion queue, which the
+// thread waiting for the answer drains itself (a session waits for a shard's
+// rows as soon as it needs them): the answer is read by the thread that uses
+// it, with no callback thread to wake it, and the hedge is sent when the
+// queue's wait times out, with no timer. Each of those hand-offs cost about
+// 0.1 ms of every distributed request.
+//
+// Not thread-safe: Start, Wait and Stop are called in turn (a session calls
+// them from the thread that runs it). Stop must be called before the call is
+// destroyed.
 class HedgedCall {
  public:
   HedgedCall(RemoteModel* model, std::string name, PredictRequest request, absl::Time deadline,
@@ -155,74 +160,66 @@ class HedgedCall {
     StartAttempt();
   }
 
-  // Cancels what is still running and waits for every callback.
-  void Stop() {
-    std::vector<grpc::ClientContext*> running;
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;  // No attempt starts after this.
-      for (auto& a : attempts_) {
-        if (!a->done) running.push_back(&a->context);
+  absl::Status Wait() {
+    while (!finished_) {
+      if (!NextEvent(hedge_at_)) {  // The hedging delay passed.
+        hedge_at_ = absl::InfiniteFuture();
+        if (attempts_.size() < kMaxAttempts) StartAttempt();
       }
     }
-    for (grpc::ClientContext* context : running) context->TryCancel();
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &HedgedCall::Quiet));
+    return result_;
   }
 
-  absl::Status Wait() {
-    mu_.Lock();
-    if (!mu_.AwaitWithDeadline(absl::Condition(this, &HedgedCall::Finished), hedge_at_) &&
-        winner_ == nullptr && !stopping_ && attempts_.size() < kMaxAttempts) {
-      ++busy_;
-      mu_.Unlock();
-      StartAttempt();  // The hedge.
-      mu_.Lock();
-      --busy_;
+  // Cancels what is still running and drains the queue.
+  void Stop() {
+    for (auto& a : attempts_) {
+      if (!a->done) a->context.TryCancel();
     }
-    mu_.Await(absl::Condition(this, &HedgedCall::Finished));
-    absl::Status result = result_;
-    mu_.Unlock();
-    return result;
+    while (InFlight() > 0) NextEvent(absl::InfiniteFuture());
+    queue_.Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_.Next(&tag, &ok)) {
+    }
   }
+
   const PredictResponse& response() const { return *response_; }
   const std::string& address() const { return address_; }
 
  private:
-  bool Finished() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return finished_; }
-  bool Quiet() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    if (busy_ > 0) return false;
-    return std::all_of(attempts_.begin(), attempts_.end(), [](const auto& a) { return a->done; });
+  // Handles the next attempt to end; false if none ended by `until`.
+  bool NextEvent(absl::Time until) {
+    void* tag = nullptr;
+    bool ok = false;
+    const grpc::CompletionQueue::NextStatus next =
+        until == absl::InfiniteFuture() ? (queue_.Next(&tag, &ok) ? grpc::CompletionQueue::GOT_EVENT
+                                                                  : grpc::CompletionQueue::SHUTDOWN)
+                                        : queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(until));
+    if (next != grpc::CompletionQueue::GOT_EVENT) return false;
+    OnDone(static_cast<Attempt*>(tag));
+    return true;
   }
 
   void StartAttempt() {
-    Attempt* attempt;
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      // Set up before others can see it (a winner's callback cancels it).
-      auto next = std::make_unique<Attempt>();
-      next->replica = ChooseReplica();
-      next->start = absl::Now();
-      next->context.set_deadline(absl::ToChronoTime(deadline_));
-      // Racing a slow attempt, this one may wait for a replica that is
-      // reconnecting: the call cannot end sooner than the slow one anyway.
-      // Otherwise a replica that is down fails the attempt at once.
-      next->context.set_wait_for_ready(InFlight() > 0);
-      if (address_.empty()) address_ = model_->replicas().address(next->replica);
-      attempt = next.get();
-      attempts_.push_back(std::move(next));
-    }
-    model_->stub(attempt->replica)
-        .async()
-        ->Predict(&attempt->context, &request_, &attempt->response,
-                  [this, attempt](grpc::Status status) { OnDone(attempt, std::move(status)); });
+    auto attempt = std::make_unique<Attempt>();
+    attempt->replica = ChooseReplica();
+    attempt->start = absl::Now();
+    attempt->context.set_deadline(absl::ToChronoTime(deadline_));
+    // Racing a slow attempt, this one may wait for a replica that is
+    // reconnecting: the call cannot end sooner than the slow one anyway.
+    // Otherwise a replica that is down fails the attempt at once.
+    attempt->context.set_wait_for_ready(InFlight() > 0);
+    if (address_.empty()) address_ = model_->replicas().address(attempt->replica);
+    Attempt* a = attempt.get();
+    attempts_.push_back(std::move(attempt));
+    a->reader = model_->stub(a->replica).AsyncPredict(&a->context, request_, &queue_);
+    a->reader->Finish(&a->response, &a->status, a);
   }
 
   // A replica this call has not tried; else one whose attempt failed (it may
   // be back); else one still busy with this call (a name that resolves to
   // several addresses reaches another of them).
-  int ChooseReplica() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  int ChooseReplica() {
     std::vector<int> tried, busy;
     for (const auto& a : attempts_) {
       tried.push_back(a->replica);
@@ -230,56 +227,41 @@ class HedgedCall {
     }
     int replica = model_->replicas().Pick(tried);
     if (replica < 0) replica = model_->replicas().Pick(busy);
-    return replica < 0 ? attempts_.front()->replica : replica;
+    if (replica >= 0) return replica;
+    return attempts_.empty() ? 0 : attempts_.front()->replica;
   }
 
-  void OnDone(Attempt* attempt, grpc::Status grpc_status) {
-    const absl::Status status = ToAbslStatus(grpc_status);
-    std::vector<grpc::ClientContext*> losers;
-    bool retry = false;
-    {
-      absl::MutexLock lock(&mu_);
-      attempt->done = true;
-      attempt->status = grpc_status;
-      if (winner_ == nullptr) {
-        if (status.ok()) {
-          model_->replicas().Report(attempt->replica, status);
-          model_->replicas().latencies().Record(absl::Now() - attempt->start);
-          model_->LearnRowShapes(attempt->response);
-          winner_ = attempt;
-          Finish(absl::OkStatus(), &attempt->response, attempt->replica);
-          for (auto& a : attempts_) {
-            if (a->done) continue;
-            losers.push_back(&a->context);
-            // Started before the winner: it lost a race to a hedge.
-            if (a->start < attempt->start) model_->replicas().ReportSlow(a->replica);
-          }
-          if (!losers.empty()) ++busy_;
-        } else {
-          model_->replicas().Report(attempt->replica, status);
-          last_error_ = status;
-          retry = !stopping_ && absl::IsUnavailable(status) && attempts_.size() < kMaxAttempts &&
-                  absl::Now() < deadline_;
-          if (retry) ++busy_;
-          if (!retry && InFlight() == 0) FinishFailed();
-        }
+  void OnDone(Attempt* attempt) {
+    attempt->done = true;
+    if (finished_) return;  // A loser, cancelled.
+    const absl::Status status = ToAbslStatus(attempt->status);
+    model_->replicas().Report(attempt->replica, status);
+    if (status.ok()) {
+      model_->replicas().latencies().Record(absl::Now() - attempt->start);
+      model_->LearnRowShapes(attempt->response);
+      Finish(absl::OkStatus(), &attempt->response, attempt->replica);
+      for (auto& a : attempts_) {
+        if (a->done) continue;
+        a->context.TryCancel();
+        // Started before the winner: it lost a race to a hedge.
+        if (a->start < attempt->start) model_->replicas().ReportSlow(a->replica);
       }
+      return;
     }
-    for (grpc::ClientContext* context : losers) context->TryCancel();
-    if (retry) StartAttempt();
-    if (retry || !losers.empty()) {
-      absl::MutexLock lock(&mu_);
-      --busy_;
+    last_error_ = status;
+    if (absl::IsUnavailable(status) && attempts_.size() < kMaxAttempts && absl::Now() < deadline_) {
+      StartAttempt();
+    } else if (InFlight() == 0) {
+      FinishFailed();
     }
   }
 
-  int InFlight() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+  int InFlight() const {
     return static_cast<int>(
         std::count_if(attempts_.begin(), attempts_.end(), [](const auto& a) { return !a->done; }));
   }
 
-  void Finish(absl::Status status, const PredictResponse* response, int replica)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void Finish(absl::Status status, const PredictResponse* response, int replica) {
     result_ = std::move(status);
     response_ = response;
     if (replica >= 0) address_ = model_->replicas().address(replica);
@@ -287,7 +269,7 @@ class HedgedCall {
   }
 
   // Every attempt failed: the last error, or zero rows.
-  void FinishFailed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void FinishFailed() {
     if (zeros_on_failure_ && model_->ZeroRows(request_, zeros_)) {
       model_->CountZeroAnswer(name_, last_error_);
       Finish(absl::OkStatus(), &zeros_, -1);
@@ -302,17 +284,12 @@ class HedgedCall {
   const absl::Time deadline_;
   const absl::Duration hedge_;
   const bool zeros_on_failure_;
+  grpc::CompletionQueue queue_;
   absl::Time hedge_at_ = absl::InfiniteFuture();  // Set before any attempt.
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<Attempt>> attempts_ ABSL_GUARDED_BY(mu_);
-  Attempt* winner_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Callbacks still using the call after they let go of mu_ (cancelling the
-  // losers, starting a retry); Stop waits for them.
-  int busy_ ABSL_GUARDED_BY(mu_) = 0;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status result_ ABSL_GUARDED_BY(mu_);
-  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Attempt>> attempts_;
+  bool finished_ = false;
+  absl::Status result_;
+  absl::Status last_error_;
   PredictResponse zeros_;
   const PredictResponse* response_ = nullptr;
   std::string address_;
