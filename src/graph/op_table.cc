@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
 
 namespace recship {
 namespace {
@@ -121,6 +125,91 @@ constexpr OpInfo kOps[] = {
     {"VarHandleOp", Attrs(kVarHandle), true},
 };
 
+// The attrs TensorFlow's op definitions give defaults, with those defaults
+// in AttrValue text format (TfServingRemotePredict's from TensorFlow
+// Serving's): TensorFlow 2 leaves such attrs out of the graphs it writes, and
+// its loader fills them in, as FillDefaultAttrs does. Sorted by op and attr.
+constexpr AttrDefault kDefaults[] = {
+    {"AssignVariableOp", "validate_shape", "b: false"},
+    {"BiasAdd", "data_format", "s: \"NHWC\""},
+    {"Cast", "Truncate", "b: false"},
+    {"ConcatV2", "Tidx", "type: DT_INT32"},
+    {"ExpandDims", "Tdim", "type: DT_INT32"},
+    {"Fill", "index_type", "type: DT_INT32"},
+    {"GatherV2", "batch_dims", "i: 0"},
+    {"MatMul", "grad_a", "b: false"},
+    {"MatMul", "grad_b", "b: false"},
+    {"MatMul", "transpose_a", "b: false"},
+    {"MatMul", "transpose_b", "b: false"},
+    {"Mean", "Tidx", "type: DT_INT32"},
+    {"Mean", "keep_dims", "b: false"},
+    {"MutableDenseHashTableV2", "container", "s: \"\""},
+    {"MutableDenseHashTableV2", "initial_num_buckets", "i: 131072"},
+    {"MutableDenseHashTableV2", "max_load_factor", "f: 0.8"},
+    {"MutableDenseHashTableV2", "shared_name", "s: \"\""},
+    {"MutableDenseHashTableV2", "use_node_name_sharing", "b: false"},
+    {"MutableDenseHashTableV2", "value_shape", "shape { }"},
+    {"MutableHashTableOfTensorsV2", "container", "s: \"\""},
+    {"MutableHashTableOfTensorsV2", "shared_name", "s: \"\""},
+    {"MutableHashTableOfTensorsV2", "use_node_name_sharing", "b: false"},
+    {"MutableHashTableOfTensorsV2", "value_shape", "shape { }"},
+    {"Pack", "axis", "i: 0"},
+    {"Placeholder", "shape", "shape { unknown_rank: true }"},
+    {"Range", "Tidx", "type: DT_INT32"},
+    {"Reshape", "Tshape", "type: DT_INT32"},
+    {"Shape", "out_type", "type: DT_INT32"},
+    {"SparseSegmentMean", "Tidx", "type: DT_INT32"},
+    {"SparseSegmentMean", "Tsegmentids", "type: DT_INT32"},
+    {"SparseSegmentMean", "sparse_gradient", "b: false"},
+    {"SparseSegmentMeanWithNumSegments", "Tidx", "type: DT_INT32"},
+    {"SparseSegmentMeanWithNumSegments", "Tnumsegments", "type: DT_INT32"},
+    {"SparseSegmentMeanWithNumSegments", "Tsegmentids", "type: DT_INT32"},
+    {"SparseSegmentMeanWithNumSegments", "sparse_gradient", "b: false"},
+    {"SparseSegmentSqrtN", "Tidx", "type: DT_INT32"},
+    {"SparseSegmentSqrtN", "Tsegmentids", "type: DT_INT32"},
+    {"SparseSegmentSqrtN", "sparse_gradient", "b: false"},
+    {"SparseSegmentSqrtNWithNumSegments", "Tidx", "type: DT_INT32"},
+    {"SparseSegmentSqrtNWithNumSegments", "Tnumsegments", "type: DT_INT32"},
+    {"SparseSegmentSqrtNWithNumSegments", "Tsegmentids", "type: DT_INT32"},
+    {"SparseSegmentSqrtNWithNumSegments", "sparse_gradient", "b: false"},
+    {"SparseSegmentSum", "Tidx", "type: DT_INT32"},
+    {"SparseSegmentSum", "Tsegmentids", "type: DT_INT32"},
+    {"SparseSegmentSum", "sparse_gradient", "b: false"},
+    {"SparseSegmentSumWithNumSegments", "Tidx", "type: DT_INT32"},
+    {"SparseSegmentSumWithNumSegments", "Tnumsegments", "type: DT_INT32"},
+    {"SparseSegmentSumWithNumSegments", "Tsegmentids", "type: DT_INT32"},
+    {"SparseSegmentSumWithNumSegments", "sparse_gradient", "b: false"},
+    {"Squeeze", "squeeze_dims", "list { }"},
+    {"Sum", "Tidx", "type: DT_INT32"},
+    {"Sum", "keep_dims", "b: false"},
+    {"TfServingRemotePredict", "fail_op_on_rpc_error", "b: true"},
+    {"TfServingRemotePredict", "max_rpc_deadline_millis", "i: 30000"},
+    {"TfServingRemotePredict", "model_name", "s: \"\""},
+    {"TfServingRemotePredict", "model_version", "i: -1"},
+    {"TfServingRemotePredict", "signature_name", "s: \"serving_default\""},
+    {"TfServingRemotePredict", "target_address", "s: \"\""},
+    {"Unique", "out_idx", "type: DT_INT32"},
+    {"VarHandleOp", "allowed_devices", "list { }"},
+    {"VarHandleOp", "container", "s: \"\""},
+    {"VarHandleOp", "debug_name", "s: \"\""},
+    {"VarHandleOp", "shared_name", "s: \"\""},
+};
+
+// kDefaults' values, parsed once.
+const std::map<std::pair<std::string, std::string>, tensorflow::AttrValue>& ParsedDefaults() {
+  static const auto* parsed = [] {
+    auto* values = new std::map<std::pair<std::string, std::string>, tensorflow::AttrValue>;
+    for (const AttrDefault& d : kDefaults) {
+      tensorflow::AttrValue value;
+      // The table is constant; a unit test parses every entry.
+      google::protobuf::TextFormat::ParseFromString(std::string(d.value), &value);
+      (*values)[{std::string(d.op), std::string(d.attr)}] = value;
+    }
+    return values;
+  }();
+  return *parsed;
+}
+
 }  // namespace
 
 const OpInfo* FindOp(absl::string_view op) {
@@ -132,11 +221,32 @@ const OpInfo* FindOp(absl::string_view op) {
 
 std::span<const OpInfo> SupportedOps() { return kOps; }
 
+std::span<const AttrDefault> DefaultAttrs() { return kDefaults; }
+
+void FillDefaultAttrs(tensorflow::GraphDef& graph) {
+  const auto& defaults = ParsedDefaults();
+  for (tensorflow::NodeDef& node : *graph.mutable_node()) {
+    for (auto it = defaults.lower_bound({node.op(), ""});
+         it != defaults.end() && it->first.first == node.op(); ++it) {
+      node.mutable_attr()->try_emplace(it->first.second, it->second);
+    }
+  }
+}
+
 absl::Status ValidateNode(const tensorflow::NodeDef& node) {
   const OpInfo* info = FindOp(node.op());
   if (info == nullptr) {
-    return absl::UnimplementedError(absl::StrCat("node '", node.name(), "': op ", node.op(),
-                                                 " is not in recship's supported op set"));
+    std::string message = absl::StrCat("node '", node.name(), "': op ", node.op(),
+                                       " is not in recship's supported op set");
+    // A call of one of the graph's functions (TensorFlow 2's
+    // StatefulPartitionedCall, PartitionedCall): name the function too.
+    auto f = node.attr().find("f");
+    if (f != node.attr().end() && f->second.has_func()) {
+      absl::StrAppend(&message, "; it calls function '", f->second.func().name(),
+                      "', and recship's runtime runs no function calls (save the model as a "
+                      "TensorFlow 1 graph of supported ops)");
+    }
+    return absl::UnimplementedError(message);
   }
   for (absl::string_view attr : info->attrs) {
     if (!node.attr().contains(std::string(attr))) {

@@ -7,6 +7,7 @@
 #include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/table_index_file.h"
+#include "recship/graph/op_table.h"
 #include "recship/runtime/hash_table.h"
 #include "src/runtime/embedding_decode_fusion.h"
 
@@ -79,6 +80,7 @@ absl::StatusOr<std::unique_ptr<SavedModelBundle>> SavedModelBundle::Load(
   std::string init_op = InitOpName(mg);
   if (!init_op.empty()) session_options.roots.push_back(init_op);
   tensorflow::GraphDef graph = mg.graph_def();
+  FillDefaultAttrs(graph);
   bundle->fused_embedding_decodes_ = FuseEmbeddingDecodes(graph);
   absl::StatusOr<std::unique_ptr<Session>> session =
       Session::Create(std::move(graph), std::move(session_options));

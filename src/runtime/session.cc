@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "recship/core/status_macros.h"
+#include "recship/graph/op_table.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
 namespace recship {
@@ -134,6 +135,8 @@ absl::Status Session::BuildNodes() {
   }
   for (size_t n = 0; n < nodes_.size(); ++n) {
     if (!wanted[n]) continue;
+    // ValidateNode's errors name the node themselves.
+    RECSHIP_RETURN_IF_ERROR(ValidateNode(*nodes_[n].def));
     absl::StatusOr<std::unique_ptr<OpKernel>> kernel = CreateKernel(*nodes_[n].def);
     if (!kernel.ok()) return NodeError(*nodes_[n].def, kernel.status());
     nodes_[n].kernel = *std::move(kernel);

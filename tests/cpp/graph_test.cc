@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
+#include "google/protobuf/text_format.h"
 #include "recship/graph/op_table.h"
 #include "recship/graph/ops.h"
 
@@ -85,6 +87,60 @@ TEST(OpTableTest, ValidateNodeNamesOpAndMissingAttr) {
   (*node.mutable_attr())["T"].set_type(DT_FLOAT);
   status = ValidateNode(node);
   EXPECT_NE(status.message().find("transpose_a"), std::string::npos) << status;
+}
+
+TEST(OpTableTest, EveryDefaultParsesAndBelongsToASupportedOp) {
+  auto defaults = DefaultAttrs();
+  EXPECT_TRUE(std::is_sorted(defaults.begin(), defaults.end(),
+                             [](const AttrDefault& a, const AttrDefault& b) {
+                               return std::pair(a.op, a.attr) < std::pair(b.op, b.attr);
+                             }));
+  for (const AttrDefault& d : defaults) {
+    EXPECT_NE(FindOp(d.op), nullptr) << d.op;
+    tensorflow::AttrValue value;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(std::string(d.value), &value))
+        << d.op << " " << d.attr << ": " << d.value;
+  }
+}
+
+TEST(OpTableTest, FillDefaultAttrsAddsOnlyWhatANodeLeavesOut) {
+  // As TensorFlow 2 writes them: defaulted attrs left out.
+  tensorflow::GraphDef graph;
+  tensorflow::NodeDef* var = graph.add_node();
+  var->set_name("dense/bias");
+  var->set_op("VarHandleOp");
+  (*var->mutable_attr())["dtype"].set_type(DT_FLOAT);
+  (*var->mutable_attr())["shape"].mutable_shape();
+  (*var->mutable_attr())["shared_name"].set_s("dense/bias");
+  tensorflow::NodeDef* matmul = graph.add_node();
+  matmul->set_name("dense/MatMul");
+  matmul->set_op("MatMul");
+  (*matmul->mutable_attr())["T"].set_type(DT_FLOAT);
+  (*matmul->mutable_attr())["transpose_b"].set_b(true);
+  tensorflow::NodeDef* custom = graph.add_node();
+  custom->set_name("custom");
+  custom->set_op("Conv2D");
+
+  EXPECT_FALSE(ValidateNode(*var).ok());
+  FillDefaultAttrs(graph);
+  EXPECT_TRUE(ValidateNode(*var).ok()) << ValidateNode(*var);
+  EXPECT_EQ(var->attr().at("container").s(), "");
+  EXPECT_EQ(var->attr().at("shared_name").s(), "dense/bias");  // Kept.
+  EXPECT_TRUE(ValidateNode(*matmul).ok()) << ValidateNode(*matmul);
+  EXPECT_FALSE(matmul->attr().at("transpose_a").b());
+  EXPECT_TRUE(matmul->attr().at("transpose_b").b());  // Kept.
+  EXPECT_TRUE(custom->attr().empty());
+}
+
+TEST(OpTableTest, AFunctionCallIsRefusedNamingTheFunction) {
+  tensorflow::NodeDef node;
+  node.set_name("StatefulPartitionedCall");
+  node.set_op("StatefulPartitionedCall");
+  (*node.mutable_attr())["f"].mutable_func()->set_name("__inference_serve_42");
+  absl::Status status = ValidateNode(node);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(status.message().find("node 'StatefulPartitionedCall'"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("function '__inference_serve_42'"), std::string::npos) << status;
 }
 
 TEST(GraphTest, ScopesNameNodesLikeTensorFlow) {
