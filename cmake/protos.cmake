@@ -30,7 +30,8 @@ target_compile_options(recship_protos PRIVATE -w)
 # so that only the runtime (TfServingRemotePredict's client) and the serving
 # layer link gRPC.
 find_package(gRPC CONFIG REQUIRED)
-set(RECSHIP_GRPC_PROTOS recship/tensorflow_serving/apis/prediction_service.proto)
+set(RECSHIP_GRPC_PROTOS recship/tensorflow_serving/apis/prediction_service.proto
+                        recship/tensorflow_serving/apis/model_service.proto)
 set(RECSHIP_GRPC_SRCS)
 foreach(rel ${RECSHIP_GRPC_PROTOS})
   string(REGEX REPLACE "\\.proto$" "" stem ${rel})

@@ -33,6 +33,7 @@ struct ServeOptions {
   std::string model_name;
   std::string model_base_path;
   std::string model_config_file;
+  double model_config_file_poll_wait_seconds = 0;
   std::string layout_base_path;
   std::vector<std::string> layout_filters;
   double poll_wait_seconds = 1;
@@ -117,6 +118,8 @@ void RunServe(const ServeOptions& o) {
     auto config = ReadModelServerConfig(o.model_config_file);
     if (!config.ok()) Fail("serve", config.status().message());
     options.config = *std::move(config);
+    options.config_file = o.model_config_file;
+    options.config_file_poll_seconds = o.model_config_file_poll_wait_seconds;
   } else {
     if (o.model_base_path.empty()) {
       Fail("serve",
@@ -301,8 +304,8 @@ void AddServeCommand(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "serve",
-      "Serve SavedModels over TensorFlow Serving's gRPC API (PredictionService, health "
-      "checking). Flags follow tensorflow_model_server's names.");
+      "Serve SavedModels over TensorFlow Serving's gRPC API (PredictionService, "
+      "ModelService, health checking). Flags follow tensorflow_model_server's names.");
   cmd->add_option("--port", o->port, "gRPC port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
   cmd->add_option(
@@ -311,7 +314,11 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--model_base_path", o->model_base_path,
                   "folder of the model's numeric version folders");
   cmd->add_option("--model_config_file", o->model_config_file,
-                  "ModelServerConfig in text format: several models, version policies");
+                  "ModelServerConfig in text format: several models, version policies, labels");
+  cmd->add_option("--model_config_file_poll_wait_seconds", o->model_config_file_poll_wait_seconds,
+                  "seconds between reads of --model_config_file: models added and removed "
+                  "while the others serve (0: read once)")
+      ->capture_default_str();
   cmd->add_option("--layout_base_path", o->layout_base_path,
                   "serve sub-models of a distributed export (its export_dir_base with entry/, "
                   "ps_<i>/, dense_0/): entry as --model_name, ps_<i> as <model_name>:ps_<i>");

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "recship/core/status_macros.h"
 #include "recship/serving/folder_snapshot.h"
@@ -17,16 +19,48 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+using tensorflow::serving::ModelServerConfig;
+using State = VersionStates::State;
+
 std::string VersionPath(const tensorflow::serving::ModelConfig& model, int64_t version) {
   return (std::filesystem::path(model.base_path()) / std::to_string(version)).string();
 }
 
+// The version `spec` names, by number or by one of `config`'s labels; none
+// for the latest (or a model not configured, which is not found). An unknown
+// label is InvalidArgument, with TensorFlow Serving's message.
+absl::StatusOr<std::optional<int64_t>> RequestedVersion(
+    const ModelServerConfig& config, const tensorflow::serving::ModelSpec& spec) {
+  if (spec.has_version()) return spec.version().value();
+  if (spec.version_label().empty()) return std::nullopt;
+  const auto& models = config.model_config_list().config();
+  auto model = std::find_if(models.begin(), models.end(),
+                            [&](const auto& m) { return m.name() == spec.name(); });
+  if (model == models.end()) return std::nullopt;
+  auto it = model->version_labels().find(spec.version_label());
+  if (it != model->version_labels().end()) return it->second;
+  return absl::InvalidArgumentError(
+      absl::StrCat("Unrecognized servable version label: ", spec.version_label()));
+}
+
 }  // namespace
 
-ModelManager::ModelManager(tensorflow::serving::ModelServerConfig config, Options options)
-    : config_(std::move(config)), options_(std::move(options)) {
+ModelManager::ModelManager(ModelServerConfig config, Options options)
+    : options_(std::move(options)) {
   absl::MutexLock lock(&mu_);
-  for (const auto& model : config_.model_config_list().config()) models_[model.name()];
+  config_ = std::make_shared<const ModelServerConfig>(std::move(config));
+  for (const auto& model : config_->model_config_list().config()) models_[model.name()];
+}
+
+std::shared_ptr<const ModelServerConfig> ModelManager::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
+ModelManager::Versions ModelManager::Loaded(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  return it == models_.end() ? Versions() : it->second;
 }
 
 void ModelManager::Log(const std::string& line) const {
@@ -39,19 +73,82 @@ void ModelManager::Poll() {
 }
 
 void ModelManager::PollVersions() {
-  for (const auto& model : config_.model_config_list().config()) PollModel(model);
+  absl::MutexLock lock(&poll_mu_);
+  PollVersionsLocked();
+}
+
+void ModelManager::PollVersionsLocked() {
+  std::shared_ptr<const ModelServerConfig> config = this->config();
+  for (const auto& model : config->model_config_list().config()) PollModel(model);
 }
 
 void ModelManager::ApplyDeltas() {
+  std::shared_ptr<const ModelServerConfig> config = this->config();
   absl::MutexLock deltas(&delta_mu_);
-  for (const auto& model : config_.model_config_list().config()) {
-    Versions loaded;
-    {
-      absl::MutexLock lock(&mu_);
-      loaded = models_[model.name()];
+  for (const auto& model : config->model_config_list().config()) {
+    for (const auto& [version, bundle] : Loaded(model.name())) {
+      ApplyVersionDeltas(model, version, *bundle);
     }
-    for (const auto& [version, bundle] : loaded) ApplyVersionDeltas(model, version, *bundle);
   }
+}
+
+absl::Status ModelManager::Reload(ModelServerConfig config) {
+  RECSHIP_RETURN_IF_ERROR(ValidateModelServerConfig(config));
+  absl::MutexLock poll(&poll_mu_);
+  std::vector<std::string> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    std::set<std::string> names;
+    for (const auto& model : config.model_config_list().config()) names.insert(model.name());
+    for (const auto& [name, versions] : models_) {
+      if (!names.contains(name)) dropped.push_back(name);
+    }
+    config_ = std::make_shared<const ModelServerConfig>(std::move(config));
+    for (const std::string& name : names) models_[name];
+  }
+  for (const std::string& name : dropped) DropModel(name);
+  PollVersionsLocked();
+  // A new model whose version failed to load fails the reload.
+  absl::Status result;
+  for (const auto& model : this->config()->model_config_list().config()) {
+    if (!Loaded(model.name()).empty()) continue;
+    for (const auto& version : states_.Of(model.name())) {
+      if (version.status().error_code() == tensorflow::error::OK) continue;
+      result.Update(
+          absl::Status(static_cast<absl::StatusCode>(version.status().error_code()),
+                       absl::StrFormat("model '%s' version %d: %s", model.name(), version.version(),
+                                       version.status().error_message())));
+    }
+  }
+  return result;
+}
+
+void ModelManager::DropModel(const std::string& name) {
+  Versions versions;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(name);
+    if (it == models_.end()) return;
+    versions = std::move(it->second);
+    models_.erase(it);
+  }
+  for (auto& [version, bundle] : versions) {
+    states_.Set(name, version, tensorflow::serving::ModelVersionStatus::UNLOADING);
+    bundle.reset();  // Requests still running keep their own reference.
+    {
+      absl::MutexLock deltas(&delta_mu_);
+      delta_progress_.erase({name, version});
+    }
+    states_.Set(name, version, tensorflow::serving::ModelVersionStatus::END);
+    Log(absl::StrFormat("model '%s' version %d unloaded: the model is no longer configured", name,
+                        version));
+  }
+  std::erase_if(load_states_, [&](const auto& entry) { return entry.first.first == name; });
+  missing_base_paths_.erase(name);
+  // Unloaded versions stay END; versions never loaded are forgotten.
+  states_.ForgetIf(name, [](int64_t, State state) {
+    return state != tensorflow::serving::ModelVersionStatus::END;
+  });
 }
 
 absl::StatusOr<std::shared_ptr<const SavedModelBundle>> ModelManager::LoadBundle(
@@ -74,6 +171,8 @@ bool ModelManager::ReadyToLoad(const tensorflow::serving::ModelConfig& model, in
   if (!snapshot.ok()) return false;  // Vanished or changing mid-walk: look again next poll.
   LoadState& state = load_states_[{model.name(), version}];
   bool first_sight = !state.seen;
+  if (first_sight)
+    states_.Set(model.name(), version, tensorflow::serving::ModelVersionStatus::START);
   bool changed = first_sight || snapshot->hash != state.seen_hash;
   state.seen = true;
   state.seen_hash = snapshot->hash;
@@ -105,6 +204,7 @@ void ModelManager::RecordFailure(const tensorflow::serving::ModelConfig& model, 
   ++state.failures;
   if (state.failures > options_.max_num_load_retries) {
     state.gave_up = true;
+    states_.Set(model.name(), version, tensorflow::serving::ModelVersionStatus::END, status);
     Log(absl::StrFormat(
         "model '%s' version %d failed to load: %s; giving up after %d attempts "
         "(--max_num_load_retries %d); it is tried again if its files change",
@@ -112,6 +212,8 @@ void ModelManager::RecordFailure(const tensorflow::serving::ModelConfig& model, 
     return;
   }
   state.retry_after = ClockOrReal(options_.clock).Now() + options_.load_retry_interval;
+  // Still LOADING (it is retried), with the error so far.
+  states_.Set(model.name(), version, tensorflow::serving::ModelVersionStatus::LOADING, status);
   Log(absl::StrFormat("model '%s' version %d failed to load (attempt %d of %d): %s; retrying in %s",
                       model.name(), version, state.failures, options_.max_num_load_retries + 1,
                       status.message(), absl::FormatDuration(options_.load_retry_interval)));
@@ -128,17 +230,18 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
   }
   missing_base_paths_.erase(model.name());
   std::vector<int64_t> wanted = AspiredVersions(model.model_version_policy(), *on_disk);
-  Versions loaded;
-  {
-    absl::MutexLock lock(&mu_);
-    loaded = models_[model.name()];
-  }
+  Versions loaded = Loaded(model.name());
   // Forget the load state of versions no longer on disk.
+  auto on_disk_now = [&](int64_t version) {
+    return std::binary_search(on_disk->begin(), on_disk->end(), version);
+  };
   for (auto it = load_states_.lower_bound({model.name(), INT64_MIN});
        it != load_states_.end() && it->first.first == model.name();) {
-    bool present = std::binary_search(on_disk->begin(), on_disk->end(), it->first.second);
-    it = present ? std::next(it) : load_states_.erase(it);
+    it = on_disk_now(it->first.second) ? std::next(it) : load_states_.erase(it);
   }
+  states_.ForgetIf(model.name(), [&](int64_t version, State) {
+    return !on_disk_now(version) && !loaded.contains(version);
+  });
   // Load first ...
   for (int64_t version : wanted) {
     if (!loaded.contains(version) && ReadyToLoad(model, version)) LoadVersion(model, version);
@@ -150,6 +253,7 @@ void ModelManager::PollModel(const tensorflow::serving::ModelConfig& model) {
 
 void ModelManager::LoadVersion(const tensorflow::serving::ModelConfig& model, int64_t version) {
   auto start = std::chrono::steady_clock::now();
+  states_.Set(model.name(), version, tensorflow::serving::ModelVersionStatus::LOADING);
   std::string dir = VersionPath(model, version);
   absl::StatusOr<std::shared_ptr<const SavedModelBundle>> bundle =
       options_.loader ? options_.loader(model.name(), version, dir)
@@ -168,6 +272,7 @@ void ModelManager::LoadVersion(const tensorflow::serving::ModelConfig& model, in
     absl::MutexLock lock(&mu_);
     models_[model.name()][version] = *bundle;
   }
+  states_.Set(model.name(), version, tensorflow::serving::ModelVersionStatus::AVAILABLE);
   for (const std::string& note : (*bundle)->load_notes()) {
     Log(absl::StrFormat("model '%s' version %d: %s", model.name(), version, note));
   }
@@ -204,6 +309,7 @@ void ModelManager::UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
       }
       dropped.push_back(std::move(it->second));
       dropped_versions.push_back(it->first);
+      states_.Set(model.name(), it->first, tensorflow::serving::ModelVersionStatus::UNLOADING);
       it = versions.erase(it);
     }
   }
@@ -216,28 +322,16 @@ void ModelManager::UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
       absl::MutexLock deltas(&delta_mu_);
       delta_progress_.erase({model.name(), dropped_versions[i]});
     }
+    states_.Set(model.name(), dropped_versions[i], tensorflow::serving::ModelVersionStatus::END);
     Log(absl::StrFormat("model '%s' version %d unloaded in %.3f s", model.name(),
                         dropped_versions[i], SecondsSince(start)));
   }
 }
 
 absl::StatusOr<ServableHandle> ModelManager::Get(const tensorflow::serving::ModelSpec& spec) const {
-  const tensorflow::serving::ModelConfig* config = nullptr;
-  for (const auto& model : config_.model_config_list().config()) {
-    if (model.name() == spec.name()) config = &model;
-  }
   if (spec.name().empty()) return absl::InvalidArgumentError("the model spec names no model");
-  std::optional<int64_t> version;
-  if (spec.has_version()) version = spec.version().value();
-  if (!spec.version_label().empty() && config != nullptr) {
-    auto it = config->version_labels().find(spec.version_label());
-    if (it == config->version_labels().end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Unrecognized servable version label: ", spec.version_label()));
-    }
-    version = it->second;
-  }
   absl::MutexLock lock(&mu_);
+  RECSHIP_ASSIGN_OR_RETURN(std::optional<int64_t> version, RequestedVersion(*config_, spec));
   auto model = models_.find(spec.name());
   std::string request = version ? absl::StrCat("Specific(", spec.name(), ", ", *version, ")")
                                 : absl::StrCat("Latest(", spec.name(), ")");
@@ -249,6 +343,21 @@ absl::StatusOr<ServableHandle> ModelManager::Get(const tensorflow::serving::Mode
     return absl::NotFoundError(absl::StrCat("Servable not found for request: ", request));
   }
   return ServableHandle{spec.name(), it->first, it->second};
+}
+
+absl::StatusOr<tensorflow::serving::GetModelStatusResponse> ModelManager::GetStatus(
+    const tensorflow::serving::ModelSpec& spec) const {
+  RECSHIP_ASSIGN_OR_RETURN(std::optional<int64_t> version, RequestedVersion(*config(), spec));
+  tensorflow::serving::GetModelStatusResponse response;
+  for (const auto& status : states_.Of(spec.name())) {
+    if (!version || status.version() == *version) *response.add_model_version_status() = status;
+  }
+  if (response.model_version_status_size() > 0) return response;
+  if (version) {
+    return absl::NotFoundError(
+        absl::StrCat("Could not find version ", *version, " of model ", spec.name()));
+  }
+  return absl::NotFoundError(absl::StrCat("Could not find any versions of model ", spec.name()));
 }
 
 std::map<std::string, bool> ModelManager::ModelsReady() const {

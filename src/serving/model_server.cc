@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "recship/core/mapped_file.h"
 #include "recship/serving/model_config.h"
+#include "recship/serving/model_service.h"
 #include "recship/serving/prediction_service.h"
 #include "src/serving/parse_error_interceptor.h"
 
@@ -61,6 +62,9 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   builder.SetMaxReceiveMessageSize(o.max_request_bytes);
   builder.SetMaxSendMessageSize(INT32_MAX);
   builder.RegisterService(server->service_.get());
+  server->model_service_ = std::make_unique<ModelServiceImpl>(
+      server->manager_.get(), [s = server.get()] { s->UpdateHealth(); });
+  builder.RegisterService(server->model_service_.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(MakeParseErrorInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -74,6 +78,9 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   if (o.log) o.log(absl::StrCat("serving on ", o.host, ":", server->port_));
   server->poller_ = std::thread([s = server.get()] { s->PollLoop(); });
   server->health_checker_ = std::thread([s = server.get()] { s->HealthLoop(); });
+  if (o.config_file_poll_seconds > 0 && !o.config_file.empty()) {
+    server->config_poller_ = std::thread([s = server.get()] { s->ConfigLoop(); });
+  }
   return server;
 }
 
@@ -81,6 +88,7 @@ ModelServer::~ModelServer() {
   Shutdown();
   if (poller_.joinable()) poller_.join();
   if (health_checker_.joinable()) health_checker_.join();
+  if (config_poller_.joinable()) config_poller_.join();
 }
 
 void ModelServer::CheckRemoteTargets() {
@@ -116,13 +124,20 @@ void ModelServer::UpdateHealth() {
   if (health == nullptr) return;
   absl::MutexLock lock(&health_mu_);
   bool all = true;
-  for (const auto& [name, loaded] : manager_->ModelsReady()) {
+  const std::map<std::string, bool> models = manager_->ModelsReady();
+  for (const auto& [name, loaded] : models) {
     auto remote = remote_status_.find(name);
     bool ready = loaded && (remote == remote_status_.end() || remote->second.ok());
     health->SetServingStatus(name, ready);
+    health_names_.insert(name);
     all = all && ready;
   }
-  health->SetServingStatus(all);
+  for (const std::string& name : health_names_) {
+    if (!models.contains(name)) health->SetServingStatus(name, false);
+  }
+  // The server as a whole is service "": SetServingStatus(bool) would set
+  // every model's status too.
+  health->SetServingStatus("", all);
 }
 
 void ModelServer::HealthLoop() {
@@ -157,6 +172,33 @@ void ModelServer::PollLoop() {
   }
 }
 
+void ModelServer::ConfigLoop() {
+  std::string applied = options_.config.SerializeAsString();
+  const absl::Duration interval = absl::Seconds(options_.config_file_poll_seconds);
+  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+    absl::StatusOr<tensorflow::serving::ModelServerConfig> config =
+        ReadModelServerConfig(options_.config_file);
+    if (!config.ok()) {
+      // Logged each time: the models of the last good config keep serving.
+      if (options_.log) {
+        options_.log(absl::StrCat("keeping the models served: ", config.status().message()));
+      }
+      continue;
+    }
+    std::string serialized = config->SerializeAsString();
+    if (serialized == applied) continue;
+    applied = std::move(serialized);
+    absl::Status reloaded = manager_->Reload(*std::move(config));
+    UpdateHealth();
+    if (options_.log) {
+      options_.log(reloaded.ok()
+                       ? absl::StrCat(options_.config_file, ": new config applied")
+                       : absl::StrCat(options_.config_file,
+                                      ": new config applied, with errors: ", reloaded.message()));
+    }
+  }
+}
+
 void ModelServer::Wait() { server_->Wait(); }
 
 void ModelServer::Shutdown() {
@@ -164,6 +206,7 @@ void ModelServer::Shutdown() {
   stop_.Notify();
   if (poller_.joinable()) poller_.join();
   if (health_checker_.joinable()) health_checker_.join();
+  if (config_poller_.joinable()) config_poller_.join();
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
   }

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,7 @@ using ::recship::testing::WriteWarmup;
 using ::recship::testing::XRequest;
 using tensorflow::serving::ModelServerConfig;
 using tensorflow::serving::ModelSpec;
+using tensorflow::serving::ModelVersionStatus;
 using tensorflow::serving::PredictRequest;
 using Code = absl::StatusCode;
 using VersionPolicy = tensorflow::serving::FileSystemStoragePathSourceConfig::ServableVersionPolicy;
@@ -410,6 +412,12 @@ TEST_F(ModelManagerTest, AFailedLoadIsRetriedAfterTheIntervalThenGivenUp) {
   EXPECT_EQ(loader.calls.size(), 1u);
   EXPECT_EQ(LogLinesWith("failed to load (attempt 1 of 3): injected load failure; retrying in 30s"),
             1);
+  // Still LOADING while it waits for a retry, with the error so far.
+  ASSERT_OK_AND_ASSIGN(auto status, manager.GetStatus(Latest()));
+  ASSERT_EQ(status.model_version_status_size(), 1);
+  EXPECT_EQ(status.model_version_status(0).state(), ModelVersionStatus::LOADING);
+  EXPECT_EQ(status.model_version_status(0).status().error_code(), tensorflow::error::UNAVAILABLE);
+  EXPECT_EQ(status.model_version_status(0).status().error_message(), "injected load failure");
   manager.Poll();  // Before the interval: no new attempt.
   EXPECT_EQ(loader.calls.size(), 1u);
   clock.Advance(absl::Seconds(30));
@@ -419,6 +427,9 @@ TEST_F(ModelManagerTest, AFailedLoadIsRetriedAfterTheIntervalThenGivenUp) {
   manager.Poll();
   EXPECT_EQ(loader.calls.size(), 3u);
   EXPECT_EQ(LogLinesWith("giving up after 3 attempts (--max_num_load_retries 2)"), 1);
+  ASSERT_OK_AND_ASSIGN(status, manager.GetStatus(Latest()));
+  EXPECT_EQ(status.model_version_status(0).state(), ModelVersionStatus::END);
+  EXPECT_EQ(status.model_version_status(0).status().error_message(), "injected load failure");
   clock.Advance(absl::Hours(1));
   manager.Poll();
   EXPECT_EQ(loader.calls.size(), 3u) << "given up: not tried again while its files are unchanged";
@@ -471,6 +482,106 @@ TEST_F(ModelManagerTest, ASwapLoadsTheNewVersionBeforeUnloadingTheOld) {
   EXPECT_LT(LogIndex("version 2 loaded"), LogIndex("version 1 unloaded"));
   // A request that held version 1 finishes on it after the swap.
   EXPECT_EQ(Answer(held), 1);
+}
+
+// (version, state, error code) of each version GetStatus reports.
+std::vector<std::tuple<int64_t, ModelVersionStatus::State, int>> States(const ModelManager& manager,
+                                                                        const ModelSpec& spec) {
+  std::vector<std::tuple<int64_t, ModelVersionStatus::State, int>> states;
+  absl::StatusOr<tensorflow::serving::GetModelStatusResponse> response = manager.GetStatus(spec);
+  EXPECT_TRUE(response.ok()) << response.status();
+  if (!response.ok()) return states;
+  for (const auto& v : response->model_version_status()) {
+    states.emplace_back(v.version(), v.state(), static_cast<int>(v.status().error_code()));
+  }
+  return states;
+}
+
+TEST_F(ModelManagerTest, GetStatusReportsEachVersionsLifeCycle) {
+  ASSERT_OK(WriteTinyVersion(base(), 1).status());
+  ModelManager::Options options = Options();
+  std::vector<std::tuple<int64_t, ModelVersionStatus::State, int>> while_loading;
+  ModelManager* manager_ptr = nullptr;
+  FlakyLoader loader;
+  options.loader = [&](const std::string& m, int64_t v, const std::string& d) {
+    if (v == 2) while_loading = States(*manager_ptr, Latest());
+    return loader(m, v, d);
+  };
+  ModelManager manager(Config(), options);
+  manager_ptr = &manager;
+  EXPECT_TRUE(IsError(manager.GetStatus(Latest()).status(), Code::kNotFound,
+                      {"Could not find any versions of model m"}));
+  manager.Poll();
+  using S = ModelVersionStatus;
+  EXPECT_EQ(States(manager, Latest()),
+            (std::vector<std::tuple<int64_t, S::State, int>>{{1, S::AVAILABLE, 0}}));
+  ASSERT_OK(WriteTinyVersion(base(), 2).status());
+  manager.Poll();
+  EXPECT_EQ(while_loading, (std::vector<std::tuple<int64_t, S::State, int>>{{2, S::LOADING, 0},
+                                                                            {1, S::AVAILABLE, 0}}));
+  // Newest first; the version the policy dropped is END.
+  EXPECT_EQ(States(manager, Latest()), (std::vector<std::tuple<int64_t, S::State, int>>{
+                                           {2, S::AVAILABLE, 0}, {1, S::END, 0}}));
+  EXPECT_EQ(States(manager, Version(1)),
+            (std::vector<std::tuple<int64_t, S::State, int>>{{1, S::END, 0}}));
+  EXPECT_EQ(States(manager, Label("canary")),
+            (std::vector<std::tuple<int64_t, S::State, int>>{{2, S::AVAILABLE, 0}}));
+  EXPECT_TRUE(IsError(manager.GetStatus(Version(7)).status(), Code::kNotFound,
+                      {"Could not find version 7 of model m"}));
+  EXPECT_TRUE(IsError(manager.GetStatus(Label("nightly")).status(), Code::kInvalidArgument,
+                      {"Unrecognized servable version label: nightly"}));
+  // A version folder removed from disk is forgotten once it is unloaded.
+  std::filesystem::remove_all(std::filesystem::path(base()) / "1");
+  manager.Poll();
+  EXPECT_EQ(States(manager, Latest()),
+            (std::vector<std::tuple<int64_t, S::State, int>>{{2, S::AVAILABLE, 0}}));
+}
+
+TEST_F(ModelManagerTest, ReloadAddsAndRemovesModelsWhileTheOthersServe) {
+  ASSERT_OK(WriteTinyVersion(base(), 1).status());
+  const std::string other = dir_.Join("other");
+  ASSERT_OK(WriteTinyVersion(other, 5).status());
+  ModelManager manager(Config(), Options());
+  manager.Poll();
+  ASSERT_OK_AND_ASSIGN(ServableHandle held, manager.Get(Latest()));
+
+  ModelServerConfig both = Config();
+  auto* added = both.mutable_model_config_list()->add_config();
+  added->set_name("other");
+  added->set_base_path(other);
+  ASSERT_OK(manager.Reload(both));
+  // Loaded before Reload returned; m was not reloaded.
+  ASSERT_OK_AND_ASSIGN(ServableHandle got, manager.Get(Latest("other")));
+  EXPECT_EQ(Answer(got), 5);
+  EXPECT_EQ(manager.Get(Latest())->model, held.model);
+
+  ASSERT_OK(manager.Reload(SingleModelConfig("other", other)));
+  EXPECT_TRUE(IsError(manager.Get(Latest()).status(), Code::kNotFound, {"Latest(m)"}));
+  EXPECT_EQ(manager.ModelsReady(), (std::map<std::string, bool>{{"other", true}}));
+  using S = ModelVersionStatus;
+  EXPECT_EQ(States(manager, Latest()),
+            (std::vector<std::tuple<int64_t, S::State, int>>{{1, S::END, 0}}));
+  EXPECT_EQ(Answer(held), 1) << "a request holding the removed model finishes on it";
+  manager.Poll();  // A poll after the reload does not bring m back.
+  EXPECT_FALSE(manager.ModelsReady().contains("m"));
+
+  // An invalid config changes nothing; a new model that fails to load fails
+  // the reload, naming it.
+  ModelServerConfig twice = SingleModelConfig("other", other);
+  *twice.mutable_model_config_list()->add_config() = twice.model_config_list().config(0);
+  EXPECT_FALSE(manager.Reload(twice).ok());
+  EXPECT_TRUE(manager.Get(Latest("other")).ok());
+  const std::string broken = dir_.Join("broken");
+  std::filesystem::create_directories(std::filesystem::path(broken) / "3");
+  WriteBytes((std::filesystem::path(broken) / "3" / "saved_model.pb").string(), "not a proto");
+  ModelServerConfig with_broken = SingleModelConfig("other", other);
+  auto* bad = with_broken.mutable_model_config_list()->add_config();
+  bad->set_name("broken");
+  bad->set_base_path(broken);
+  absl::Status reloaded = manager.Reload(with_broken);
+  EXPECT_FALSE(reloaded.ok());
+  EXPECT_TRUE(absl::StrContains(reloaded.message(), "model 'broken' version 3")) << reloaded;
+  EXPECT_TRUE(manager.Get(Latest("other")).ok());
 }
 
 }  // namespace

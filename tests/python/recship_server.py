@@ -9,7 +9,9 @@ import time
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
+from google.protobuf import text_format
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc, predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 
@@ -60,6 +62,7 @@ class Server:
             time.sleep(0.05)
         self.channel = grpc.insecure_channel(self.address)
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.model_service = model_service_pb2_grpc.ModelServiceStub(self.channel)
 
     def log(self):
         return self.log_path.read_text()
@@ -77,6 +80,27 @@ class Server:
         signatures = get_model_metadata_pb2.SignatureDefMap()
         assert response.metadata["signature_def"].Unpack(signatures)
         return response, signatures
+
+    def model_status(self, model, version=None, label=None):
+        """ModelService.GetModelStatus: [(version, state name, error code
+        name, error message)], as reported."""
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = model
+        if version is not None:
+            request.model_spec.version.value = version
+        if label is not None:
+            request.model_spec.version_label = label
+        response = self.model_service.GetModelStatus(request, timeout=30)
+        state = get_model_status_pb2.ModelVersionStatus.State
+        return [(v.version, state.Name(v.state), v.status.error_code, v.status.error_message)
+                for v in response.model_version_status]
+
+    def reload(self, config_text, timeout=60):
+        """ModelService.HandleReloadConfigRequest with a ModelServerConfig in
+        text format; the response."""
+        request = model_management_pb2.ReloadConfigRequest()
+        text_format.Parse(config_text, request.config)
+        return self.model_service.HandleReloadConfigRequest(request, timeout=timeout)
 
     def raw_call(self, method, payload, timeout=30):
         """Calls `method` with `payload` bytes as the serialized request."""

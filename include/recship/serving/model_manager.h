@@ -14,7 +14,9 @@
 // deltas published for it (delta_applier.h): those present when it loads
 // before it is published, later ones at each poll. Requests hold a shared
 // reference, so a version being unloaded finishes the requests it has.
-// Thread-safe; Poll() runs on one thread.
+// Each version's life-cycle state is kept for GetModelStatus
+// (version_states.h). Reload() replaces the configured models while the
+// others keep serving. Thread-safe.
 #ifndef RECSHIP_SERVING_MODEL_MANAGER_H_
 #define RECSHIP_SERVING_MODEL_MANAGER_H_
 
@@ -35,6 +37,8 @@
 #include "recship/runtime/saved_model_bundle.h"
 #include "recship/serving/delta_applier.h"
 #include "recship/serving/predict.h"
+#include "recship/serving/version_states.h"
+#include "recship/tensorflow_serving/apis/get_model_status.pb.h"
 #include "recship/tensorflow_serving/apis/model.pb.h"
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
 
@@ -78,6 +82,13 @@ class ModelManager {
 
   ModelManager(tensorflow::serving::ModelServerConfig config, Options options);
 
+  // Serves the models of `config` from now on: those it leaves out are
+  // unloaded, new ones are loaded (as Poll would) before it returns. An
+  // invalid config changes nothing. Errors name each new model whose version
+  // failed to load (it is retried as any failed load is).
+  absl::Status Reload(tensorflow::serving::ModelServerConfig config);
+  std::shared_ptr<const tensorflow::serving::ModelServerConfig> config() const;
+
   // One pass over every model's base path: PollVersions, then ApplyDeltas.
   void Poll();
   // Loads the versions that appeared (each with the deltas it has, before
@@ -94,8 +105,19 @@ class ModelManager {
   // Configured model names, and whether each has a version to serve.
   std::map<std::string, bool> ModelsReady() const;
 
+  // The states of the versions `spec` names (all of the model's, newest
+  // first, unless it names a version or label), as TensorFlow Serving's
+  // GetModelStatus reports them; NotFound with its messages when none.
+  absl::StatusOr<tensorflow::serving::GetModelStatusResponse> GetStatus(
+      const tensorflow::serving::ModelSpec& spec) const;
+
  private:
   using Versions = std::map<int64_t, std::shared_ptr<const SavedModelBundle>>;
+  void PollVersionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+  // Unloads every version of a model no longer configured.
+  void DropModel(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+  // The versions loaded for `name` (none for a model not configured).
+  Versions Loaded(const std::string& name) const;
   void PollModel(const tensorflow::serving::ModelConfig& model);
   // Loads, replays its deltas and publishes one version, or records why not.
   void LoadVersion(const tensorflow::serving::ModelConfig& model, int64_t version);
@@ -121,9 +143,11 @@ class ModelManager {
                      const absl::Status& status);
   void Log(const std::string& line) const;
 
-  const tensorflow::serving::ModelServerConfig config_;
   const Options options_;
+  // Serializes polls and reloads; taken before delta_mu_ and mu_.
+  absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(delta_mu_);
   mutable absl::Mutex mu_;
+  std::shared_ptr<const tensorflow::serving::ModelServerConfig> config_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Versions> models_ ABSL_GUARDED_BY(mu_);
   // Versions on disk not loaded yet. Only Poll() touches it.
   std::map<std::pair<std::string, int64_t>, LoadState> load_states_;
@@ -132,6 +156,7 @@ class ModelManager {
   std::map<std::pair<std::string, int64_t>, DeltaProgress> delta_progress_
       ABSL_GUARDED_BY(delta_mu_);
   std::set<std::string> missing_base_paths_;
+  VersionStates states_;
 };
 
 }  // namespace recship

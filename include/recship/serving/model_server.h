@@ -1,7 +1,10 @@
 // `recship serve`: a model server speaking TensorFlow Serving's gRPC API.
 //
 // Start() loads every configured model's versions (with warmup) before it
-// accepts requests, then serves PredictionService and gRPC health checking
+// accepts requests, then serves PredictionService, ModelService (version
+// states and config reloads; and, with config_file_poll_seconds, the config
+// file is read again that often and applied when it changed) and gRPC health
+// checking
 // ("" and each model name: SERVING once the model has a version and, for a
 // model that calls other servers (an entry), while every sub-model it calls
 // answers; those are asked every remote_health_interval), and polls the base
@@ -13,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -33,12 +37,17 @@ class Server;
 
 namespace recship {
 
+class ModelServiceImpl;
 class PredictionServiceImpl;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8500;  // 0 picks a free port; see ModelServer::port().
   tensorflow::serving::ModelServerConfig config;
+  // The file `config` came from, and how often to read it again (0: never),
+  // as TensorFlow Serving's --model_config_file_poll_wait_seconds.
+  std::string config_file;
+  double config_file_poll_seconds = 0;
   // Seconds between looks at the base paths; 0 stops polling after start.
   double poll_wait_seconds = 1;
   // How a failed load is retried (TensorFlow Serving's flags of these names).
@@ -70,7 +79,7 @@ class ModelServer {
   ~ModelServer();
 
   int port() const { return port_; }
-  const ModelManager& manager() const { return *manager_; }
+  ModelManager& manager() { return *manager_; }
 
   // Blocks until Shutdown().
   void Wait();
@@ -79,6 +88,8 @@ class ModelServer {
  private:
   explicit ModelServer(ServerOptions options);
   void PollLoop();
+  // Reads the config file every config_file_poll_seconds; applies changes.
+  void ConfigLoop();
   void HealthLoop();
   // Logs each mapped file found shrunk since the last call (MappedFile).
   void ReportDamagedFiles();
@@ -93,13 +104,18 @@ class ModelServer {
   // Writes table rows (deltas, hashtable_assign) at background priority.
   std::unique_ptr<BackgroundThread> writer_;
   std::unique_ptr<PredictionServiceImpl> service_;
+  std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<grpc::Server> server_;
   absl::Notification stop_;
   std::thread poller_;
   std::thread health_checker_;
+  std::thread config_poller_;
   absl::Mutex health_mu_;
   // Per model: whether the sub-models it calls answered the last probe.
   std::map<std::string, absl::Status> remote_status_ ABSL_GUARDED_BY(health_mu_);
+  // Every model name health was ever reported for (a model dropped by a
+  // reload turns NOT_SERVING).
+  std::set<std::string> health_names_ ABSL_GUARDED_BY(health_mu_);
 };
 
 }  // namespace recship
