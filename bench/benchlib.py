@@ -109,7 +109,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while True:
             if port_file.exists():
-                self.port = int(port_file.read_text())
+                self.port = int(port_file.read_text().split()[0])  # Then REST's, if on.
                 self.ready_seconds = time.perf_counter() - start
                 return
             if self.process.poll() is not None:

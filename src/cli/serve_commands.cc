@@ -52,6 +52,9 @@ struct ServeOptions {
   int64_t remote_hedge_ms = -1;  // -1: the observed p95.
   std::string on_shard_failure = "fail";
   std::string port_file;
+  int rest_api_port = 0;
+  int rest_api_num_threads = 0;
+  int64_t rest_api_timeout_in_ms = 30000;
 };
 
 void LogLine(const std::string& line) {
@@ -71,22 +74,10 @@ std::shared_ptr<GrpcRemoteCaller> RemoteCaller(const ServeOptions& o) {
   return std::make_shared<GrpcRemoteCaller>(*std::move(resolver), calls);
 }
 
-void RunServe(const ServeOptions& o) {
-  ServerOptions options;
-  options.host = o.host;
-  options.port = o.port;
-  options.poll_wait_seconds = o.poll_wait_seconds;
-  options.max_num_load_retries = o.max_num_load_retries;
-  options.load_retry_interval = absl::Microseconds(o.load_retry_interval_micros);
-  options.intra_op_threads = o.intra_op_threads;
-  options.map_variables = o.map_variables;
-  options.limits.max_batch_size = o.max_batch_size;
-  options.max_request_bytes = o.max_request_mib << 20;
-  options.limits.max_request_memory_bytes = static_cast<uint64_t>(o.max_request_memory_mib) << 20;
-  options.max_memory_bytes = static_cast<uint64_t>(o.max_memory_mib) << 20;
-  options.log = LogLine;
-  options.remote_health_interval = absl::Seconds(o.remote_health_interval_seconds);
-  options.remote_caller = RemoteCaller(o);
+// The models to serve, from --layout_base_path, --model_config_file or
+// --model_name/--model_base_path; sets the config (and its file) in
+// `options`.
+void ChooseModels(const ServeOptions& o, ServerOptions& options) {
   if (!o.layout_filters.empty() && o.layout_base_path.empty()) {
     Fail("serve", "--layout_filter chooses sub-models of --layout_base_path; give that too");
   }
@@ -129,6 +120,28 @@ void RunServe(const ServeOptions& o) {
     options.config =
         SingleModelConfig(o.model_name.empty() ? "default" : o.model_name, o.model_base_path);
   }
+}
+
+void RunServe(const ServeOptions& o) {
+  ServerOptions options;
+  options.host = o.host;
+  options.port = o.port;
+  options.poll_wait_seconds = o.poll_wait_seconds;
+  options.max_num_load_retries = o.max_num_load_retries;
+  options.load_retry_interval = absl::Microseconds(o.load_retry_interval_micros);
+  options.intra_op_threads = o.intra_op_threads;
+  options.map_variables = o.map_variables;
+  options.limits.max_batch_size = o.max_batch_size;
+  options.max_request_bytes = o.max_request_mib << 20;
+  options.limits.max_request_memory_bytes = static_cast<uint64_t>(o.max_request_memory_mib) << 20;
+  options.max_memory_bytes = static_cast<uint64_t>(o.max_memory_mib) << 20;
+  options.log = LogLine;
+  options.remote_health_interval = absl::Seconds(o.remote_health_interval_seconds);
+  options.remote_caller = RemoteCaller(o);
+  options.rest_api_port = o.rest_api_port;
+  options.rest_api_num_threads = o.rest_api_num_threads;
+  options.rest_api_timeout = absl::Milliseconds(o.rest_api_timeout_in_ms);
+  ChooseModels(o, options);
   // SIGTERM and SIGINT are taken by sigwait below, so block them before any
   // server thread starts (threads inherit the mask).
   sigset_t signals;
@@ -139,7 +152,9 @@ void RunServe(const ServeOptions& o) {
   auto server = ModelServer::Start(std::move(options));
   if (!server.ok()) Fail("serve", server.status().message());
   if (!o.port_file.empty()) {
-    absl::Status written = WriteFileAtomically(o.port_file, absl::StrCat((*server)->port(), "\n"));
+    std::string ports = absl::StrCat((*server)->port(), "\n");
+    if ((*server)->rest_port() > 0) absl::StrAppend(&ports, (*server)->rest_port(), "\n");
+    absl::Status written = WriteFileAtomically(o.port_file, ports);
     if (!written.ok()) Fail("serve", absl::StrCat("--port_file: ", written.message()));
   }
   int signal = 0;
@@ -298,6 +313,24 @@ void AddRemoteFlags(CLI::App& cmd, ServeOptions& o) {
       ->check(CLI::Range(0.01, 3600.0));
 }
 
+// The flags of TensorFlow Serving's REST API.
+void AddRestFlags(CLI::App& cmd, ServeOptions& o) {
+  cmd.add_option("--rest_api_port", o.rest_api_port,
+                 "port of TensorFlow Serving's REST API (/v1/models/...): 0 turns it off, -1 "
+                 "picks a free port")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  cmd.add_option("--rest_api_num_threads", o.rest_api_num_threads,
+                 "threads answering REST requests (0: 4 per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  cmd.add_option("--rest_api_timeout_in_ms", o.rest_api_timeout_in_ms,
+                 "time to read a REST request, answer it (its remote calls included) and write "
+                 "the answer")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+}
+
 }  // namespace
 
 void AddServeCommand(CLI::App& app) {
@@ -305,7 +338,8 @@ void AddServeCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "Serve SavedModels over TensorFlow Serving's gRPC API (PredictionService, "
-      "ModelService, health checking). Flags follow tensorflow_model_server's names.");
+      "ModelService, health checking) and REST API. Flags follow tensorflow_model_server's "
+      "names.");
   cmd->add_option("--port", o->port, "gRPC port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
   cmd->add_option(
@@ -367,8 +401,10 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--port_file", o->port_file,
                   "once the server takes requests (first load pass done, port bound), write "
-                  "the port it listens on to this file, atomically: how a script that passed "
-                  "--port 0 learns the port and that the server is ready");
+                  "the port it listens on to this file, atomically, and the REST port on a "
+                  "second line when REST is on: how a script that passed --port 0 learns the "
+                  "port and that the server is ready");
+  AddRestFlags(*cmd, *o);
   cmd->callback([o] { RunServe(*o); });
 }
 

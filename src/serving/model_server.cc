@@ -15,7 +15,9 @@
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_service.h"
 #include "recship/serving/prediction_service.h"
+#include "src/serving/http_server.h"
 #include "src/serving/parse_error_interceptor.h"
+#include "src/serving/rest_api.h"
 
 namespace recship {
 namespace {
@@ -73,6 +75,7 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", o.host, ":", o.port, " (is the port in use?)"));
   }
+  if (absl::Status rest = server->StartRest(); !rest.ok()) return rest;
   server->CheckRemoteTargets();
   server->UpdateHealth();
   if (o.log) o.log(absl::StrCat("serving on ", o.host, ":", server->port_));
@@ -83,6 +86,31 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   }
   return server;
 }
+
+absl::Status ModelServer::StartRest() {
+  const ServerOptions& o = options_;
+  if (o.rest_api_port == 0) return absl::OkStatus();
+  rest_api_ =
+      std::make_unique<RestApi>(manager_.get(), o.limits, writer_.get(), o.rest_api_timeout);
+  HttpServerOptions http;
+  http.host = o.host;
+  http.port = o.rest_api_port < 0 ? 0 : o.rest_api_port;
+  http.threads = o.rest_api_num_threads > 0
+                     ? o.rest_api_num_threads
+                     : 4 * static_cast<int>(std::thread::hardware_concurrency());
+  http.max_body_bytes = static_cast<size_t>(o.max_request_bytes);
+  http.timeout = o.rest_api_timeout;
+  absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+      http,
+      [api = rest_api_.get()](absl::string_view method, absl::string_view path,
+                              absl::string_view body) { return api->Handle(method, path, body); });
+  if (!started.ok()) return started.status();
+  http_ = *std::move(started);
+  if (o.log) o.log(absl::StrCat("REST API on ", o.host, ":", http_->port()));
+  return absl::OkStatus();
+}
+
+int ModelServer::rest_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
 ModelServer::~ModelServer() {
   Shutdown();
@@ -210,6 +238,7 @@ void ModelServer::Shutdown() {
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
   }
+  if (http_ != nullptr) http_->Stop();
   // Requests in flight get up to 10 s to finish.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   if (options_.log) options_.log("stopped");

@@ -22,27 +22,34 @@ void SetResponseSpec(const ServableHandle& servable, const std::string& signatur
 
 }  // namespace
 
+absl::Status ServePredict(const ServableHandle& servable,
+                          const tensorflow::serving::PredictRequest& request,
+                          const PredictLimits& limits, BackgroundThread* writer,
+                          absl::Time deadline, tensorflow::serving::PredictResponse* response) {
+  const std::string& signature = request.model_spec().signature_name();
+  absl::Status ran;
+  auto run = [&] { ran = RunPredict(*servable.model, request, limits, response, deadline); };
+  if (writer != nullptr && signature == kAssignSignature) {
+    writer->Run(run);
+  } else {
+    run();
+  }
+  if (!ran.ok()) return ran;
+  SetResponseSpec(servable, signature.empty() ? kDefaultServingSignatureKey : signature,
+                  response->mutable_model_spec());
+  return absl::OkStatus();
+}
+
 grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* context,
                                             const tensorflow::serving::PredictRequest* request,
                                             tensorflow::serving::PredictResponse* response) {
   absl::StatusOr<ServableHandle> servable = manager_->Get(request->model_spec());
   if (!servable.ok()) return ToGrpcStatus(servable.status());
-  std::string signature = request->model_spec().signature_name();
-  absl::Status ran;
   // A client's deadline bounds the calls this model makes to its shards.
   const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                                   ? absl::InfiniteFuture()
                                   : absl::FromChrono(context->deadline());
-  auto run = [&] { ran = RunPredict(*servable->model, *request, limits_, response, deadline); };
-  if (writer_ != nullptr && signature == kAssignSignature) {
-    writer_->Run(run);
-  } else {
-    run();
-  }
-  if (!ran.ok()) return ToGrpcStatus(ran);
-  SetResponseSpec(*servable, signature.empty() ? kDefaultServingSignatureKey : signature,
-                  response->mutable_model_spec());
-  return grpc::Status::OK;
+  return ToGrpcStatus(ServePredict(*servable, *request, limits_, writer_, deadline, response));
 }
 
 grpc::Status PredictionServiceImpl::GetModelMetadata(

@@ -51,7 +51,10 @@ class Server:
         deadline = time.monotonic() + timeout
         while True:
             if port_file.exists():
-                self.address = f"{host}:{int(port_file.read_text())}"
+                # The gRPC port, then the REST port when REST is on.
+                ports = [int(line) for line in port_file.read_text().split()]
+                self.address = f"{host}:{ports[0]}"
+                self.rest_address = f"{host}:{ports[1]}" if len(ports) > 1 else None
                 break
             if self.process.poll() is not None:
                 raise AssertionError(f"recship serve exited {self.process.returncode}:\n"

@@ -1,7 +1,8 @@
 // `recship serve`: a model server speaking TensorFlow Serving's gRPC API.
 //
 // Start() loads every configured model's versions (with warmup) before it
-// accepts requests, then serves PredictionService, ModelService (version
+// accepts requests, then serves PredictionService, the REST API (with
+// rest_api_port), ModelService (version
 // states and config reloads; and, with config_file_poll_seconds, the config
 // file is read again that often and applied when it changed) and gRPC health
 // checking
@@ -37,8 +38,10 @@ class Server;
 
 namespace recship {
 
+class HttpServer;
 class ModelServiceImpl;
 class PredictionServiceImpl;
+class RestApi;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -61,8 +64,14 @@ struct ServerOptions {
   // The most bytes of tensors all requests in flight may hold together
   // (limits.memory is made from it when not set).
   uint64_t max_memory_bytes = uint64_t{4} << 30;
-  // Requests over this many bytes are refused by gRPC (RESOURCE_EXHAUSTED).
+  // Requests over this many bytes are refused by gRPC (RESOURCE_EXHAUSTED)
+  // and by REST (413).
   int max_request_bytes = 256 << 20;
+  // TensorFlow Serving's REST API on this port (0: off), served by this
+  // many threads (0: 4 per core); each request gets rest_api_timeout.
+  int rest_api_port = 0;  // -1 picks a free port.
+  int rest_api_num_threads = 0;
+  absl::Duration rest_api_timeout = absl::Seconds(30);
   std::function<void(const std::string&)> log;
   // Where the models' TfServingRemotePredict nodes call (an entry model's
   // shards); shared so that every version loaded reuses its channels. Null
@@ -79,6 +88,8 @@ class ModelServer {
   ~ModelServer();
 
   int port() const { return port_; }
+  // The REST port, 0 when REST is off.
+  int rest_port() const;
   ModelManager& manager() { return *manager_; }
 
   // Blocks until Shutdown().
@@ -87,6 +98,8 @@ class ModelServer {
 
  private:
   explicit ModelServer(ServerOptions options);
+  // Serves REST when rest_api_port asks for it.
+  absl::Status StartRest();
   void PollLoop();
   // Reads the config file every config_file_poll_seconds; applies changes.
   void ConfigLoop();
@@ -105,6 +118,8 @@ class ModelServer {
   std::unique_ptr<BackgroundThread> writer_;
   std::unique_ptr<PredictionServiceImpl> service_;
   std::unique_ptr<ModelServiceImpl> model_service_;
+  std::unique_ptr<RestApi> rest_api_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<grpc::Server> server_;
   absl::Notification stop_;
   std::thread poller_;

@@ -33,6 +33,14 @@ class PredictionServiceImpl final : public ::tensorflow::serving::PredictionServ
   BackgroundThread* const writer_;
 };
 
+// Runs `request` on `servable` as Predict does (a shard's table writes,
+// its hashtable_assign signature, on `writer` when given) and fills the
+// response's model spec. Shared by gRPC and REST.
+absl::Status ServePredict(const ServableHandle& servable,
+                          const tensorflow::serving::PredictRequest& request,
+                          const PredictLimits& limits, BackgroundThread* writer,
+                          absl::Time deadline, tensorflow::serving::PredictResponse* response);
+
 // The gRPC status carrying `status`'s code and message (the codes agree).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
