@@ -53,6 +53,7 @@ struct ServeOptions {
   std::string on_shard_failure = "fail";
   std::string port_file;
   int rest_api_port = 0;
+  std::string monitoring_config_file;
   int rest_api_num_threads = 0;
   int64_t rest_api_timeout_in_ms = 30000;
 };
@@ -141,6 +142,11 @@ void RunServe(const ServeOptions& o) {
   options.rest_api_port = o.rest_api_port;
   options.rest_api_num_threads = o.rest_api_num_threads;
   options.rest_api_timeout = absl::Milliseconds(o.rest_api_timeout_in_ms);
+  if (!o.monitoring_config_file.empty()) {
+    absl::StatusOr<std::string> path = ReadPrometheusPath(o.monitoring_config_file);
+    if (!path.ok()) Fail("serve", path.status().message());
+    options.prometheus_path = *path;
+  }
   ChooseModels(o, options);
   // SIGTERM and SIGINT are taken by sigwait below, so block them before any
   // server thread starts (threads inherit the mask).
@@ -329,6 +335,9 @@ void AddRestFlags(CLI::App& cmd, ServeOptions& o) {
                  "the answer")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  cmd.add_option("--monitoring_config_file", o.monitoring_config_file,
+                 "MonitoringConfig in text format: 'prometheus_config { enable: true path: "
+                 "\"/monitoring/prometheus/metrics\" }' serves the metrics on the REST port");
 }
 
 }  // namespace

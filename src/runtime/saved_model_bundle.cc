@@ -250,6 +250,18 @@ void SavedModelBundle::IndexTables(bool use_index_files) {
   }
 }
 
+std::vector<TableStats> SavedModelBundle::Tables() const {
+  std::vector<TableStats> tables;
+  for (const auto& resource : session_->resources().All()) {
+    if (auto* table = dynamic_cast<const HashTable*>(resource.get())) {
+      tables.push_back({table->name(), table->size(), table->MemoryBytes(), table->ViewBytes()});
+    }
+  }
+  std::sort(tables.begin(), tables.end(),
+            [](const TableStats& a, const TableStats& b) { return a.name < b.name; });
+  return tables;
+}
+
 size_t SavedModelBundle::MappedBytes() const {
   size_t bytes = 0;
   for (const auto& resource : session_->resources().All()) {

@@ -8,6 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "recship/format/tensor.h"
 #include "recship/format/tensor_proto.h"
+#include "recship/serving/serving_metrics.h"
 #include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
 #include "src/serving/replica_set.h"
 
@@ -93,6 +94,7 @@ class RemoteModel {
     absl::MutexLock lock(&mu_);
     ++zero_answers_;
     ++unlogged_;
+    RecordZeroAnswer(model);
     const absl::Time now = absl::Now();
     if (now - last_log_ < kZeroLogInterval) return;
     std::fprintf(stderr,
@@ -235,6 +237,8 @@ class HedgedCall {
     attempt->done = true;
     if (finished_) return;  // A loser, cancelled.
     const absl::Status status = ToAbslStatus(attempt->status);
+    RecordRemoteCall(name_, model_->replicas().address(attempt->replica), status,
+                     absl::Now() - attempt->start);
     model_->replicas().Report(attempt->replica, status);
     if (status.ok()) {
       model_->replicas().latencies().Record(absl::Now() - attempt->start);

@@ -31,7 +31,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
                          absl::string_view body) {
     HttpReply reply = handler(request.method, request.path, body);
     response.status = reply.code;
-    response.set_content(std::move(reply.body), kJson);
+    response.set_content(std::move(reply.body), reply.content_type);
   };
   // Bodies are read through a content reader: the library's own read caps a
   // body sent as a form (curl -d, urllib's default Content-Type) at 8 KiB

@@ -1,8 +1,7 @@
 // An HTTP/1.1 server on one port (cpp-httplib from Debian), handing every
 // request to one function. A body over max_body_bytes is refused with 413
 // before it is read whole; what the library refuses itself (413, 400)
-// still gets a JSON {"error": ...} body. Every response is
-// application/json.
+// still gets a JSON {"error": ...} body.
 #ifndef RECSHIP_SRC_SERVING_HTTP_SERVER_H_
 #define RECSHIP_SRC_SERVING_HTTP_SERVER_H_
 
@@ -23,7 +22,8 @@ namespace recship {
 
 struct HttpReply {
   int code = 200;
-  std::string body;  // JSON.
+  std::string body;
+  std::string content_type = "application/json";
 };
 
 struct HttpServerOptions {

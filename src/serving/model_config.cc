@@ -29,18 +29,38 @@ class ParseErrors : public google::protobuf::io::ErrorCollector {
   std::string first_;
 };
 
-}  // namespace
-
-absl::StatusOr<ModelServerConfig> ReadModelServerConfig(const std::string& path) {
+// Reads `path` as `message` in text format; errors name the file, the
+// message type and the line.
+absl::Status ReadTextProto(const std::string& path, google::protobuf::Message& message) {
   RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   google::protobuf::TextFormat::Parser parser;
   ParseErrors errors;
   parser.RecordErrorsTo(&errors);
-  ModelServerConfig config;
-  if (!parser.ParseFromString(text, &config)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a ModelServerConfig in text format: ", errors.first()));
+  if (!parser.ParseFromString(text, &message)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": not a ", message.GetDescriptor()->name(), " in text format: ", errors.first()));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadPrometheusPath(const std::string& path) {
+  tensorflow::serving::MonitoringConfig config;
+  RECSHIP_RETURN_IF_ERROR(ReadTextProto(path, config));
+  if (!config.prometheus_config().enable()) return std::string();
+  const std::string& where = config.prometheus_config().path();
+  if (where.empty()) return std::string(kDefaultPrometheusPath);
+  if (where[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": prometheus_config.path must start with '/', got '", where, "'"));
+  }
+  return where;
+}
+
+absl::StatusOr<ModelServerConfig> ReadModelServerConfig(const std::string& path) {
+  ModelServerConfig config;
+  RECSHIP_RETURN_IF_ERROR(ReadTextProto(path, config));
   absl::Status valid = ValidateModelServerConfig(config);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", valid.message()));
   return config;

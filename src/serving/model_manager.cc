@@ -10,6 +10,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/serving/folder_snapshot.h"
 #include "recship/serving/model_config.h"
+#include "recship/serving/serving_metrics.h"
 #include "recship/serving/warmup_replay.h"
 
 namespace recship {
@@ -157,9 +158,16 @@ absl::StatusOr<std::shared_ptr<const SavedModelBundle>> ModelManager::LoadBundle
   load_options.thread_pool = options_.thread_pool;
   load_options.remote_caller = options_.remote_caller;
   load_options.map_variables = options_.map_variables;
-  RECSHIP_ASSIGN_OR_RETURN(std::unique_ptr<SavedModelBundle> bundle,
-                           SavedModelBundle::Load(dir, load_options));
-  RECSHIP_ASSIGN_OR_RETURN(int replayed, ReplayWarmup(*bundle, options_.limits));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<SavedModelBundle>> loaded =
+      SavedModelBundle::Load(dir, load_options);
+  RecordLoad(dir, loaded.ok(), absl::Now() - start);
+  RECSHIP_RETURN_IF_ERROR(loaded.status());
+  std::unique_ptr<SavedModelBundle> bundle = *std::move(loaded);
+  const absl::Time warmup_start = absl::Now();
+  absl::StatusOr<int> warmed = ReplayWarmup(*bundle, options_.limits);
+  if (!warmed.ok() || *warmed > 0) RecordWarmup(dir, warmed.status(), absl::Now() - warmup_start);
+  RECSHIP_ASSIGN_OR_RETURN(int replayed, warmed);
   if (replayed > 0)
     Log(absl::StrFormat("model '%s' version %d: replayed %d warmup requests", model, version,
                         replayed));
@@ -358,6 +366,15 @@ absl::StatusOr<tensorflow::serving::GetModelStatusResponse> ModelManager::GetSta
         absl::StrCat("Could not find version ", *version, " of model ", spec.name()));
   }
   return absl::NotFoundError(absl::StrCat("Could not find any versions of model ", spec.name()));
+}
+
+std::vector<ServableHandle> ModelManager::LoadedVersions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ServableHandle> loaded;
+  for (const auto& [name, versions] : models_) {
+    for (const auto& [version, bundle] : versions) loaded.push_back({name, version, bundle});
+  }
+  return loaded;
 }
 
 std::map<std::string, bool> ModelManager::ModelsReady() const {

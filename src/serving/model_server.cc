@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "recship/core/mapped_file.h"
+#include "recship/serving/metrics.h"
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_service.h"
 #include "recship/serving/prediction_service.h"
@@ -76,6 +77,7 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
         absl::StrCat("cannot listen on ", o.host, ":", o.port, " (is the port in use?)"));
   }
   if (absl::Status rest = server->StartRest(); !rest.ok()) return rest;
+  server->AddGauges();
   server->CheckRemoteTargets();
   server->UpdateHealth();
   if (o.log) o.log(absl::StrCat("serving on ", o.host, ":", server->port_));
@@ -89,9 +91,14 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
 
 absl::Status ModelServer::StartRest() {
   const ServerOptions& o = options_;
-  if (o.rest_api_port == 0) return absl::OkStatus();
-  rest_api_ =
-      std::make_unique<RestApi>(manager_.get(), o.limits, writer_.get(), o.rest_api_timeout);
+  if (o.rest_api_port == 0) {
+    if (o.prometheus_path.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "the monitoring config enables Prometheus, which is served on the REST port: give "
+        "--rest_api_port");
+  }
+  rest_api_ = std::make_unique<RestApi>(manager_.get(), o.limits, writer_.get(), o.rest_api_timeout,
+                                        o.prometheus_path);
   HttpServerOptions http;
   http.host = o.host;
   http.port = o.rest_api_port < 0 ? 0 : o.rest_api_port;
@@ -110,10 +117,54 @@ absl::Status ModelServer::StartRest() {
   return absl::OkStatus();
 }
 
+void ModelServer::AddGauges() {
+  Metrics& metrics = Metrics::Global();
+  const ModelManager* manager = manager_.get();
+  gauges_.push_back(metrics.AddGauge(
+      "/recship/versions_loaded", "Versions of a model being served.", {"model_name"}, [manager] {
+        std::map<std::string, double> counts;
+        for (const auto& [name, ready] : manager->ModelsReady()) counts[name] = 0;
+        for (const ServableHandle& v : manager->LoadedVersions()) ++counts[v.name];
+        std::vector<std::pair<Metrics::Labels, double>> samples;
+        for (const auto& [name, n] : counts) samples.push_back({{name}, n});
+        return samples;
+      }));
+  gauges_.push_back(metrics.AddGauge(
+      "/recship/table_rows", "Rows of an embedding table of a version being served.",
+      {"model_name", "version", "table"}, [manager] {
+        std::vector<std::pair<Metrics::Labels, double>> samples;
+        for (const ServableHandle& v : manager->LoadedVersions()) {
+          for (const TableStats& t : v.model->Tables()) {
+            samples.push_back(
+                {{v.name, absl::StrCat(v.version), t.name}, static_cast<double>(t.rows)});
+          }
+        }
+        return samples;
+      }));
+  gauges_.push_back(metrics.AddGauge(
+      "/recship/table_bytes",
+      "Bytes of an embedding table of a version being served: its index and rows in the heap, "
+      "or its rows mapped from the export's files.",
+      {"model_name", "version", "table", "memory"}, [manager] {
+        std::vector<std::pair<Metrics::Labels, double>> samples;
+        for (const ServableHandle& v : manager->LoadedVersions()) {
+          for (const TableStats& t : v.model->Tables()) {
+            const std::string version = absl::StrCat(v.version);
+            samples.push_back(
+                {{v.name, version, t.name, "heap"}, static_cast<double>(t.heap_bytes)});
+            samples.push_back(
+                {{v.name, version, t.name, "mapped"}, static_cast<double>(t.mapped_bytes)});
+          }
+        }
+        return samples;
+      }));
+}
+
 int ModelServer::rest_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
 ModelServer::~ModelServer() {
   Shutdown();
+  for (int id : gauges_) Metrics::Global().RemoveGauge(id);
   if (poller_.joinable()) poller_.join();
   if (health_checker_.joinable()) health_checker_.join();
   if (config_poller_.joinable()) config_poller_.join();

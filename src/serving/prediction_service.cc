@@ -3,6 +3,7 @@
 #include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/sub_model.h"
+#include "recship/serving/serving_metrics.h"
 
 namespace recship {
 
@@ -43,13 +44,22 @@ absl::Status ServePredict(const ServableHandle& servable,
 grpc::Status PredictionServiceImpl::Predict(grpc::ServerContext* context,
                                             const tensorflow::serving::PredictRequest* request,
                                             tensorflow::serving::PredictResponse* response) {
-  absl::StatusOr<ServableHandle> servable = manager_->Get(request->model_spec());
-  if (!servable.ok()) return ToGrpcStatus(servable.status());
+  const absl::Time start = absl::Now();
+  absl::Status status = PredictOnce(context, *request, response);
+  RecordRequest(request->model_spec().name(), "predict", "GRPC", status, absl::Now() - start);
+  return ToGrpcStatus(status);
+}
+
+absl::Status PredictionServiceImpl::PredictOnce(grpc::ServerContext* context,
+                                                const tensorflow::serving::PredictRequest& request,
+                                                tensorflow::serving::PredictResponse* response) {
+  absl::StatusOr<ServableHandle> servable = manager_->Get(request.model_spec());
+  if (!servable.ok()) return servable.status();
   // A client's deadline bounds the calls this model makes to its shards.
   const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                                   ? absl::InfiniteFuture()
                                   : absl::FromChrono(context->deadline());
-  return ToGrpcStatus(ServePredict(*servable, *request, limits_, writer_, deadline, response));
+  return ServePredict(*servable, request, limits_, writer_, deadline, response);
 }
 
 grpc::Status PredictionServiceImpl::GetModelMetadata(

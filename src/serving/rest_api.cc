@@ -12,7 +12,9 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
+#include "recship/serving/metrics.h"
 #include "recship/serving/prediction_service.h"
+#include "recship/serving/serving_metrics.h"
 #include "src/serving/json_tensor.h"
 
 namespace recship {
@@ -107,6 +109,9 @@ int HttpCode(absl::StatusCode code) {
 HttpReply RestApi::Handle(absl::string_view method, absl::string_view path,
                           absl::string_view body) const {
   const std::string target(path);
+  if (!prometheus_path_.empty() && method == "GET" && target == prometheus_path_) {
+    return {200, Metrics::Global().RenderPrometheus(), "text/plain; version=0.0.4"};
+  }
   std::smatch m;
   if (method == "POST" && std::regex_match(target, m, PostPath())) {
     absl::StatusOr<tensorflow::serving::ModelSpec> spec = SpecOf(m);
@@ -115,7 +120,11 @@ HttpReply RestApi::Handle(absl::string_view method, absl::string_view path,
       return Reply(absl::UnimplementedError(
           absl::StrCat(m[4].str(), " is not supported by recship serve; use :predict")));
     }
-    return Reply(Predict(*std::move(spec), body));
+    const absl::Time start = absl::Now();
+    const std::string model = spec->name();
+    absl::StatusOr<std::string> answer = Predict(*std::move(spec), body);
+    RecordRequest(model, "predict", "REST", answer.status(), absl::Now() - start);
+    return Reply(answer);
   }
   if (method == "GET" && std::regex_match(target, m, GetPath())) {
     absl::StatusOr<tensorflow::serving::ModelSpec> spec = SpecOf(m);

@@ -1,6 +1,7 @@
 // TensorFlow Serving's REST API (its model_servers/http_rest_api_handler.cc)
 // over a ModelManager: GET /v1/models/<m>[/versions/<v>|/labels/<l>] (model
-// status), .../metadata, and POST ...:predict, with TensorFlow Serving's
+// status), .../metadata, and POST ...:predict, and the Prometheus metrics
+// when configured, with TensorFlow Serving's
 // JSON and codes. Answers are the gRPC services' own: the same manager,
 // version states and Predict path. Errors are {"error": "<message>"} with
 // the HTTP code of the status (404 NOT_FOUND, 400 INVALID_ARGUMENT, ...).
@@ -21,9 +22,15 @@ class RestApi {
  public:
   // `writer` as for PredictionServiceImpl (not owned); `timeout` bounds each
   // request's remote calls.
+  // With a `prometheus_path`, GET there answers Metrics::Global() in
+  // Prometheus' text format.
   RestApi(const ModelManager* manager, PredictLimits limits, BackgroundThread* writer,
-          absl::Duration timeout)
-      : manager_(manager), limits_(std::move(limits)), writer_(writer), timeout_(timeout) {}
+          absl::Duration timeout, std::string prometheus_path = "")
+      : manager_(manager),
+        limits_(std::move(limits)),
+        writer_(writer),
+        timeout_(timeout),
+        prometheus_path_(std::move(prometheus_path)) {}
 
   HttpReply Handle(absl::string_view method, absl::string_view path, absl::string_view body) const;
 
@@ -37,6 +44,7 @@ class RestApi {
   const PredictLimits limits_;
   BackgroundThread* const writer_;
   const absl::Duration timeout_;
+  const std::string prometheus_path_;
 };
 
 // TensorFlow Serving's HTTP code for a status (400, 404, 429, 501, 503...).

@@ -35,6 +35,15 @@ struct LoadOptions {
   bool map_variables = true;
 };
 
+// One hash table of a loaded model: its name, rows, and the bytes of its
+// index and rows in the heap and of its rows mapped from files.
+struct TableStats {
+  std::string name;
+  int64_t rows = 0;
+  size_t heap_bytes = 0;
+  size_t mapped_bytes = 0;
+};
+
 class SavedModelBundle {
  public:
   static absl::StatusOr<std::unique_ptr<SavedModelBundle>> Load(const std::string& export_dir,
@@ -56,6 +65,9 @@ class SavedModelBundle {
   absl::StatusOr<std::map<std::string, Tensor>> RunSignature(
       const std::string& name, const std::map<std::string, Tensor>& inputs,
       const std::vector<std::string>& output_filter = {}, const RunOptions& run_options = {}) const;
+
+  // Each hash table, sorted by name.
+  std::vector<TableStats> Tables() const;
 
   // Heap bytes held by the model's tables and variables.
   size_t ResourceBytes() const;

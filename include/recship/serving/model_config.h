@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
+#include "recship/tensorflow_serving/config/monitoring_config.pb.h"
 
 namespace recship {
 
@@ -18,6 +19,13 @@ namespace recship {
 // syntax error; every model must have a unique name and a base_path.
 absl::StatusOr<tensorflow::serving::ModelServerConfig> ReadModelServerConfig(
     const std::string& path);
+
+// TensorFlow Serving's default prometheus_config path.
+inline constexpr char kDefaultPrometheusPath[] = "/monitoring/prometheus/metrics";
+
+// Reads a --monitoring_config_file (MonitoringConfig in text format): the
+// path to answer Prometheus' scrapes on, empty when it is not enabled.
+absl::StatusOr<std::string> ReadPrometheusPath(const std::string& path);
 
 // One model with the default policy (the latest version).
 tensorflow::serving::ModelServerConfig SingleModelConfig(const std::string& name,

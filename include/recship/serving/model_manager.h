@@ -102,6 +102,9 @@ class ModelManager {
   // InvalidArgument for an unknown label.
   absl::StatusOr<ServableHandle> Get(const tensorflow::serving::ModelSpec& spec) const;
 
+  // Every version being served, by model and version.
+  std::vector<ServableHandle> LoadedVersions() const;
+
   // Configured model names, and whether each has a version to serve.
   std::map<std::string, bool> ModelsReady() const;
 

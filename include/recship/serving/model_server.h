@@ -72,6 +72,9 @@ struct ServerOptions {
   int rest_api_port = 0;  // -1 picks a free port.
   int rest_api_num_threads = 0;
   absl::Duration rest_api_timeout = absl::Seconds(30);
+  // Where the REST port answers the metrics in Prometheus' text format
+  // (TensorFlow Serving's prometheus_config path); empty: nowhere.
+  std::string prometheus_path;
   std::function<void(const std::string&)> log;
   // Where the models' TfServingRemotePredict nodes call (an entry model's
   // shards); shared so that every version loaded reuses its channels. Null
@@ -100,6 +103,8 @@ class ModelServer {
   explicit ModelServer(ServerOptions options);
   // Serves REST when rest_api_port asks for it.
   absl::Status StartRest();
+  // The gauges read from this server's models at each scrape.
+  void AddGauges();
   void PollLoop();
   // Reads the config file every config_file_poll_seconds; applies changes.
   void ConfigLoop();
@@ -131,6 +136,7 @@ class ModelServer {
   // Every model name health was ever reported for (a model dropped by a
   // reload turns NOT_SERVING).
   std::set<std::string> health_names_ ABSL_GUARDED_BY(health_mu_);
+  std::vector<int> gauges_;  // Metrics::Global() ids, removed at destruction.
 };
 
 }  // namespace recship

@@ -28,6 +28,10 @@ class PredictionServiceImpl final : public ::tensorflow::serving::PredictionServ
                                 tensorflow::serving::GetModelMetadataResponse* response) override;
 
  private:
+  absl::Status PredictOnce(grpc::ServerContext* context,
+                           const tensorflow::serving::PredictRequest& request,
+                           tensorflow::serving::PredictResponse* response);
+
   const ModelManager* manager_;
   const PredictLimits limits_;
   BackgroundThread* const writer_;
