@@ -26,6 +26,12 @@ Steps:
         loopback port, driven by `runtime_bench --grpc` with --clients (4)
         concurrent client threads in a second process.
     The outputs of each batch's first request are compared across systems.
+    With --batching, (d): batch-1 requests from --batching-clients (32)
+    threads to `recship serve` without and with --enable_batching
+    (max_batch_size = the clients, --batch-timeout-micros, num_batch_threads
+    = --threads), --rounds (2) times alternating; the best throughput of each
+    counts, with that run's p99. Targets: throughput with batching >= 2x
+    without, p99 <= 2x.
  4. Load time and peak memory with --ids ids in all (10M: 2 tables x 5M, dim
     8): `runtime_bench --load-only` (SavedModelBundle::Load) and TensorFlow's
     tf.compat.v1.saved_model.loader.load, each in a fresh process, --load-runs
@@ -153,13 +159,13 @@ def predict_request(inputs):
     return body
 
 
-def write_requests(work, batches, count, ids_per_table, seed):
-    """Writes requests.bin (runtime_bench's format: u64 batch, u64 length,
+def write_requests(work, batches, count, ids_per_table, seed, name="requests.bin"):
+    """Writes `name` (runtime_bench's format: u64 batch, u64 length,
     PredictRequest) and inputs-<batch>.npz (for TensorFlow)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    path = work / "requests.bin"
+    path = work / name
     with open(path, "wb") as f:
         for batch in batches:
             requests = [make_inputs(rng, batch, ids_per_table) for _ in range(count)]
@@ -194,22 +200,48 @@ def measure_tensorflow(saved_model, work, args):
     return out
 
 
-def measure_grpc(recship, runtime_bench, export_base, requests, work, args):
+def measure_grpc(recship, runtime_bench, export_base, requests, work, args, clients=None,
+                 serve_flags=()):
     """Starts `recship serve` on a free loopback port, drives it with
-    `runtime_bench --grpc`, stops it with SIGTERM."""
+    `runtime_bench --grpc` from `clients` threads (--clients), stops it with
+    SIGTERM."""
     with Server(recship, "serve", ["--model_name", MODEL_NAME, "--model_base_path", export_base,
                                    "--tensorflow_intra_op_parallelism", args.threads,
-                                   "--file_system_poll_wait_seconds", 0],
+                                   "--file_system_poll_wait_seconds", 0, *serve_flags],
                 work / "serve.log") as server:
         _, rss, stdout = run_measured(
             [runtime_bench, "--grpc", server.address, "--model-name", MODEL_NAME,
-             "--requests", requests, "--clients", args.clients, "--seconds", args.seconds,
-             "--warmup-seconds", args.warmup_seconds], what="runtime_bench --grpc")
+             "--requests", requests, "--clients", clients or args.clients, "--seconds",
+             args.seconds, "--warmup-seconds", args.warmup_seconds], what="runtime_bench --grpc")
         out = last_json(stdout)
         out["client_rss"] = rss or out["peak_rss"]["vm_hwm_bytes"]
         out["server_rss"] = server.peak_rss()
         out["port"] = server.port
         return out
+
+
+def measure_batching(recship, runtime_bench, export_base, work, args):
+    """Batch-1 requests from --batching-clients threads to `recship serve`
+    without and with --enable_batching, --rounds times alternating; the best
+    throughput of each and the p99 of that run."""
+    requests = write_requests(work, [1], args.requests_per_batch, args.serve_ids // 2,
+                              args.seed + 1, name="batch1.bin")
+    parameters = work / "batching.config"
+    parameters.write_text(f"max_batch_size {{ value: {args.batching_clients} }}\n"
+                          f"batch_timeout_micros {{ value: {args.batch_timeout_micros} }}\n"
+                          f"num_batch_threads {{ value: {args.threads} }}\n")
+    flags = {"off": (), "on": ("--enable_batching", "--batching_parameters_file", parameters)}
+    runs = {"off": [], "on": []}
+    for i in range(args.rounds):
+        for mode in (["off", "on"] if i % 2 == 0 else ["on", "off"]):
+            out = measure_grpc(recship, runtime_bench, export_base, requests, work, args,
+                               clients=args.batching_clients, serve_flags=flags[mode])
+            runs[mode].append(out["results"][0])
+            print(f"serving_bench: batching {mode}, round {i + 1}: "
+                  f"{out['results'][0]['requests_per_s']:,.0f} requests/s, "
+                  f"p99 {out['results'][0]['p99_ms']:.3f} ms", flush=True)
+    return {mode: max(measured, key=lambda x: x["requests_per_s"]) | {"runs": measured}
+            for mode, measured in runs.items()}
 
 
 def measure_load_recship(runtime_bench, saved_model, args):
@@ -388,6 +420,19 @@ def print_report(r, args):
         print()
 
     targets = []
+    if r.get("batching"):
+        off, on = r["batching"]["off"], r["batching"]["on"]
+        print(f"(d) batch 1 from {args.batching_clients} clients, `recship serve` without and "
+              f"with --enable_batching (batch_timeout_micros {args.batch_timeout_micros}):")
+        print_table(["batching", "requests/s", "p50 ms", "p99 ms"],
+                    [[name, f"{x['requests_per_s']:,.0f}", f"{x['p50_ms']:.3f}",
+                      f"{x['p99_ms']:.3f}"] for name, x in (("off", off), ("on", on))])
+        print()
+        ratio = on["requests_per_s"] / off["requests_per_s"]
+        targets.append(("(d) throughput with / without batching", f"{ratio:.2f}x", ">= 2x",
+                        ratio >= 2))
+        ratio = on["p99_ms"] / off["p99_ms"]
+        targets.append(("(d) p99 with / without batching", f"{ratio:.2f}x", "<= 2x", ratio <= 2))
     if r.get("tf"):
         goals = {1: 2.0, 512: 1.0}
         for batch in args.batches:
@@ -434,6 +479,13 @@ def main():
     parser.add_argument("--no-tf", action="store_true", help="skip TensorFlow")
     parser.add_argument("--no-grpc", action="store_true", help="skip (c)")
     parser.add_argument("--no-load", action="store_true", help="skip the load test")
+    parser.add_argument("--batching", action="store_true",
+                        help="also (d): batch-1 requests with and without --enable_batching")
+    parser.add_argument("--batching-clients", type=int, default=32,
+                        help="client threads for (d) (32), also its max_batch_size")
+    parser.add_argument("--batch-timeout-micros", type=int, default=1000,
+                        help="batch_timeout_micros for (d) (1000)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (d), alternating (2)")
     add_dir_args(parser, "build tree with recship and bench/runtime_bench")
     add_output_args(parser)
     parser.add_argument("--tf-child", nargs="+", help=argparse.SUPPRESS)
@@ -474,6 +526,9 @@ def main():
         if not args.no_grpc:
             print("serving_bench: (c) recship serve over gRPC", flush=True)
             results["grpc"] = measure_grpc(recship, runtime_bench, base, requests, work, args)
+        if args.batching:
+            print("serving_bench: (d) batching", flush=True)
+            results["batching"] = measure_batching(recship, runtime_bench, base, work, args)
         reference = results.get("tf") or results["recship"]
         agreement = {}
         for name in ("recship", "grpc"):

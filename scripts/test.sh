@@ -3,7 +3,8 @@
 # (Debian packages, the Python venv with TensorFlow), builds, then runs the
 # C++ unit tests, the C++ example against the installed library, the C++
 # tests under AddressSanitizer + UBSan and ThreadSanitizer, the fuzzers
-# (bounded time) and the TensorFlow interop tests.
+# (bounded time), the TensorFlow interop tests and the container image build
+# (where a container engine can build it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -37,6 +38,10 @@ cmake --build "$root/build/example"
 
 echo "== TensorFlow interop tests"
 RECSHIP_BUILD_DIR="$root/build" "$root/build/venv/bin/python" -m pytest "$root/tests/python" -q
+
+echo "== container image"
+# Builds deploy/docker's image where an engine can; otherwise says why.
+"$root/deploy/docker/build.sh" recship:test
 
 # ASan + UBSan over the C++ tests and the fuzzers, TSan over the concurrent ones.
 "$root/scripts/sanitize.sh" address thread

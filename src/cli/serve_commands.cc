@@ -16,6 +16,7 @@
 #include "recship/format/proto_any.h"
 #include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
+#include "recship/serving/batching.h"
 #include "recship/serving/grpc_remote_caller.h"
 #include "recship/serving/layout_filter.h"
 #include "recship/serving/model_config.h"
@@ -34,6 +35,7 @@ struct ServeOptions {
   std::string model_base_path;
   std::string model_config_file;
   double model_config_file_poll_wait_seconds = 0;
+  bool allow_version_labels_for_unavailable_models = false;
   std::string layout_base_path;
   std::vector<std::string> layout_filters;
   double poll_wait_seconds = 1;
@@ -54,6 +56,8 @@ struct ServeOptions {
   std::string port_file;
   int rest_api_port = 0;
   std::string monitoring_config_file;
+  bool enable_batching = false;
+  std::string batching_parameters_file;
   int rest_api_num_threads = 0;
   int64_t rest_api_timeout_in_ms = 30000;
 };
@@ -112,6 +116,8 @@ void ChooseModels(const ServeOptions& o, ServerOptions& options) {
     options.config = *std::move(config);
     options.config_file = o.model_config_file;
     options.config_file_poll_seconds = o.model_config_file_poll_wait_seconds;
+    options.allow_version_labels_for_unavailable_models =
+        o.allow_version_labels_for_unavailable_models;
   } else {
     if (o.model_base_path.empty()) {
       Fail("serve",
@@ -146,6 +152,16 @@ void RunServe(const ServeOptions& o) {
     absl::StatusOr<std::string> path = ReadPrometheusPath(o.monitoring_config_file);
     if (!path.ok()) Fail("serve", path.status().message());
     options.prometheus_path = *path;
+  }
+  if (o.enable_batching) {
+    options.batching = BatchingOptions();
+    if (!o.batching_parameters_file.empty()) {
+      absl::StatusOr<BatchingOptions> batching = ReadBatchingParameters(o.batching_parameters_file);
+      if (!batching.ok()) Fail("serve", batching.status().message());
+      options.batching = *batching;
+    }
+  } else if (!o.batching_parameters_file.empty()) {
+    Fail("serve", "--batching_parameters_file configures batching: give --enable_batching too");
   }
   ChooseModels(o, options);
   // SIGTERM and SIGINT are taken by sigwait below, so block them before any
@@ -319,8 +335,27 @@ void AddRemoteFlags(CLI::App& cmd, ServeOptions& o) {
       ->check(CLI::Range(0.01, 3600.0));
 }
 
-// The flags of TensorFlow Serving's REST API.
-void AddRestFlags(CLI::App& cmd, ServeOptions& o) {
+// The flags naming the models to serve, one or from a config file.
+void AddModelFlags(CLI::App& cmd, ServeOptions& o) {
+  cmd.add_option(
+      "--model_name", o.model_name,
+      "name of the one model to serve; with --layout_base_path, the layout's model name");
+  cmd.add_option("--model_base_path", o.model_base_path,
+                 "folder of the model's numeric version folders");
+  cmd.add_option("--model_config_file", o.model_config_file,
+                 "ModelServerConfig in text format: several models, version policies, labels");
+  cmd.add_option("--model_config_file_poll_wait_seconds", o.model_config_file_poll_wait_seconds,
+                 "seconds between reads of --model_config_file: models added and removed "
+                 "while the others serve (0: read once)")
+      ->capture_default_str();
+  cmd.add_flag("--allow_version_labels_for_unavailable_models",
+               o.allow_version_labels_for_unavailable_models,
+               "let a new version label of --model_config_file name a version not loaded yet "
+               "(otherwise the labels are refused)");
+}
+
+// The flags of TensorFlow Serving's REST API, metrics and batching.
+void AddOperatorFlags(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--rest_api_port", o.rest_api_port,
                  "port of TensorFlow Serving's REST API (/v1/models/...): 0 turns it off, -1 "
                  "picks a free port")
@@ -335,6 +370,11 @@ void AddRestFlags(CLI::App& cmd, ServeOptions& o) {
                  "the answer")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  cmd.add_flag("--enable_batching", o.enable_batching,
+               "merge concurrent requests to a model into batches (gRPC and REST)");
+  cmd.add_option("--batching_parameters_file", o.batching_parameters_file,
+                 "BatchingParameters in text format: max_batch_size, batch_timeout_micros, "
+                 "max_enqueued_batches, num_batch_threads, allowed_batch_sizes");
   cmd.add_option("--monitoring_config_file", o.monitoring_config_file,
                  "MonitoringConfig in text format: 'prometheus_config { enable: true path: "
                  "\"/monitoring/prometheus/metrics\" }' serves the metrics on the REST port");
@@ -349,19 +389,12 @@ void AddServeCommand(CLI::App& app) {
       "Serve SavedModels over TensorFlow Serving's gRPC API (PredictionService, "
       "ModelService, health checking) and REST API. Flags follow tensorflow_model_server's "
       "names.");
+  // As tensorflow_model_server's: a flag given again wins (a container's
+  // extra arguments override its entrypoint's).
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--port", o->port, "gRPC port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
-  cmd->add_option(
-      "--model_name", o->model_name,
-      "name of the one model to serve; with --layout_base_path, the layout's model name");
-  cmd->add_option("--model_base_path", o->model_base_path,
-                  "folder of the model's numeric version folders");
-  cmd->add_option("--model_config_file", o->model_config_file,
-                  "ModelServerConfig in text format: several models, version policies, labels");
-  cmd->add_option("--model_config_file_poll_wait_seconds", o->model_config_file_poll_wait_seconds,
-                  "seconds between reads of --model_config_file: models added and removed "
-                  "while the others serve (0: read once)")
-      ->capture_default_str();
+  AddModelFlags(*cmd, *o);
   cmd->add_option("--layout_base_path", o->layout_base_path,
                   "serve sub-models of a distributed export (its export_dir_base with entry/, "
                   "ps_<i>/, dense_0/): entry as --model_name, ps_<i> as <model_name>:ps_<i>");
@@ -413,7 +446,7 @@ void AddServeCommand(CLI::App& app) {
                   "the port it listens on to this file, atomically, and the REST port on a "
                   "second line when REST is on: how a script that passed --port 0 learns the "
                   "port and that the server is ready");
-  AddRestFlags(*cmd, *o);
+  AddOperatorFlags(*cmd, *o);
   cmd->callback([o] { RunServe(*o); });
 }
 

@@ -29,7 +29,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   SetTimeouts(server, options.timeout);
   auto serve = [handler](const httplib::Request& request, httplib::Response& response,
                          absl::string_view body) {
-    HttpReply reply = handler(request.method, request.path, body);
+    // The path as sent (percent-encoded, without the query): the handler
+    // decodes what it matched, as TensorFlow Serving does ("ctr%3Aps_0").
+    const std::string& target = request.target;
+    HttpReply reply = handler(request.method, target.substr(0, target.find('?')), body);
     response.status = reply.code;
     response.set_content(std::move(reply.body), reply.content_type);
   };

@@ -37,6 +37,7 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
+  // `path` is as the client sent it: percent-encoded, without the query.
   using Handler = std::function<HttpReply(absl::string_view method, absl::string_view path,
                                           absl::string_view body)>;
 

@@ -29,9 +29,9 @@ class ParseErrors : public google::protobuf::io::ErrorCollector {
   std::string first_;
 };
 
-// Reads `path` as `message` in text format; errors name the file, the
-// message type and the line.
-absl::Status ReadTextProto(const std::string& path, google::protobuf::Message& message) {
+}  // namespace
+
+absl::Status ReadTextProtoFile(const std::string& path, google::protobuf::Message& message) {
   RECSHIP_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   google::protobuf::TextFormat::Parser parser;
   ParseErrors errors;
@@ -43,11 +43,9 @@ absl::Status ReadTextProto(const std::string& path, google::protobuf::Message& m
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::StatusOr<std::string> ReadPrometheusPath(const std::string& path) {
   tensorflow::serving::MonitoringConfig config;
-  RECSHIP_RETURN_IF_ERROR(ReadTextProto(path, config));
+  RECSHIP_RETURN_IF_ERROR(ReadTextProtoFile(path, config));
   if (!config.prometheus_config().enable()) return std::string();
   const std::string& where = config.prometheus_config().path();
   if (where.empty()) return std::string(kDefaultPrometheusPath);
@@ -60,7 +58,7 @@ absl::StatusOr<std::string> ReadPrometheusPath(const std::string& path) {
 
 absl::StatusOr<ModelServerConfig> ReadModelServerConfig(const std::string& path) {
   ModelServerConfig config;
-  RECSHIP_RETURN_IF_ERROR(ReadTextProto(path, config));
+  RECSHIP_RETURN_IF_ERROR(ReadTextProtoFile(path, config));
   absl::Status valid = ValidateModelServerConfig(config);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", valid.message()));
   return config;

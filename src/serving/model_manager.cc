@@ -27,19 +27,28 @@ std::string VersionPath(const tensorflow::serving::ModelConfig& model, int64_t v
   return (std::filesystem::path(model.base_path()) / std::to_string(version)).string();
 }
 
-// The version `spec` names, by number or by one of `config`'s labels; none
-// for the latest (or a model not configured, which is not found). An unknown
+// Each model's labels as `config` gives them.
+ModelManager::LabelMap LabelsOf(const ModelServerConfig& config) {
+  ModelManager::LabelMap labels;
+  for (const auto& model : config.model_config_list().config()) {
+    labels[model.name()].insert(model.version_labels().begin(), model.version_labels().end());
+  }
+  return labels;
+}
+
+// The version `spec` names, by number or by one of `labels`; none for the
+// latest (or for a model not `configured`, which is not found). An unknown
 // label is InvalidArgument, with TensorFlow Serving's message.
 absl::StatusOr<std::optional<int64_t>> RequestedVersion(
-    const ModelServerConfig& config, const tensorflow::serving::ModelSpec& spec) {
+    const ModelManager::LabelMap& labels, bool configured,
+    const tensorflow::serving::ModelSpec& spec) {
   if (spec.has_version()) return spec.version().value();
-  if (spec.version_label().empty()) return std::nullopt;
-  const auto& models = config.model_config_list().config();
-  auto model = std::find_if(models.begin(), models.end(),
-                            [&](const auto& m) { return m.name() == spec.name(); });
-  if (model == models.end()) return std::nullopt;
-  auto it = model->version_labels().find(spec.version_label());
-  if (it != model->version_labels().end()) return it->second;
+  if (spec.version_label().empty() || !configured) return std::nullopt;
+  auto model = labels.find(spec.name());
+  if (model != labels.end()) {
+    auto it = model->second.find(spec.version_label());
+    if (it != model->second.end()) return it->second;
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("Unrecognized servable version label: ", spec.version_label()));
 }
@@ -50,7 +59,29 @@ ModelManager::ModelManager(ModelServerConfig config, Options options)
     : options_(std::move(options)) {
   absl::MutexLock lock(&mu_);
   config_ = std::make_shared<const ModelServerConfig>(std::move(config));
+  labels_ = LabelsOf(*config_);
   for (const auto& model : config_->model_config_list().config()) models_[model.name()];
+}
+
+absl::Status ModelManager::CheckLabels() const { return CheckLabels(*config(), LabelMap()); }
+
+absl::Status ModelManager::CheckLabels(const ModelServerConfig& config,
+                                       const LabelMap& previous) const {
+  for (const auto& model : config.model_config_list().config()) {
+    const Versions loaded = Loaded(model.name());
+    auto before = previous.find(model.name());
+    for (const auto& [label, version] : model.version_labels()) {
+      if (loaded.contains(version)) continue;
+      const bool unused = before == previous.end() || !before->second.contains(label);
+      if (options_.allow_version_labels_for_unavailable_models && unused) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Request to assign label to version ", version, " of model ", model.name(),
+          ", which is not currently available for inference (label '", label, "'",
+          unused ? "; --allow_version_labels_for_unavailable_models allows it for a new label" : "",
+          ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::shared_ptr<const ModelServerConfig> ModelManager::config() const {
@@ -109,8 +140,22 @@ absl::Status ModelManager::Reload(ModelServerConfig config) {
   }
   for (const std::string& name : dropped) DropModel(name);
   PollVersionsLocked();
-  // A new model whose version failed to load fails the reload.
+  // The labels change only if they name available versions; the models
+  // changed either way, as in TensorFlow Serving.
   absl::Status result;
+  {
+    LabelMap previous;
+    {
+      absl::MutexLock lock(&mu_);
+      previous = labels_;
+    }
+    result = CheckLabels(*this->config(), previous);
+    if (result.ok()) {
+      absl::MutexLock lock(&mu_);
+      labels_ = LabelsOf(*config_);
+    }
+  }
+  // A new model whose version failed to load fails the reload.
   for (const auto& model : this->config()->model_config_list().config()) {
     if (!Loaded(model.name()).empty()) continue;
     for (const auto& version : states_.Of(model.name())) {
@@ -339,7 +384,8 @@ void ModelManager::UnloadUnwanted(const tensorflow::serving::ModelConfig& model,
 absl::StatusOr<ServableHandle> ModelManager::Get(const tensorflow::serving::ModelSpec& spec) const {
   if (spec.name().empty()) return absl::InvalidArgumentError("the model spec names no model");
   absl::MutexLock lock(&mu_);
-  RECSHIP_ASSIGN_OR_RETURN(std::optional<int64_t> version, RequestedVersion(*config_, spec));
+  RECSHIP_ASSIGN_OR_RETURN(std::optional<int64_t> version,
+                           RequestedVersion(labels_, models_.contains(spec.name()), spec));
   auto model = models_.find(spec.name());
   std::string request = version ? absl::StrCat("Specific(", spec.name(), ", ", *version, ")")
                                 : absl::StrCat("Latest(", spec.name(), ")");
@@ -355,7 +401,12 @@ absl::StatusOr<ServableHandle> ModelManager::Get(const tensorflow::serving::Mode
 
 absl::StatusOr<tensorflow::serving::GetModelStatusResponse> ModelManager::GetStatus(
     const tensorflow::serving::ModelSpec& spec) const {
-  RECSHIP_ASSIGN_OR_RETURN(std::optional<int64_t> version, RequestedVersion(*config(), spec));
+  std::optional<int64_t> version;
+  {
+    absl::MutexLock lock(&mu_);
+    RECSHIP_ASSIGN_OR_RETURN(version,
+                             RequestedVersion(labels_, models_.contains(spec.name()), spec));
+  }
   tensorflow::serving::GetModelStatusResponse response;
   for (const auto& status : states_.Of(spec.name())) {
     if (!version || status.version() == *version) *response.add_model_version_status() = status;

@@ -52,12 +52,16 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
   manager_options.log = o.log;
   manager_options.max_num_load_retries = o.max_num_load_retries;
   manager_options.load_retry_interval = o.load_retry_interval;
+  manager_options.allow_version_labels_for_unavailable_models =
+      o.allow_version_labels_for_unavailable_models;
   server->manager_ = std::make_unique<ModelManager>(o.config, manager_options);
   server->manager_->Poll();
+  if (absl::Status labels = server->manager_->CheckLabels(); !labels.ok()) return labels;
 
   server->writer_ = std::make_unique<BackgroundThread>();
-  server->service_ = std::make_unique<PredictionServiceImpl>(server->manager_.get(), o.limits,
-                                                             server->writer_.get());
+  if (o.batching) server->batcher_ = std::make_unique<Batcher>(*o.batching, o.limits);
+  server->service_ = std::make_unique<PredictionServiceImpl>(
+      server->manager_.get(), o.limits, server->writer_.get(), server->batcher_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(o.host, ":", o.port), grpc::InsecureServerCredentials(),
@@ -97,8 +101,8 @@ absl::Status ModelServer::StartRest() {
         "the monitoring config enables Prometheus, which is served on the REST port: give "
         "--rest_api_port");
   }
-  rest_api_ = std::make_unique<RestApi>(manager_.get(), o.limits, writer_.get(), o.rest_api_timeout,
-                                        o.prometheus_path);
+  rest_api_ = std::make_unique<RestApi>(manager_.get(), o.limits, writer_.get(), batcher_.get(),
+                                        o.rest_api_timeout, o.prometheus_path);
   HttpServerOptions http;
   http.host = o.host;
   http.port = o.rest_api_port < 0 ? 0 : o.rest_api_port;
@@ -286,10 +290,11 @@ void ModelServer::Shutdown() {
   if (poller_.joinable()) poller_.join();
   if (health_checker_.joinable()) health_checker_.join();
   if (config_poller_.joinable()) config_poller_.join();
+  if (http_ != nullptr) http_->Stop();
+  if (server_ == nullptr) return;  // Start failed before it listened.
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
   }
-  if (http_ != nullptr) http_->Stop();
   // Requests in flight get up to 10 s to finish.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   if (options_.log) options_.log("stopped");

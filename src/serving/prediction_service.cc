@@ -25,15 +25,21 @@ void SetResponseSpec(const ServableHandle& servable, const std::string& signatur
 
 absl::Status ServePredict(const ServableHandle& servable,
                           const tensorflow::serving::PredictRequest& request,
-                          const PredictLimits& limits, BackgroundThread* writer,
+                          const PredictLimits& limits, BackgroundThread* writer, Batcher* batcher,
                           absl::Time deadline, tensorflow::serving::PredictResponse* response) {
   const std::string& signature = request.model_spec().signature_name();
   absl::Status ran;
-  auto run = [&] { ran = RunPredict(*servable.model, request, limits, response, deadline); };
-  if (writer != nullptr && signature == kAssignSignature) {
-    writer->Run(run);
+  if (signature == kAssignSignature) {  // A table write: never batched.
+    auto run = [&] { ran = RunPredict(*servable.model, request, limits, response, deadline); };
+    if (writer != nullptr) {
+      writer->Run(run);
+    } else {
+      run();
+    }
+  } else if (batcher != nullptr) {
+    ran = batcher->Predict(*servable.model, request, deadline, response);
   } else {
-    run();
+    ran = RunPredict(*servable.model, request, limits, response, deadline);
   }
   if (!ran.ok()) return ran;
   SetResponseSpec(servable, signature.empty() ? kDefaultServingSignatureKey : signature,
@@ -59,7 +65,7 @@ absl::Status PredictionServiceImpl::PredictOnce(grpc::ServerContext* context,
   const absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                                   ? absl::InfiniteFuture()
                                   : absl::FromChrono(context->deadline());
-  return ServePredict(*servable, request, limits_, writer_, deadline, response);
+  return ServePredict(*servable, request, limits_, writer_, batcher_, deadline, response);
 }
 
 grpc::Status PredictionServiceImpl::GetModelMetadata(

@@ -39,11 +39,33 @@ const std::regex& GetPath() {
   return *re;
 }
 
-// The model spec of a path's name, version and label groups.
+// `text` with its %XX escapes decoded; nullopt for a broken one.
+std::optional<std::string> PercentDecoded(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    int byte = 0;
+    if (i + 2 >= text.size() ||
+        !absl::SimpleHexAtoi(absl::string_view(text).substr(i + 1, 2), &byte)) {
+      return std::nullopt;
+    }
+    out += static_cast<char>(byte);
+    i += 2;
+  }
+  return out;
+}
+
+// The model spec of a path's name, version and label groups (the name and
+// label percent-decoded: a sub-model "ctr:ps_0" is "ctr%3Aps_0" in a path).
 absl::StatusOr<tensorflow::serving::ModelSpec> SpecOf(const std::smatch& m) {
   tensorflow::serving::ModelSpec spec;
   if (!m[1].matched) return absl::InvalidArgumentError("Missing model name in request.");
-  spec.set_name(m[1].str());
+  std::optional<std::string> name = PercentDecoded(m[1].str());
+  if (!name) return absl::InvalidArgumentError("Failed to decode model name:" + m[1].str());
+  spec.set_name(*name);
   if (m[2].matched) {
     int64_t version;
     if (!absl::SimpleAtoi(m[2].str(), &version)) {
@@ -52,7 +74,13 @@ absl::StatusOr<tensorflow::serving::ModelSpec> SpecOf(const std::smatch& m) {
     }
     spec.mutable_version()->set_value(version);
   }
-  if (m[3].matched) spec.set_version_label(m[3].str());
+  if (m[3].matched) {
+    std::optional<std::string> label = PercentDecoded(m[3].str());
+    if (!label) {
+      return absl::InvalidArgumentError("Failed to decode model version label:" + m[3].str());
+    }
+    spec.set_version_label(*label);
+  }
   return spec;
 }
 
@@ -179,8 +207,8 @@ absl::StatusOr<std::string> RestApi::Predict(tensorflow::serving::ModelSpec spec
   RECSHIP_RETURN_IF_ERROR(FillPredictInputs(parsed, signature->second, &request));
   parsed.json = nlohmann::json();  // The tensors hold the values now.
   tensorflow::serving::PredictResponse response;
-  RECSHIP_RETURN_IF_ERROR(
-      ServePredict(servable, request, limits_, writer_, absl::Now() + timeout_, &response));
+  RECSHIP_RETURN_IF_ERROR(ServePredict(servable, request, limits_, writer_, batcher_,
+                                       absl::Now() + timeout_, &response));
   return PredictResponseJson(response, parsed.row_format);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "recship/serving/background_thread.h"
+#include "recship/serving/batcher.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
 #include "src/serving/http_server.h"
@@ -20,15 +21,16 @@ namespace recship {
 
 class RestApi {
  public:
-  // `writer` as for PredictionServiceImpl (not owned); `timeout` bounds each
-  // request's remote calls.
+  // `writer` and `batcher` as for PredictionServiceImpl (not owned);
+  // `timeout` bounds each request's remote calls.
   // With a `prometheus_path`, GET there answers Metrics::Global() in
   // Prometheus' text format.
   RestApi(const ModelManager* manager, PredictLimits limits, BackgroundThread* writer,
-          absl::Duration timeout, std::string prometheus_path = "")
+          Batcher* batcher, absl::Duration timeout, std::string prometheus_path = "")
       : manager_(manager),
         limits_(std::move(limits)),
         writer_(writer),
+        batcher_(batcher),
         timeout_(timeout),
         prometheus_path_(std::move(prometheus_path)) {}
 
@@ -43,6 +45,7 @@ class RestApi {
   const ModelManager* manager_;
   const PredictLimits limits_;
   BackgroundThread* const writer_;
+  Batcher* const batcher_;
   const absl::Duration timeout_;
   const std::string prometheus_path_;
 };

@@ -63,6 +63,17 @@ void RecordRemoteCall(const std::string& model, const std::string& address,
   if (!status.ok()) errors->Add({model, address, ErrorCodeName(status.code())});
 }
 
+void RecordBatch(const std::string& model, int64_t requests, int64_t rows) {
+  static Metrics::Histogram* by_requests = Metrics::Global().AddHistogram(
+      "/recship/batch_requests", "Requests merged into one batch run.", {"model_name"},
+      ExponentialBuckets(1, 2, 12));
+  static Metrics::Histogram* by_rows =
+      Metrics::Global().AddHistogram("/recship/batch_rows", "Rows of one batch run.",
+                                     {"model_name"}, ExponentialBuckets(1, 2, 16));
+  by_requests->Observe({model}, static_cast<double>(requests));
+  by_rows->Observe({model}, static_cast<double>(rows));
+}
+
 void RecordZeroAnswer(const std::string& model) {
   static Metrics::Counter* zeros = Metrics::Global().AddCounter(
       "/recship/remote_zero_answers",

@@ -541,11 +541,11 @@ TEST_F(ModelManagerTest, ReloadAddsAndRemovesModelsWhileTheOthersServe) {
   ASSERT_OK(WriteTinyVersion(base(), 1).status());
   const std::string other = dir_.Join("other");
   ASSERT_OK(WriteTinyVersion(other, 5).status());
-  ModelManager manager(Config(), Options());
+  ModelManager manager(SingleModelConfig("m", base()), Options());
   manager.Poll();
   ASSERT_OK_AND_ASSIGN(ServableHandle held, manager.Get(Latest()));
 
-  ModelServerConfig both = Config();
+  ModelServerConfig both = SingleModelConfig("m", base());
   auto* added = both.mutable_model_config_list()->add_config();
   added->set_name("other");
   added->set_base_path(other);
@@ -582,6 +582,42 @@ TEST_F(ModelManagerTest, ReloadAddsAndRemovesModelsWhileTheOthersServe) {
   EXPECT_FALSE(reloaded.ok());
   EXPECT_TRUE(absl::StrContains(reloaded.message(), "model 'broken' version 3")) << reloaded;
   EXPECT_TRUE(manager.Get(Latest("other")).ok());
+}
+
+TEST_F(ModelManagerTest, LabelsMustNameLoadedVersionsUnlessNewAndAllowed) {
+  ASSERT_OK(WriteTinyVersion(base(), 1).status());
+  ASSERT_OK(WriteTinyVersion(base(), 2).status());
+  VersionPolicy all;
+  all.mutable_all();
+  ModelManager::Options options = Options();
+  ModelServerConfig config = Config(all);  // stable = 1, canary = 2.
+  {
+    ModelManager manager(config, options);
+    manager.Poll();
+    ASSERT_OK(manager.CheckLabels());
+    // canary moved to version 3, not on disk: refused, the old labels kept.
+    (*config.mutable_model_config_list()->mutable_config(0)->mutable_version_labels())["canary"] =
+        3;
+    EXPECT_TRUE(IsError(manager.Reload(config), Code::kFailedPrecondition,
+                        {"version 3 of model m", "not currently available", "'canary'"}));
+    ASSERT_OK_AND_ASSIGN(ServableHandle canary, manager.Get(Label("canary")));
+    EXPECT_EQ(canary.version, 2);
+  }
+  options.allow_version_labels_for_unavailable_models = true;
+  ModelManager manager(Config(all), options);
+  manager.Poll();
+  // Even allowed, an existing label may not move to a version not loaded ...
+  EXPECT_TRUE(IsError(manager.Reload(config), Code::kFailedPrecondition, {"'canary'"}));
+  // ... but a new one may name it, and resolves once it loads.
+  ModelServerConfig nightly = Config(all);
+  (*nightly.mutable_model_config_list()->mutable_config(0)->mutable_version_labels())["nightly"] =
+      3;
+  ASSERT_OK(manager.Reload(nightly));
+  EXPECT_TRUE(IsError(manager.Get(Label("nightly")).status(), Code::kNotFound, {"Specific(m, 3)"}));
+  ASSERT_OK(WriteTinyVersion(base(), 3).status());
+  manager.Poll();
+  ASSERT_OK_AND_ASSIGN(ServableHandle got, manager.Get(Label("nightly")));
+  EXPECT_EQ(Answer(got), 3);
 }
 
 }  // namespace

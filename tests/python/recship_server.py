@@ -15,13 +15,15 @@ from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 
-def predict_request(model, feed, signature=None, version=None, output_filter=()):
+def predict_request(model, feed, signature=None, version=None, output_filter=(), label=None):
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
     if signature is not None:
         request.model_spec.signature_name = signature
     if version is not None:
         request.model_spec.version.value = version
+    if label is not None:
+        request.model_spec.version_label = label
     for name, value in feed.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
     request.output_filter.extend(output_filter)

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from ctr_model import export, make_batch, numpy_predictions
-from recship_server import assert_close, outputs_of
+from recship_server import assert_close, outputs_of, predict_request
 
 MODEL = "ctr"
 OK = grpc.StatusCode.OK.value[0]
@@ -148,3 +148,35 @@ def test_the_config_file_is_read_again_and_applied(bases, model_dir, tmp_path, s
         load.stop()
     assert load.answered > 0 and not load.errors, load.errors[:3]
     assert server.model_status("other") == [(1, "AVAILABLE", OK, "")]
+
+
+def test_labels_name_available_versions_over_grpc_and_reloads(recship, bases, model_dir,
+                                                              tmp_path, serve):
+    config = tmp_path / "models.config"
+    labelled = lambda labels: config_text({MODEL: (bases / "a", "model_version_policy { all {} } "
+                                           + " ".join(f'version_labels {{ key: "{k}" value: {v} }}'
+                                                      for k, v in labels.items()))})
+    # A label naming a version that is not there refuses to start ...
+    config.write_text(labelled({"stable": 1, "nightly": 3}))
+    result = recship.fails("serve", "--model_config_file", config)
+    assert "version 3 of model ctr" in result.stderr and "'nightly'" in result.stderr
+    # ... unless new labels may name unavailable versions.
+    server = serve("--model_config_file", config, "--allow_version_labels_for_unavailable_models")
+    feed, bags = make_batch(4, np.random.default_rng(4))
+    response = server.stub.Predict(predict_request(MODEL, feed, label="stable"), timeout=30)
+    assert response.model_spec.version.value == 1
+    assert_close(outputs_of(response)["prediction"],
+                 numpy_predictions(model_dir / "model.ckpt-1", feed, bags))
+    with pytest.raises(grpc.RpcError) as error:
+        server.stub.Predict(predict_request(MODEL, feed, label="nightly"), timeout=30)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    # Moving an existing label to a version that is not there is refused even
+    # so, and the label keeps its version.
+    with pytest.raises(grpc.RpcError) as error:
+        server.reload(labelled({"stable": 3, "nightly": 3}))
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    response = server.stub.Predict(predict_request(MODEL, feed, label="stable"), timeout=30)
+    assert response.model_spec.version.value == 1
+    assert server.reload(labelled({"stable": 2})).status.error_code == OK
+    response = server.stub.Predict(predict_request(MODEL, feed, label="stable"), timeout=30)
+    assert response.model_spec.version.value == 2

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
 #include "recship/tensorflow_serving/config/monitoring_config.pb.h"
 
@@ -19,6 +20,10 @@ namespace recship {
 // syntax error; every model must have a unique name and a base_path.
 absl::StatusOr<tensorflow::serving::ModelServerConfig> ReadModelServerConfig(
     const std::string& path);
+
+// Reads `path` as `message` in text format; errors name the file, the
+// message type and the line.
+absl::Status ReadTextProtoFile(const std::string& path, google::protobuf::Message& message);
 
 // TensorFlow Serving's default prometheus_config path.
 inline constexpr char kDefaultPrometheusPath[] = "/monitoring/prometheus/metrics";

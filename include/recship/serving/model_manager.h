@@ -59,6 +59,9 @@ class ModelManager {
   using Loader = std::function<absl::StatusOr<std::shared_ptr<const SavedModelBundle>>(
       const std::string& model, int64_t version, const std::string& dir)>;
 
+  // Each model's version labels.
+  using LabelMap = std::map<std::string, std::map<std::string, int64_t>>;
+
   struct Options {
     // Not owned; the intra-op pool of every loaded model.
     const ThreadPool* thread_pool = nullptr;
@@ -78,6 +81,9 @@ class ModelManager {
     const Clock* clock = nullptr;
     // Null: the default loader above.
     Loader loader;
+    // A label may name a version that is not loaded, if the label is new
+    // (TensorFlow Serving's flag of that name).
+    bool allow_version_labels_for_unavailable_models = false;
   };
 
   ModelManager(tensorflow::serving::ModelServerConfig config, Options options);
@@ -88,6 +94,11 @@ class ModelManager {
   // failed to load (it is retried as any failed load is).
   absl::Status Reload(tensorflow::serving::ModelServerConfig config);
   std::shared_ptr<const tensorflow::serving::ModelServerConfig> config() const;
+  // FailedPrecondition naming the first label of the config that names a
+  // version not loaded (unless the options allow it); a server checks its
+  // labels once its first poll is done. A reload checks the new labels the
+  // same way and keeps the old ones when they fail.
+  absl::Status CheckLabels() const;
 
   // One pass over every model's base path: PollVersions, then ApplyDeltas.
   void Poll();
@@ -117,6 +128,8 @@ class ModelManager {
  private:
   using Versions = std::map<int64_t, std::shared_ptr<const SavedModelBundle>>;
   void PollVersionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+  absl::Status CheckLabels(const tensorflow::serving::ModelServerConfig& config,
+                           const LabelMap& previous) const;
   // Unloads every version of a model no longer configured.
   void DropModel(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
   // The versions loaded for `name` (none for a model not configured).
@@ -151,6 +164,8 @@ class ModelManager {
   absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(delta_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const tensorflow::serving::ModelServerConfig> config_ ABSL_GUARDED_BY(mu_);
+  // The labels requests resolve: the config's, once they passed CheckLabels.
+  LabelMap labels_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Versions> models_ ABSL_GUARDED_BY(mu_);
   // Versions on disk not loaded yet. Only Poll() touches it.
   std::map<std::pair<std::string, int64_t>, LoadState> load_states_;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -28,6 +29,8 @@
 #include "recship/runtime/remote_call.h"
 #include "recship/runtime/session.h"
 #include "recship/serving/background_thread.h"
+#include "recship/serving/batcher.h"
+#include "recship/serving/batching.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
@@ -56,6 +59,10 @@ struct ServerOptions {
   // How a failed load is retried (TensorFlow Serving's flags of these names).
   int max_num_load_retries = 5;
   absl::Duration load_retry_interval = absl::Minutes(1);
+  // See ModelManager::Options.
+  bool allow_version_labels_for_unavailable_models = false;
+  // Batches concurrent requests (batcher.h) when set.
+  std::optional<BatchingOptions> batching;
   // Threads one request may use; 0 means one per core.
   int intra_op_threads = 0;
   // See LoadOptions::map_variables.
@@ -121,6 +128,7 @@ class ModelServer {
   std::unique_ptr<ModelManager> manager_;
   // Writes table rows (deltas, hashtable_assign) at background priority.
   std::unique_ptr<BackgroundThread> writer_;
+  std::unique_ptr<Batcher> batcher_;
   std::unique_ptr<PredictionServiceImpl> service_;
   std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<RestApi> rest_api_;

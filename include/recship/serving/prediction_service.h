@@ -6,6 +6,7 @@
 #define RECSHIP_SERVING_PREDICTION_SERVICE_H_
 
 #include "recship/serving/background_thread.h"
+#include "recship/serving/batcher.h"
 #include "recship/serving/model_manager.h"
 #include "recship/serving/predict.h"
 #include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -16,9 +17,10 @@ class PredictionServiceImpl final : public ::tensorflow::serving::PredictionServ
  public:
   // With `writer`, requests to a shard's hashtable_assign signature (table
   // writes) run on it, at background priority (not owned).
+  // With `batcher`, other requests run through it (not owned).
   PredictionServiceImpl(const ModelManager* manager, PredictLimits limits,
-                        BackgroundThread* writer = nullptr)
-      : manager_(manager), limits_(limits), writer_(writer) {}
+                        BackgroundThread* writer = nullptr, Batcher* batcher = nullptr)
+      : manager_(manager), limits_(limits), writer_(writer), batcher_(batcher) {}
 
   grpc::Status Predict(grpc::ServerContext* context,
                        const tensorflow::serving::PredictRequest* request,
@@ -35,14 +37,16 @@ class PredictionServiceImpl final : public ::tensorflow::serving::PredictionServ
   const ModelManager* manager_;
   const PredictLimits limits_;
   BackgroundThread* const writer_;
+  Batcher* const batcher_;
 };
 
 // Runs `request` on `servable` as Predict does (a shard's table writes,
-// its hashtable_assign signature, on `writer` when given) and fills the
-// response's model spec. Shared by gRPC and REST.
+// its hashtable_assign signature, on `writer` when given; other requests
+// through `batcher` when given) and fills the response's model spec. Shared
+// by gRPC and REST.
 absl::Status ServePredict(const ServableHandle& servable,
                           const tensorflow::serving::PredictRequest& request,
-                          const PredictLimits& limits, BackgroundThread* writer,
+                          const PredictLimits& limits, BackgroundThread* writer, Batcher* batcher,
                           absl::Time deadline, tensorflow::serving::PredictResponse* response);
 
 // The gRPC status carrying `status`'s code and message (the codes agree).

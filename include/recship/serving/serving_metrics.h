@@ -6,6 +6,7 @@
 #ifndef RECSHIP_SERVING_SERVING_METRICS_H_
 #define RECSHIP_SERVING_SERVING_METRICS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -37,6 +38,11 @@ void RecordRemoteCall(const std::string& model, const std::string& address,
 // A remote call answered with zero rows (--on_shard_failure=zeros):
 // :recship:remote_zero_answers{model_name}.
 void RecordZeroAnswer(const std::string& model);
+
+// One batch run (--enable_batching): :recship:batch_requests{model_name}
+// and :recship:batch_rows{model_name}, histograms of how many requests and
+// rows it merged.
+void RecordBatch(const std::string& model, int64_t requests, int64_t rows);
 
 // TensorFlow's name of an error code ("OK", "NOT_FOUND", ...).
 std::string ErrorCodeName(absl::StatusCode code);
