@@ -34,12 +34,13 @@ absl::Status Batcher::Predict(const SavedModelBundle& model,
   }
   Task task{&request, response, *rows, deadline};
   const std::string key = BatchKey(model, request);
-  absl::MutexLock lock(&mu_);
+  mu_.Lock();
   std::shared_ptr<Batch>& open = open_[key];
   if (open == nullptr || open->closed || open->rows + task.rows > options_.max_batch_size) {
     if (open != nullptr) open->closed = true;  // Full for this request: it runs as it is.
     if (waiting_ >= options_.max_enqueued_batches) {
       if (open == nullptr) open_.erase(key);
+      mu_.Unlock();
       return absl::UnavailableError(
           absl::StrCat("The batch scheduling queue to which this task was submitted is full (",
                        options_.max_enqueued_batches,
@@ -50,13 +51,15 @@ absl::Status Batcher::Predict(const SavedModelBundle& model,
     open = std::make_shared<Batch>();
     open->tasks.push_back(&task);
     open->rows = task.rows;
-    Lead(model, open, key);
+    Lead(model, open, key);  // Unlocks mu_.
     return task.status;
   }
   open->tasks.push_back(&task);
   open->rows += task.rows;
   if (open->rows >= options_.max_batch_size) open->closed = true;
-  mu_.Await(absl::Condition(&task.done));
+  mu_.Unlock();
+  // Each request waits on its own: no condition for mu_ to evaluate.
+  task.done.WaitForNotification();
   return task.status;
 }
 
@@ -78,9 +81,13 @@ void Batcher::Lead(const SavedModelBundle& model, std::shared_ptr<Batch> batch,
   ++running_;
   mu_.Unlock();
   Run(model, *batch);
-  mu_.Lock();
-  --running_;
-  for (Task* task : batch->tasks) task->done = true;
+  {
+    absl::MutexLock lock(&mu_);
+    --running_;
+  }
+  // The batch is closed: its tasks are all there. The leader's own is not
+  // waited on.
+  for (size_t i = 1; i < batch->tasks.size(); ++i) batch->tasks[i]->done.Notify();
 }
 
 void Batcher::Run(const SavedModelBundle& model, Batch& batch) {

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "recship/serving/batching.h"
 #include "recship/serving/predict.h"
@@ -43,7 +44,7 @@ class Batcher {
     int64_t rows;
     absl::Time deadline;
     absl::Status status;
-    bool done = false;
+    absl::Notification done;  // Set by the batch's leader.
   };
   struct Batch {
     std::vector<Task*> tasks;
@@ -51,9 +52,10 @@ class Batcher {
     bool closed = false;  // Full, or its leader stopped waiting: no one joins.
   };
 
-  // Waits (as the batch's leader) for it to fill or time out, then runs it.
+  // Waits (as the batch's leader) for it to fill or time out, then runs it;
+  // releases mu_.
   void Lead(const SavedModelBundle& model, std::shared_ptr<Batch> batch, const std::string& key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_UNLOCK_FUNCTION(mu_);
   void Run(const SavedModelBundle& model, Batch& batch);
 
   const BatchingOptions options_;
