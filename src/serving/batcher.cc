@@ -37,7 +37,7 @@ absl::Status Batcher::Predict(const SavedModelBundle& model,
   mu_.Lock();
   std::shared_ptr<Batch>& open = open_[key];
   if (open == nullptr || open->closed || open->rows + task.rows > options_.max_batch_size) {
-    if (open != nullptr) open->closed = true;  // Full for this request: it runs as it is.
+    if (open != nullptr) Close(*open);  // Full for this request: it runs as it is.
     if (waiting_ >= options_.max_enqueued_batches) {
       if (open == nullptr) open_.erase(key);
       mu_.Unlock();
@@ -56,24 +56,29 @@ absl::Status Batcher::Predict(const SavedModelBundle& model,
   }
   open->tasks.push_back(&task);
   open->rows += task.rows;
-  if (open->rows >= options_.max_batch_size) open->closed = true;
+  if (open->rows >= options_.max_batch_size) Close(*open);
   mu_.Unlock();
   // Each request waits on its own: no condition for mu_ to evaluate.
   task.done.WaitForNotification();
   return task.status;
 }
 
+void Batcher::Close(Batch& batch) {
+  batch.closed = true;
+  batch.filled.Signal();
+}
+
 void Batcher::Lead(const SavedModelBundle& model, std::shared_ptr<Batch> batch,
                    const std::string& key) {
   // Wait for the batch to fill, at most the timeout, then for a turn to
   // run; requests join until it is full or its turn comes.
-  mu_.AwaitWithTimeout(absl::Condition(&batch->closed), options_.batch_timeout);
+  const absl::Time fill_until = absl::Now() + options_.batch_timeout;
+  while (!batch->closed && !batch->filled.WaitWithDeadline(&mu_, fill_until)) {
+  }
   const int threads = options_.num_batch_threads > 0
                           ? options_.num_batch_threads
                           : static_cast<int>(std::thread::hardware_concurrency());
-  auto has_turn = [this, threads]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ < threads; };
-  mu_.Await(absl::Condition(&has_turn));
+  while (running_ >= threads) turn_.Wait(&mu_);
   batch->closed = true;
   auto open = open_.find(key);
   if (open != open_.end() && open->second == batch) open_.erase(open);
@@ -85,6 +90,7 @@ void Batcher::Lead(const SavedModelBundle& model, std::shared_ptr<Batch> batch,
     absl::MutexLock lock(&mu_);
     --running_;
   }
+  turn_.Signal();
   // The batch is closed: its tasks are all there. The leader's own is not
   // waited on.
   for (size_t i = 1; i < batch->tasks.size(); ++i) batch->tasks[i]->done.Notify();

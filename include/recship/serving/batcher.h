@@ -49,8 +49,11 @@ class Batcher {
   struct Batch {
     std::vector<Task*> tasks;
     int64_t rows = 0;
-    bool closed = false;  // Full, or its leader stopped waiting: no one joins.
+    bool closed = false;   // Full, or its leader stopped waiting: no one joins.
+    absl::CondVar filled;  // Signalled when it closes.
   };
+
+  void Close(Batch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Waits (as the batch's leader) for it to fill or time out, then runs it;
   // releases mu_.
@@ -66,6 +69,7 @@ class Batcher {
   std::map<std::string, std::shared_ptr<Batch>> open_ ABSL_GUARDED_BY(mu_);
   int64_t waiting_ ABSL_GUARDED_BY(mu_) = 0;  // Batches not yet running.
   int running_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::CondVar turn_;  // Signalled when a batch finishes running.
 };
 
 }  // namespace recship
