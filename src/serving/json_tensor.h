@@ -1,11 +1,10 @@
-// TensorFlow Serving's REST JSON for Predict (its util/json_tensor.h): a
-// request body in the row format ("instances": one object or value per
-// example) or the columnar format ("inputs": one value per input, or the one
-// input's value), and the response as "predictions" (row) or "outputs"
-// (columnar). Strings are JSON strings, or {"b64": ...} for bytes; outputs
-// whose names end in "_bytes" are written as {"b64": ...}. Errors are
-// InvalidArgument (Unimplemented for a dtype JSON cannot carry) with
-// TensorFlow Serving's messages where it has them.
+// TensorFlow Serving's REST JSON for Predict requests (its
+// util/json_tensor.h): a body in the row format ("instances": one object or
+// value per example) or the columnar format ("inputs": one value per input,
+// or the one input's value). Strings are JSON strings, or {"b64": ...} for
+// bytes. Errors are InvalidArgument (Unimplemented for a dtype JSON cannot
+// carry) with TensorFlow Serving's messages where it has them. Answers are
+// written by json_outputs.h.
 #ifndef RECSHIP_SRC_SERVING_JSON_TENSOR_H_
 #define RECSHIP_SRC_SERVING_JSON_TENSOR_H_
 
@@ -36,11 +35,6 @@ absl::StatusOr<JsonPredictBody> ParseJsonPredictBody(absl::string_view body);
 absl::Status FillPredictInputs(const JsonPredictBody& body,
                                const tensorflow::SignatureDef& signature,
                                tensorflow::serving::PredictRequest* request);
-
-// The response body: {"predictions": [...]} for a row-format request (every
-// output must have the same first dimension), {"outputs": ...} otherwise.
-absl::StatusOr<std::string> PredictResponseJson(
-    const tensorflow::serving::PredictResponse& response, bool row_format);
 
 // {"error": "<message>"}.
 std::string ErrorJson(absl::string_view message);

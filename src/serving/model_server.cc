@@ -16,6 +16,7 @@
 #include "recship/serving/model_config.h"
 #include "recship/serving/model_service.h"
 #include "recship/serving/prediction_service.h"
+#include "recship/serving/serving_metrics.h"
 #include "src/serving/http_server.h"
 #include "src/serving/parse_error_interceptor.h"
 #include "src/serving/rest_api.h"
@@ -81,7 +82,7 @@ absl::StatusOr<std::unique_ptr<ModelServer>> ModelServer::Start(ServerOptions op
         absl::StrCat("cannot listen on ", o.host, ":", o.port, " (is the port in use?)"));
   }
   if (absl::Status rest = server->StartRest(); !rest.ok()) return rest;
-  server->AddGauges();
+  server->gauges_ = AddModelGauges(*server->manager_);
   server->CheckRemoteTargets();
   server->UpdateHealth();
   if (o.log) o.log(absl::StrCat("serving on ", o.host, ":", server->port_));
@@ -119,49 +120,6 @@ absl::Status ModelServer::StartRest() {
   http_ = *std::move(started);
   if (o.log) o.log(absl::StrCat("REST API on ", o.host, ":", http_->port()));
   return absl::OkStatus();
-}
-
-void ModelServer::AddGauges() {
-  Metrics& metrics = Metrics::Global();
-  const ModelManager* manager = manager_.get();
-  gauges_.push_back(metrics.AddGauge(
-      "/recship/versions_loaded", "Versions of a model being served.", {"model_name"}, [manager] {
-        std::map<std::string, double> counts;
-        for (const auto& [name, ready] : manager->ModelsReady()) counts[name] = 0;
-        for (const ServableHandle& v : manager->LoadedVersions()) ++counts[v.name];
-        std::vector<std::pair<Metrics::Labels, double>> samples;
-        for (const auto& [name, n] : counts) samples.push_back({{name}, n});
-        return samples;
-      }));
-  gauges_.push_back(metrics.AddGauge(
-      "/recship/table_rows", "Rows of an embedding table of a version being served.",
-      {"model_name", "version", "table"}, [manager] {
-        std::vector<std::pair<Metrics::Labels, double>> samples;
-        for (const ServableHandle& v : manager->LoadedVersions()) {
-          for (const TableStats& t : v.model->Tables()) {
-            samples.push_back(
-                {{v.name, absl::StrCat(v.version), t.name}, static_cast<double>(t.rows)});
-          }
-        }
-        return samples;
-      }));
-  gauges_.push_back(metrics.AddGauge(
-      "/recship/table_bytes",
-      "Bytes of an embedding table of a version being served: its index and rows in the heap, "
-      "or its rows mapped from the export's files.",
-      {"model_name", "version", "table", "memory"}, [manager] {
-        std::vector<std::pair<Metrics::Labels, double>> samples;
-        for (const ServableHandle& v : manager->LoadedVersions()) {
-          for (const TableStats& t : v.model->Tables()) {
-            const std::string version = absl::StrCat(v.version);
-            samples.push_back(
-                {{v.name, version, t.name, "heap"}, static_cast<double>(t.heap_bytes)});
-            samples.push_back(
-                {{v.name, version, t.name, "mapped"}, static_cast<double>(t.mapped_bytes)});
-          }
-        }
-        return samples;
-      }));
 }
 
 int ModelServer::rest_port() const { return http_ == nullptr ? 0 : http_->port(); }

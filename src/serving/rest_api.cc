@@ -15,6 +15,7 @@
 #include "recship/serving/metrics.h"
 #include "recship/serving/prediction_service.h"
 #include "recship/serving/serving_metrics.h"
+#include "src/serving/json_outputs.h"
 #include "src/serving/json_tensor.h"
 
 namespace recship {

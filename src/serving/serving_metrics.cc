@@ -1,5 +1,6 @@
 #include "recship/serving/serving_metrics.h"
 
+#include "absl/strings/str_cat.h"
 #include "recship/serving/metrics.h"
 #include "recship/tensorflow/core/lib/core/error_codes.pb.h"
 
@@ -81,6 +82,54 @@ void RecordZeroAnswer(const std::string& model) {
       "(--on_shard_failure=zeros).",
       {"model_name"});
   zeros->Add({model});
+}
+
+std::vector<int> AddModelGauges(const ModelManager& model_manager) {
+  Metrics& metrics = Metrics::Global();
+  const ModelManager* manager = &model_manager;
+  std::vector<int> gauges;
+  gauges.push_back(metrics.AddGauge("/recship/versions_loaded", "Versions of a model being served.",
+                                    {"model_name"}, [manager] {
+                                      std::map<std::string, double> counts;
+                                      for (const auto& [name, ready] : manager->ModelsReady())
+                                        counts[name] = 0;
+                                      for (const ServableHandle& v : manager->LoadedVersions())
+                                        ++counts[v.name];
+                                      std::vector<std::pair<Metrics::Labels, double>> samples;
+                                      for (const auto& [name, n] : counts)
+                                        samples.push_back({{name}, n});
+                                      return samples;
+                                    }));
+  gauges.push_back(metrics.AddGauge(
+      "/recship/table_rows", "Rows of an embedding table of a version being served.",
+      {"model_name", "version", "table"}, [manager] {
+        std::vector<std::pair<Metrics::Labels, double>> samples;
+        for (const ServableHandle& v : manager->LoadedVersions()) {
+          for (const TableStats& t : v.model->Tables()) {
+            samples.push_back(
+                {{v.name, absl::StrCat(v.version), t.name}, static_cast<double>(t.rows)});
+          }
+        }
+        return samples;
+      }));
+  gauges.push_back(metrics.AddGauge(
+      "/recship/table_bytes",
+      "Bytes of an embedding table of a version being served: its index and rows in the heap, "
+      "or its rows mapped from the export's files.",
+      {"model_name", "version", "table", "memory"}, [manager] {
+        std::vector<std::pair<Metrics::Labels, double>> samples;
+        for (const ServableHandle& v : manager->LoadedVersions()) {
+          for (const TableStats& t : v.model->Tables()) {
+            const std::string version = absl::StrCat(v.version);
+            samples.push_back(
+                {{v.name, version, t.name, "heap"}, static_cast<double>(t.heap_bytes)});
+            samples.push_back(
+                {{v.name, version, t.name, "mapped"}, static_cast<double>(t.mapped_bytes)});
+          }
+        }
+        return samples;
+      }));
+  return gauges;
 }
 
 }  // namespace recship

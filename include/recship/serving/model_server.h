@@ -110,8 +110,6 @@ class ModelServer {
   explicit ModelServer(ServerOptions options);
   // Serves REST when rest_api_port asks for it.
   absl::Status StartRest();
-  // The gauges read from this server's models at each scrape.
-  void AddGauges();
   void PollLoop();
   // Reads the config file every config_file_poll_seconds; applies changes.
   void ConfigLoop();

@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "recship/serving/model_manager.h"
 
 namespace recship {
 
@@ -43,6 +45,12 @@ void RecordZeroAnswer(const std::string& model);
 // and :recship:batch_rows{model_name}, histograms of how many requests and
 // rows it merged.
 void RecordBatch(const std::string& model, int64_t requests, int64_t rows);
+
+// Gauges read from `manager` at each scrape: :recship:versions_loaded
+// {model_name}, :recship:table_rows{model_name,version,table} and
+// :recship:table_bytes{model_name,version,table,memory}. Their ids, for
+// Metrics::RemoveGauge once the manager is gone.
+std::vector<int> AddModelGauges(const ModelManager& manager);
 
 // TensorFlow's name of an error code ("OK", "NOT_FOUND", ...).
 std::string ErrorCodeName(absl::StatusCode code);
