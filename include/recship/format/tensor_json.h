@@ -10,9 +10,16 @@
 
 namespace recship {
 
-// A nested list (or a scalar) of `dtype` values. Ragged nesting or a value
-// of the wrong kind is an InvalidArgument error.
+// A nested list (or a scalar) of `dtype` values, by TensorFlow Serving's
+// rules (its util/json_tensor.cc): the shape is the first elements' at each
+// level (at most 32), an integer for a float must be exact, a fraction is
+// not an integer, a string may be {"b64": ...}. Ragged nesting or a value of
+// the wrong kind is InvalidArgument with TensorFlow Serving's message; a
+// dtype JSON cannot carry is Unimplemented.
 absl::StatusOr<Tensor> TensorFromJson(const nlohmann::json& value, DataType dtype);
+
+// True for {"b64": "<string>"}, TensorFlow Serving's form of bytes.
+bool IsBase64Json(const nlohmann::json& value);
 
 // The nested list of a tensor's values (a plain value for a scalar).
 // Unimplemented for dtypes without a JSON form (half, complex, ...).
