@@ -78,23 +78,6 @@ absl::StatusOr<std::string> StringOf(const json& value) {
   return decoded;
 }
 
-bool HasJsonForm(DataType dtype) {
-  switch (dtype) {
-    case tensorflow::DT_FLOAT:
-    case tensorflow::DT_DOUBLE:
-    case tensorflow::DT_INT64:
-    case tensorflow::DT_INT32:
-    case tensorflow::DT_INT16:
-    case tensorflow::DT_INT8:
-    case tensorflow::DT_UINT8:
-    case tensorflow::DT_BOOL:
-    case tensorflow::DT_STRING:
-      return true;
-    default:
-      return false;
-  }
-}
-
 template <typename T>
 absl::Status SetInteger(const json& value, Tensor& t, int64_t i) {
   RECSHIP_ASSIGN_OR_RETURN(int64_t n, IntegerIn(value, t.dtype(), std::numeric_limits<T>::min(),
@@ -176,6 +159,23 @@ json Nest(const TensorShape& shape, size_t d, int64_t& offset, const F& element)
 }
 
 }  // namespace
+
+bool HasJsonForm(DataType dtype) {
+  switch (dtype) {
+    case tensorflow::DT_FLOAT:
+    case tensorflow::DT_DOUBLE:
+    case tensorflow::DT_INT64:
+    case tensorflow::DT_INT32:
+    case tensorflow::DT_INT16:
+    case tensorflow::DT_INT8:
+    case tensorflow::DT_UINT8:
+    case tensorflow::DT_BOOL:
+    case tensorflow::DT_STRING:
+      return true;
+    default:
+      return false;
+  }
+}
 
 bool IsBase64Json(const json& value) {
   return value.is_object() && value.size() == 1 && value.contains("b64") &&

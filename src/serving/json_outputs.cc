@@ -17,6 +17,7 @@
 #include "recship/core/status_macros.h"
 #include "recship/format/dtype.h"
 #include "recship/format/tensor.h"
+#include "recship/format/tensor_json.h"
 #include "recship/format/tensor_proto.h"
 
 namespace recship {
@@ -85,22 +86,9 @@ void AppendElement(const Tensor& t, int64_t i, bool bytes, std::string& out) {
 }
 
 absl::Status CheckWritable(const std::string& name, const Tensor& t) {
-  switch (t.dtype()) {
-    case tensorflow::DT_FLOAT:
-    case tensorflow::DT_DOUBLE:
-    case tensorflow::DT_INT64:
-    case tensorflow::DT_INT32:
-    case tensorflow::DT_INT16:
-    case tensorflow::DT_INT8:
-    case tensorflow::DT_UINT8:
-    case tensorflow::DT_BOOL:
-    case tensorflow::DT_STRING:
-      return absl::OkStatus();
-    default:
-      return absl::UnimplementedError(
-          absl::StrCat("Failed to write JSON value for tensor type: ", DataTypeName(t.dtype()),
-                       " (output '", name, "')"));
-  }
+  if (HasJsonForm(t.dtype())) return absl::OkStatus();
+  return absl::UnimplementedError(absl::StrCat("Failed to write JSON value for tensor type: ",
+                                               DataTypeName(t.dtype()), " (output '", name, "')"));
 }
 
 // Elements [first, first + count) of `t` laid out as `dims` (nested lists).

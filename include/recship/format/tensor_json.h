@@ -18,6 +18,10 @@ namespace recship {
 // dtype JSON cannot carry is Unimplemented.
 absl::StatusOr<Tensor> TensorFromJson(const nlohmann::json& value, DataType dtype);
 
+// True for the dtypes JSON carries: float, double, int64, int32, int16,
+// int8, uint8, bool and string.
+bool HasJsonForm(DataType dtype);
+
 // True for {"b64": "<string>"}, TensorFlow Serving's form of bytes.
 bool IsBase64Json(const nlohmann::json& value);
 
