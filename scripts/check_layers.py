@@ -30,6 +30,7 @@ ALLOWED = {
     "serving": {"core", "format", "graph", "runtime"},
     "verify": {"core", "format", "graph", "model", "export", "runtime", "serving"},
     "cli": {"core", "format", "graph", "model", "export", "runtime", "serving", "verify"},
+    "python": {"core", "format", "graph", "model", "export", "runtime", "serving", "verify"},
 }
 # Libraries that are not layers, and the layers that may link them.
 EXTRA_LIBRARIES = {"recship_protos": "format", "recship_grpc_protos": "serving"}

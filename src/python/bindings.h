@@ -1,0 +1,45 @@
+// What the binding files of the _recship extension share: turning a Status
+// into the Python exception of its code (recship.errors), and the Bind*
+// functions module.cc calls, one per part of the API.
+#ifndef RECSHIP_PYTHON_BINDINGS_H_
+#define RECSHIP_PYTHON_BINDINGS_H_
+
+#include <nanobind/nanobind.h>
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace recship::python {
+
+namespace nb = nanobind;
+
+// Raises the recship.errors class of status.code() (InvalidArgumentError,
+// NotFoundError, ...) carrying status.message(). Needs the GIL.
+[[noreturn]] void ThrowStatus(const absl::Status& status);
+
+inline void CheckOk(const absl::Status& status) {
+  if (!status.ok()) ThrowStatus(status);
+}
+
+template <typename T>
+T ValueOrThrow(absl::StatusOr<T> value) {
+  if (!value.ok()) ThrowStatus(value.status());
+  return *std::move(value);
+}
+
+void BindGraph(nb::module_& m);
+void BindEstimator(nb::module_& m);
+void BindExport(nb::module_& m);
+void BindCheckpoint(nb::module_& m);
+void BindServing(nb::module_& m);
+// Parts of BindGraph.
+void BindArrayOps(nb::module_& m);
+void BindLayers(nb::module_& m);
+// Part of BindExport.
+void BindZoo(nb::module_& m);
+
+}  // namespace recship::python
+
+#endif  // RECSHIP_PYTHON_BINDINGS_H_

@@ -1,0 +1,169 @@
+// recship.serving's native half: the model server of `recship serve`
+// started in this process, and a PredictionService client. Starting,
+// stopping and each request run with the GIL released.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "recship/format/tensor_proto.h"
+#include "recship/serving/grpc_remote_caller.h"
+#include "recship/serving/layout_filter.h"
+#include "recship/serving/model_config.h"
+#include "recship/serving/model_server.h"
+#include "recship/tensorflow_serving/apis/prediction_service.grpc.pb.h"
+#include "src/python/bindings.h"
+#include "src/python/numpy_tensor.h"
+
+namespace recship::python {
+namespace {
+
+using namespace nb::literals;
+
+struct PyModelServer {
+  std::unique_ptr<ModelServer> server;
+
+  ModelServer& Get() {
+    if (!server) ThrowStatus(absl::FailedPreconditionError("the model server is stopped"));
+    return *server;
+  }
+  void Stop() {
+    nb::gil_scoped_release release;
+    if (server) server->Shutdown();
+    server.reset();
+  }
+};
+
+template <typename T>
+std::optional<T> Get(const nb::dict& options, const char* key) {
+  if (!options.contains(key) || options[key].is_none()) return std::nullopt;
+  return nb::cast<T>(options[key]);
+}
+
+// The models: a layout (base path and name), a config file, or one model.
+tensorflow::serving::ModelServerConfig ChooseModels(const nb::dict& o, ServerOptions& options) {
+  std::string name = Get<std::string>(o, "model_name").value_or("default");
+  if (auto layout = Get<std::string>(o, "layout_base_path")) {
+    return ValueOrThrow(LayoutModelServerConfig(*layout, name, {}));
+  }
+  if (auto file = Get<std::string>(o, "model_config_file")) {
+    options.config_file = *file;
+    return ValueOrThrow(ReadModelServerConfig(*file));
+  }
+  auto base_path = Get<std::string>(o, "model_base_path");
+  if (!base_path) {
+    ThrowStatus(absl::InvalidArgumentError(
+        "ModelServer: give model_base_path, model_config_file or layout_base_path"));
+  }
+  return SingleModelConfig(name, *base_path);
+}
+
+ServerOptions ServerOptionsOf(const nb::dict& o) {
+  ServerOptions options;
+  options.config = ChooseModels(o, options);
+  options.host = Get<std::string>(o, "host").value_or("127.0.0.1");
+  options.port = Get<int>(o, "port").value_or(0);
+  options.rest_api_port = Get<int>(o, "rest_api_port").value_or(0);
+  options.poll_wait_seconds = Get<double>(o, "poll_wait_seconds").value_or(1);
+  options.limits.max_batch_size = Get<int64_t>(o, "max_batch_size").value_or(0);
+  if (Get<bool>(o, "enable_batching").value_or(false)) {
+    options.batching = BatchingOptions();
+    if (auto file = Get<std::string>(o, "batching_parameters_file")) {
+      options.batching = ValueOrThrow(ReadBatchingParameters(*file));
+    }
+  }
+  if (auto addresses = Get<std::string>(o, "remote_addresses")) {
+    RemoteAddressResolver resolver = ValueOrThrow(RemoteAddressResolver::Create(*addresses, ""));
+    options.remote_caller = std::make_shared<GrpcRemoteCaller>(std::move(resolver));
+  }
+  return options;
+}
+
+// One channel per address, reused by every call.
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
+  static auto* mu = new absl::Mutex;
+  static auto* channels = new absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>>;
+  absl::MutexLock lock(mu);
+  auto& channel = (*channels)[address];
+  if (!channel) channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  return channel;
+}
+
+tensorflow::serving::PredictRequest PredictRequestOf(
+    const std::string& model, nb::dict inputs, const std::string& signature,
+    std::optional<int64_t> version, std::optional<std::vector<std::string>> filter) {
+  tensorflow::serving::PredictRequest request;
+  request.mutable_model_spec()->set_name(model);
+  request.mutable_model_spec()->set_signature_name(signature);
+  if (version) request.mutable_model_spec()->mutable_version()->set_value(*version);
+  for (auto [key, value] : inputs) {
+    std::string name = nb::cast<std::string>(key);
+    Tensor tensor = ValueOrThrow(TensorFromPython(value, absl::StrCat("inputs['", name, "']")));
+    (*request.mutable_inputs())[name] = TensorToProto(tensor);
+  }
+  for (const std::string& output : filter.value_or(std::vector<std::string>{})) {
+    request.add_output_filter(output);
+  }
+  return request;
+}
+
+nb::dict Predict(const std::string& address, const std::string& model, nb::dict inputs,
+                 const std::string& signature, std::optional<int64_t> version,
+                 std::optional<std::vector<std::string>> output_filter, double timeout_seconds) {
+  tensorflow::serving::PredictRequest request =
+      PredictRequestOf(model, inputs, signature, version, output_filter);
+  tensorflow::serving::PredictResponse response;
+  grpc::Status status;
+  {
+    nb::gil_scoped_release release;
+    auto stub = ::tensorflow::serving::PredictionService::NewStub(ChannelTo(address));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::microseconds(static_cast<int64_t>(timeout_seconds * 1e6)));
+    status = stub->Predict(&context, request, &response);
+  }
+  if (!status.ok()) {
+    ThrowStatus(absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                             absl::StrCat(address, ": ", status.error_message())));
+  }
+  nb::dict outputs;
+  for (const auto& [name, proto] : response.outputs()) {
+    outputs[name.c_str()] = TensorToNumpy(ValueOrThrow(TensorFromProto(proto)));
+  }
+  return outputs;
+}
+
+}  // namespace
+
+void BindServing(nb::module_& m) {
+  nb::class_<PyModelServer>(m, "_ModelServer")
+      .def(
+          "__init__",
+          [](PyModelServer* s, nb::dict options) {
+            ServerOptions server_options = ServerOptionsOf(options);
+            absl::StatusOr<std::unique_ptr<ModelServer>> started;
+            {
+              nb::gil_scoped_release release;
+              started = ModelServer::Start(std::move(server_options));
+            }
+            new (s) PyModelServer{ValueOrThrow(std::move(started))};
+          },
+          "options"_a)
+      .def_prop_ro("port", [](PyModelServer& s) { return s.Get().port(); })
+      .def_prop_ro("rest_port", [](PyModelServer& s) { return s.Get().rest_port(); })
+      .def_prop_ro("running", [](const PyModelServer& s) { return s.server != nullptr; })
+      .def("stop", &PyModelServer::Stop);
+  m.def("_predict", &Predict, "address"_a, "model"_a, "inputs"_a, "signature_name"_a,
+        "version"_a.none(), "output_filter"_a.none(), "timeout"_a);
+}
+
+}  // namespace recship::python
