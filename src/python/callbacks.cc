@@ -1,5 +1,7 @@
 #include "src/python/callbacks.h"
 
+#include <nanobind/stl/string.h>
+
 #include <exception>
 #include <utility>
 

@@ -126,7 +126,7 @@ nb::dict SummaryDict(const ExportSummary& summary) {
   d["version"] = summary.version;
   d["seconds"] = summary.seconds;
   d["resharded_tables"] = nb::cast(summary.resharded_tables);
-  d["embedding_dtype"] = EmbeddingDtypeName(summary.embedding_dtype);
+  d["embedding_dtype"] = std::string(EmbeddingDtypeName(summary.embedding_dtype));
   return d;
 }
 

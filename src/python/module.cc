@@ -2,6 +2,7 @@
 // public API is the recship package (python/recship), which documents it;
 // this module is its native half.
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
 
 #include <string>
 

@@ -1,6 +1,9 @@
 #include "src/python/numpy_tensor.h"
 
+#include <nanobind/stl/string.h>
+
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/vector.h>
 
 #include <cstring>
 #include <memory>
