@@ -12,6 +12,19 @@ The same library as the ``recship`` command, for Python:
 Errors are :class:`recship.errors.Error` subclasses carrying the library's message.
 """
 
+import os as _os
+import sys as _sys
+
+# The extension resolves its own libraries' symbols first (RTLD_DEEPBIND):
+# TensorFlow, loaded in the same process, exports protobuf, gRPC and Abseil
+# symbols of other versions than the system's ones recship links.
+_flags = _sys.getdlopenflags()
+_sys.setdlopenflags(_flags | _os.RTLD_DEEPBIND)
+try:
+    from recship import _recship  # noqa: F401
+finally:
+    _sys.setdlopenflags(_flags)
+
 from recship import errors
 
 __version__ = "0.1.0"

@@ -1,0 +1,190 @@
+"""Exports from Python (recship.model_export): a model_fn written in Python
+with a custom layer, trained by a numpy trainer that writes its folder
+through recship.checkpoint, exports standalone and distributed and predicts
+what numpy computes, in TensorFlow and in `recship serve`. Errors raised in a
+model_fn come back unchanged and publish nothing."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import python_model
+from python_model import model_fn, serving_input_receiver_fn
+from recship import errors, layers, ops
+from recship.estimator import EstimatorSpec
+from recship.model_export import DistributedExporter, StandaloneExporter, export_context
+from recship_server import Server, outputs_of
+from test_distributed import free_port
+from zoo_model import predict_tf1
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("python_export") / "model"
+    params = python_model.train(model_dir, steps=2)
+    return model_dir, params
+
+
+@pytest.fixture(scope="module")
+def feed():
+    return python_model.make_batch(np.random.default_rng(7), 32)
+
+
+def test_the_numpy_trainer_writes_a_folder_tensorflow_reads(trained):
+    model_dir, params = trained
+    latest = tf.train.latest_checkpoint(str(model_dir))
+    assert latest.endswith("model.ckpt-2")
+    reader = tf.train.load_checkpoint(latest)
+    assert reader.get_tensor("global_step") == 2
+    np.testing.assert_array_equal(reader.get_tensor("tower/logit/kernel"),
+                                  params["tower/logit/kernel"])
+    keys = reader.get_tensor("item/shard_1-keys")
+    assert np.all(np.mod(keys, 2) == 1) and len(keys) == 175
+    np.testing.assert_array_equal(reader.get_tensor("item/shard_1-values")[3],
+                                  params["item"][int(keys[3])])
+
+
+@pytest.fixture(scope="module")
+def standalone(trained, tmp_path_factory):
+    model_dir, _ = trained
+    base = tmp_path_factory.mktemp("standalone_base")
+    exporter = StandaloneExporter(model_fn, model_dir, base)
+    path = exporter.export_saved_model(serving_input_receiver_fn, global_step=11)
+    return path, exporter.last_summary
+
+
+def test_standalone_export_predicts_like_numpy_in_tensorflow(standalone, trained, feed):
+    path, summary = standalone
+    assert path.endswith("/11") and summary["checkpoint"].endswith("model.ckpt-2")
+    want = python_model.predict(trained[1], feed)
+    got = predict_tf1(path, feed, ["ctr"])
+    np.testing.assert_allclose(got["ctr"], want["ctr"], rtol=1e-5, atol=1e-6)
+    # The extra signature of export_outputs.
+    with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
+        signature = meta.signature_def["logits"]
+        logit = sess.run(signature.outputs["logit"].name,
+                         {signature.inputs[k].name: v for k, v in feed.items()})
+    np.testing.assert_allclose(logit, want["logit"], rtol=1e-5, atol=1e-5)
+
+
+def test_standalone_export_serves_like_numpy_in_recship_serve(standalone, trained, feed,
+                                                                recship, tmp_path):
+    path, _ = standalone
+    server = Server(recship.path, ["--model_name", "ctr", "--model_base_path",
+                                   str(path).rsplit("/", 1)[0]], tmp_path / "serve.log")
+    try:
+        got = outputs_of(server.predict("ctr", feed))
+    finally:
+        assert server.stop() == 0
+    np.testing.assert_allclose(got["ctr"], python_model.predict(trained[1], feed)["ctr"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_distributed_export_serves_like_numpy(trained, feed, recship, tmp_path):
+    model_dir, params = trained
+    base = tmp_path / "ctr"
+    paths = DistributedExporter(model_fn, model_dir, base).export_saved_model(
+        serving_input_receiver_fn, global_step=12)
+    assert paths == [str(base / "ps_0" / "12"), str(base / "ps_1" / "12"),
+                     str(base / "entry" / "12")]
+    ports = [free_port() for _ in range(2)]
+    # The entry calls its shards as "<model_name>:ps_<i>"; model_name defaults
+    # to the export base's name.
+    shards = [Server(recship.path, ["--model_name", f"ctr:ps_{i}", "--model_base_path",
+                                    base / f"ps_{i}"], tmp_path / f"ps_{i}.log", port=ports[i])
+              for i in range(2)]
+    addresses = ",".join(f"ps_{i}=127.0.0.1:{p}" for i, p in enumerate(ports))
+    entry = Server(recship.path, ["--model_name", "ctr", "--model_base_path", base / "entry",
+                                  "--remote_addresses", addresses], tmp_path / "entry.log")
+    try:
+        got = outputs_of(entry.predict("ctr", feed))
+    finally:
+        assert [s.stop() for s in [entry, *shards]] == [0, 0, 0]
+    np.testing.assert_allclose(got["ctr"], python_model.predict(params, feed)["ctr"],
+                               rtol=1e-5, atol=1e-6)
+
+
+def versions(base):
+    return sorted(p.name for p in base.rglob("*") if p.name.isdigit() or "temp-" in p.name)
+
+
+class Boom(Exception):
+    pass
+
+
+def test_an_exception_in_model_fn_comes_back_unchanged_and_publishes_nothing(trained, tmp_path):
+    def failing(features, mode, config):
+        raise Boom("from the model_fn")
+
+    with pytest.raises(Boom, match="from the model_fn"):
+        StandaloneExporter(failing, trained[0], tmp_path / "a").export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+    with pytest.raises(Boom):
+        DistributedExporter(failing, trained[0], tmp_path / "b").export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+    assert versions(tmp_path) == []
+    assert not export_context.is_exporting()
+
+
+def test_graph_errors_raise_at_the_line_that_made_them(trained, tmp_path):
+    def mismatched(features, mode, config):
+        # float32 + int64: TensorFlow's AddV2 takes one dtype.
+        return EstimatorSpec(mode, {"y": features["context"] + features["user_id"]})
+
+    with pytest.raises(errors.InvalidArgumentError, match="AddV2") as raised:
+        StandaloneExporter(mismatched, trained[0], tmp_path).export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+    # The traceback reaches the model_fn's own line.
+    assert any(entry.name == "mismatched" for entry in raised.traceback)
+    assert versions(tmp_path) == []
+
+
+def test_export_errors_name_what_is_at_fault(trained, tmp_path):
+    def not_a_spec(features, mode, config):
+        return {"y": features["context"]}
+
+    with pytest.raises(errors.InvalidArgumentError, match="model_fn returned .*dict"):
+        StandaloneExporter(not_a_spec, trained[0], tmp_path).export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+
+    def missing_variable(features, mode, config):
+        return EstimatorSpec(mode, {"y": layers.dense(features["context"], 2, name="nowhere")})
+
+    with pytest.raises(errors.Error, match="nowhere/kernel"):
+        StandaloneExporter(missing_variable, trained[0], tmp_path).export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+    with pytest.raises(KeyError, match="no feature 'price'"):
+        StandaloneExporter(lambda f, m, c: f["price"], trained[0], tmp_path).export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+    with pytest.raises(errors.NotFoundError):
+        StandaloneExporter(model_fn, tmp_path / "no_model", tmp_path).export_saved_model(
+            serving_input_receiver_fn)
+    with pytest.raises(errors.InvalidArgumentError, match="include_graphs: 'ps-1'"):
+        DistributedExporter(model_fn, trained[0], tmp_path, include_graphs=["ps-1"])\
+            .export_saved_model(serving_input_receiver_fn, global_step=1)
+    StandaloneExporter(model_fn, trained[0], tmp_path).export_saved_model(
+        serving_input_receiver_fn, global_step=1)
+    with pytest.raises(errors.AlreadyExistsError):
+        StandaloneExporter(model_fn, trained[0], tmp_path).export_saved_model(
+            serving_input_receiver_fn, global_step=1)
+    assert versions(tmp_path) == ["1"]
+
+
+def test_layers_see_the_export_mode(trained, tmp_path):
+    seen = []
+
+    def recording(features, mode, config):
+        seen.append((export_context.is_exporting_standalone(),
+                     export_context.is_exporting_distributed(),
+                     export_context.get_current_export_ctx() is not None,
+                     ops.is_building(), config.model_dir))
+        return model_fn(features, mode, config)
+
+    StandaloneExporter(recording, trained[0], tmp_path / "s").export_saved_model(
+        serving_input_receiver_fn, global_step=1)
+    DistributedExporter(recording, trained[0], tmp_path / "d").export_saved_model(
+        serving_input_receiver_fn, global_step=1)
+    assert seen == [(True, False, True, True, str(trained[0])),
+                    (False, True, True, True, str(trained[0]))]
+    assert not ops.is_building()
