@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "recship/core/file.h"
 #include "recship/core/status_macros.h"
+#include "recship/format/proto_any.h"
 #include "recship/format/saved_model.h"
 #include "recship/format/tensor_bundle.h"
 #include "recship/format/tensor_json.h"
@@ -213,7 +214,7 @@ absl::Status WriteWarmupFile(const std::string& saved_model_dir, const std::stri
     tensorflow::serving::PredictionLog log;
     request.mutable_model_spec()->set_signature_name(options.signature);
     *log.mutable_predict_log()->mutable_request() = std::move(request);
-    RECSHIP_RETURN_IF_ERROR(writer->Write(log.SerializeAsString()));
+    RECSHIP_RETURN_IF_ERROR(writer->Write(SerializeDeterministically(log)));
   }
   return writer->Close();
 }

@@ -3,6 +3,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace recship {
 namespace {
@@ -17,7 +19,7 @@ std::string TensorFlowTypeName(const google::protobuf::Message& message) {
 
 void PackAny(const google::protobuf::Message& message, google::protobuf::Any* any) {
   any->set_type_url(absl::StrCat(kTypeUrlPrefix, TensorFlowTypeName(message)));
-  any->set_value(message.SerializeAsString());
+  any->set_value(SerializeDeterministically(message));
 }
 
 bool UnpackAny(const google::protobuf::Any& any, google::protobuf::Message* message) {
@@ -28,6 +30,18 @@ bool UnpackAny(const google::protobuf::Any& any, google::protobuf::Message* mess
     return false;
   }
   return message->ParseFromString(any.value());
+}
+
+std::string SerializeDeterministically(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.ByteSizeLong();  // Caches the sizes SerializeWithCachedSizes writes.
+    message.SerializeWithCachedSizes(&coded);
+  }
+  return bytes;
 }
 
 }  // namespace recship

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "recship/core/file.h"
 #include "recship/core/status_macros.h"
+#include "recship/format/proto_any.h"
 
 namespace recship {
 
@@ -81,10 +82,7 @@ absl::Status SavedModelWriter::WriteSavedModel(const tensorflow::SavedModel& sav
         absl::StrCat("saved_model.pb would be ", size,
                      " bytes, over protobuf's 2 GiB limit: keep large tensors in variables/"));
   }
-  std::string bytes;
-  if (!saved_model.SerializeToString(&bytes)) {
-    return absl::InternalError("cannot serialize the SavedModel proto");
-  }
+  std::string bytes = SerializeDeterministically(saved_model);
   RECSHIP_ASSIGN_OR_RETURN(
       auto file,
       WritableFile::Create((std::filesystem::path(path()) / kSavedModelFilename).string()));

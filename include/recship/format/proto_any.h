@@ -1,4 +1,5 @@
-// google.protobuf.Any with TensorFlow's type names.
+// Protos as TensorFlow writes them: google.protobuf.Any with TensorFlow's
+// type names, and deterministic bytes.
 //
 // recship compiles TensorFlow's protos under its own package
 // (recship.tensorflow, wire-compatible), so protobuf's Any::PackFrom would
@@ -22,6 +23,11 @@ void PackAny(const google::protobuf::Message& message, google::protobuf::Any* an
 
 // False when `any` holds another type or does not parse.
 bool UnpackAny(const google::protobuf::Any& any, google::protobuf::Message* message);
+
+// The message's bytes with map entries in key order, as TensorFlow writes
+// saved_model.pb (SerializeToString(deterministic=True)): the same message
+// gives the same bytes in every process, so exports are reproducible.
+std::string SerializeDeterministically(const google::protobuf::Message& message);
 
 }  // namespace recship
 
