@@ -19,10 +19,15 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from recship import _recship
-from recship._recship import latest_checkpoint
 
 __all__ = ["CheckpointReader", "CheckpointWriter", "latest_checkpoint", "load_checkpoint",
            "table_shard_tensor_name"]
+
+
+def latest_checkpoint(checkpoint_dir) -> Optional[str]:
+    """The prefix of the newest checkpoint in ``checkpoint_dir``, or None when
+    it has none (``tf.train.latest_checkpoint``)."""
+    return _recship.latest_checkpoint(os.fspath(checkpoint_dir))
 
 
 def table_shard_tensor_name(table: str, shard: int, part: str) -> str:

@@ -1,7 +1,6 @@
 #include "src/python/graph_values.h"
 
 #include <nanobind/stl/string.h>
-
 #include <nanobind/stl/vector.h>
 
 #include <string>

@@ -1,8 +1,7 @@
 #include "src/python/numpy_tensor.h"
 
-#include <nanobind/stl/string.h>
-
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
 #include <cstring>
@@ -43,14 +42,15 @@ constexpr DtypePair kDtypes[] = {
     {tensorflow::DT_BOOL, dtype_code::Bool, 8},
 };
 
-absl::StatusOr<DataType> FromDlpack(nb::dlpack::dtype d, const std::string& what) {
+absl::StatusOr<DataType> FromDlpack(nb::dlpack::dtype d, const std::string& what,
+                                    const std::string& numpy_dtype) {
   for (const DtypePair& pair : kDtypes) {
     if (static_cast<uint8_t>(pair.code) == d.code && pair.bits == d.bits && d.lanes == 1) {
       return pair.dtype;
     }
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(what, ": arrays of this element type have no TensorFlow dtype"));
+      absl::StrCat(what, ": numpy dtype ", numpy_dtype, " has no TensorFlow dtype recship stores"));
 }
 
 nb::dlpack::dtype ToDlpack(DataType dtype) {

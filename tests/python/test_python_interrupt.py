@@ -1,0 +1,128 @@
+"""Ctrl-C during an export from Python: KeyboardInterrupt, and nothing
+published (no version and no temp- folder), as `recship export` does. The
+export runs with the GIL released, so other Python threads keep running."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import REPO_DIR
+from recship import zoo
+from recship.model_export import StandaloneExporter
+
+SPEC = REPO_DIR / "examples" / "ctr.json"
+# About 76 MiB of variables: a few dozen progress steps of 2 MiB.
+IDS = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def model_dir(recship, tmp_path_factory):
+    out = tmp_path_factory.mktemp("py_interrupt") / "model"
+    recship.ok("synth", "--model", SPEC, "--out", out, "--ids", IDS, "--steps", 1)
+    return out
+
+
+def leftovers(base):
+    return [p.name for p in base.rglob("*") if p.name.isdigit() or p.name.startswith("temp-")]
+
+
+# Prints "copying" at the first progress step; each step then takes 20 ms,
+# so the SIGINT the test sends arrives mid-export.
+EXPORT_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from recship import zoo
+    from recship.model_export import StandaloneExporter
+    spec, model_dir, base = sys.argv[1:4]
+    def progress(step):
+        if step["event"] == "bytes":
+            print("copying", flush=True)
+            time.sleep(0.02)
+    StandaloneExporter(zoo.model_fn(spec), model_dir, base, progress=progress) \\
+        .export_saved_model(zoo.serving_input_receiver_fn(spec), global_step=3)
+    print("finished", flush=True)
+""")
+
+
+def test_ctrl_c_raises_keyboard_interrupt_and_publishes_nothing(model_dir, tmp_path):
+    base = tmp_path / "exports"
+    process = subprocess.Popen([sys.executable, "-c", EXPORT_SCRIPT, str(SPEC), str(model_dir),
+                                str(base)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout.readline() == "copying\n", process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    # An uncaught KeyboardInterrupt ends Python by SIGINT, as the shell expects.
+    assert process.returncode == -signal.SIGINT, err
+    assert "KeyboardInterrupt" in err.splitlines()[-1], err
+    assert "finished" not in out
+    assert leftovers(base) == []
+
+
+def test_ctrl_c_stops_an_export_without_a_progress_callback(model_dir, tmp_path):
+    # A thread of the exporting process sends the signal once the export has
+    # begun writing: it runs because the export released the GIL.
+    base = tmp_path / "exports"
+    script = textwrap.dedent("""
+        import os, signal, sys, threading, time
+        from pathlib import Path
+        from recship import zoo
+        from recship.model_export import StandaloneExporter
+        spec, model_dir, base = sys.argv[1:4]
+        def interrupt_once_writing():
+            while not list(Path(base).glob("temp-*/variables/*")):
+                time.sleep(0.001)
+            os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=interrupt_once_writing, daemon=True).start()
+        StandaloneExporter(zoo.model_fn(spec), model_dir, base) \\
+            .export_saved_model(zoo.serving_input_receiver_fn(spec), global_step=3)
+        print("finished", flush=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", script, str(SPEC), str(model_dir), str(base)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == -signal.SIGINT, result.stderr
+    assert "KeyboardInterrupt" in result.stderr.splitlines()[-1], result.stderr
+    assert leftovers(base) == []
+
+
+def test_other_threads_run_while_an_export_runs(model_dir, tmp_path):
+    counts = []
+    stop = threading.Event()
+
+    def count():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            counts.append(n)
+
+    # How fast the counter runs alone.
+    counter = threading.Thread(target=count)
+    counter.start()
+    time.sleep(0.2)
+    stop.set()
+    counter.join()
+    alone_rate = len(counts) / 0.2
+
+    counts.clear()
+    stop.clear()
+    steps = []
+
+    def progress(step):
+        steps.append(len(counts))
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    StandaloneExporter(zoo.model_fn(SPEC), model_dir, tmp_path, progress=progress) \
+        .export_saved_model(zoo.serving_input_receiver_fn(SPEC), global_step=1)
+    stop.set()
+    counter.join()
+    # Between the first and last progress step the export copies tables in
+    # C++. With the GIL held there, the counter could only move during the
+    # callbacks themselves.
+    assert len(steps) > 10
+    counted = steps[-1] - steps[0]
+    assert counted > 1000, (counted, alone_rate, len(steps))
