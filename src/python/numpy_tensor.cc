@@ -111,13 +111,13 @@ absl::StatusOr<Tensor> TensorFromPython(nb::handle value, const std::string& wha
   std::string kind = nb::cast<std::string>(array.attr("dtype").attr("kind"));
   if (kind == "U" || kind == "S" || kind == "O") return StringTensor(array, shape, what);
   using Array = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
+  std::string numpy_dtype = nb::cast<std::string>(nb::str(array.attr("dtype")));
   Array nd;
   if (!nb::try_cast<Array>(array, nd)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": numpy dtype ", nb::cast<std::string>(nb::str(array.attr("dtype"))),
-                     " has no TensorFlow dtype"));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": numpy dtype ", numpy_dtype,
+                                                   " has no TensorFlow dtype recship stores"));
   }
-  RECSHIP_ASSIGN_OR_RETURN(DataType dtype, FromDlpack(nd.dtype(), what));
+  RECSHIP_ASSIGN_OR_RETURN(DataType dtype, FromDlpack(nd.dtype(), what, numpy_dtype));
   return ViewOrCopy(array, dtype, shape, static_cast<const std::byte*>(nd.data()), nd.nbytes());
 }
 
