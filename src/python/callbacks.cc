@@ -33,7 +33,7 @@ std::shared_ptr<nb::object> SharedObject(nb::handle object) {
 
 namespace {
 
-std::string TypeName(nb::handle value) { return nb::cast<std::string>(nb::str(value.type())); }
+std::string TypeName(nb::handle value) { return nb::type_name(value.type()).c_str(); }
 
 }  // namespace
 

@@ -71,7 +71,7 @@ absl::StatusOr<Tensor> StringTensor(nb::handle array, const TensorShape& shape,
       values.push_back(nb::cast<std::string>(item));
     } else {
       return absl::InvalidArgumentError(absl::StrCat(what, ": a string array holds ",
-                                                     nb::cast<std::string>(nb::str(item.type())),
+                                                     nb::type_name(item.type()).c_str(),
                                                      "; give str or bytes"));
     }
   }
@@ -111,7 +111,7 @@ absl::StatusOr<Tensor> TensorFromPython(nb::handle value, const std::string& wha
   std::string kind = nb::cast<std::string>(array.attr("dtype").attr("kind"));
   if (kind == "U" || kind == "S" || kind == "O") return StringTensor(array, shape, what);
   using Array = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
-  std::string numpy_dtype = nb::cast<std::string>(nb::str(array.attr("dtype")));
+  std::string numpy_dtype = nb::cast<std::string>(array.attr("dtype").attr("name"));
   Array nd;
   if (!nb::try_cast<Array>(array, nd)) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": numpy dtype ", numpy_dtype,
