@@ -16,14 +16,17 @@ Steps:
  3. `recship export --mode standalone`, copy mode and `--shared-embedding`;
     `--mode distributed` in copy mode on the checkpoint's 4 shards, and
     re-sharded to 3 and to 8 (`--num-ps`), which writes every row anew.
- 4. TensorFlow (when importable), in a child process: the dense variables as
+ 4. The same standalone copy-mode export from Python (`recship.model_export`
+    with `recship.zoo`, the package `pip install .` builds), a whole process
+    as the command is, against the command's time: the binding's overhead.
+ 5. TensorFlow (when importable), in a child process: the dense variables as
     tf.Variables restored by tf.compat.v1.train.Saver; each table as one
     tf.lookup.experimental.MutableHashTable (int64 -> float[32]) filled by
     LookupTableImportV2 from the shards' keys and values concatenated (read with
     tf.train.load_checkpoint); saved with tf.compat.v1.saved_model.Builder.
     Only restore + save is timed.
 
-Steps 2 and 3 run in --runs interleaved rounds (3), step 4 --tf-runs times (1).
+Steps 2 to 4 run in --runs interleaved rounds (3), step 5 --tf-runs times (1).
 The table shows each one's fastest run, since other work on a shared machine
 only ever adds time, and lists every run; shared mode's target is checked on
 its slowest run. The binary under test is a private copy of <build-dir>/recship.
@@ -41,6 +44,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -201,6 +205,35 @@ def measure_distributed(cache, recship, spec, checkpoint_dir, work, num_ps, inde
             "bytes": sum(sub["tensor_bytes"] for sub in summary["sub_models"])}
 
 
+# Exports the spec as `recship export --mode standalone` does, from Python.
+PYTHON_EXPORT = """
+import json, sys
+from recship import zoo
+from recship.model_export import StandaloneExporter
+spec, model_dir, base = sys.argv[1:4]
+exporter = StandaloneExporter(zoo.model_fn(spec), model_dir, base)
+exporter.export_saved_model(zoo.serving_input_receiver_fn(spec))
+print(json.dumps(exporter.last_summary))
+"""
+
+
+def python_package_importable():
+    return subprocess.run([sys.executable, "-c", "import recship.model_export"],
+                          capture_output=True).returncode == 0
+
+
+def measure_python(cache, spec, checkpoint_dir, work, index):
+    """The copy-mode standalone export from Python, the whole process timed."""
+    cache.prepare()
+    base = work / f"export-python-{index}"
+    seconds, rss, stdout = run_measured([sys.executable, "-c", PYTHON_EXPORT, spec,
+                                         checkpoint_dir, base])
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    shutil.rmtree(base)
+    return {"seconds": seconds, "rss": rss, "bytes": summary["sub_models"][0]["tensor_bytes"],
+            "self_seconds": summary["seconds"]}
+
+
 def measure_tensorflow(cache, checkpoint_prefix, work, index):
     out = work / f"tf-export-{index}"
     argv = [sys.executable, Path(__file__).resolve(), "--tf-child", checkpoint_prefix, out]
@@ -315,6 +348,9 @@ def print_report(r, args):
     row("cp -r + fsync", cp["seconds_fsync"], cp["bytes"], cp["rss"], cp["all_seconds_fsync"])
     row("recship export (copy)", r["copy"]["seconds"], r["copy"]["bytes"], r["copy"]["rss"],
         r["copy"]["all_seconds"])
+    py = r.get("python")
+    if py:
+        row("  the same from Python", py["seconds"], py["bytes"], py["rss"], py["all_seconds"])
     read = r["read"]
     row("cat data files > /dev/null", read["seconds"], read["bytes"], read["rss"],
         read["all_seconds"])
@@ -348,6 +384,11 @@ def print_report(r, args):
               f"child process {tf['process_seconds']:.1f} s.")
     elif r.get("tf_skipped"):
         print(f"  TensorFlow: skipped ({r['tf_skipped']}).")
+    if py:
+        print(f"  Python: the library's own timer {py['self_seconds']:.3f} s against the "
+              f"command's {r['copy']['self_seconds']:.3f} s; the rest is starting the process.")
+    elif r.get("python_skipped"):
+        print(f"  Python: skipped ({r['python_skipped']}).")
     print()
 
     targets = []
@@ -364,13 +405,18 @@ def print_report(r, args):
                     ">= 0.8", shared_mbps / read_mbps >= 0.8))
     targets.append(("shared mode seconds (slowest run)", f"{r['shared']['worst_seconds']:.3f}",
                     "(info)", None))
+    if py:
+        overhead = py["seconds"] / r["copy"]["seconds"]
+        targets.append(("Python export s / recship export s", f"{overhead:.3f}", "<= 1.05",
+                        overhead <= 1.05))
     dist_mbps = dist["bytes"] / dist["seconds"]
     for n in (3, 8):
         rs = r[f"reshard_{n}"]
         ratio = rs["bytes"] / rs["seconds"] / dist_mbps
         targets.append((f"re-shard {NUM_PS} -> {n} MB/s / distributed copy MB/s",
                         f"{ratio:.2f}", ">= 0.8", ratio >= 0.8))
-    peak = max(r[k]["rss"] for k in ("copy", "shared", "distributed", "reshard_3", "reshard_8"))
+    peak = max(r[k]["rss"] for k in ("copy", "shared", "distributed", "reshard_3", "reshard_8",
+                                     "python") if k in r)
     targets.append(("recship peak RSS (MiB)", f"{peak / MIB:.1f}", "< 256", peak < 256 * MIB))
     if tf:
         speedup = tf["seconds"] / r["copy"]["seconds"]
@@ -393,6 +439,8 @@ def main():
     parser.add_argument("--tf-runs", type=int, default=1,
                         help="runs of TensorFlow's export, which is slow (1)")
     parser.add_argument("--no-tf", action="store_true", help="skip TensorFlow's export")
+    parser.add_argument("--no-python", action="store_true",
+                        help="skip the export from Python (the recship package)")
     parser.add_argument("--no-drop-caches", action="store_true",
                         help="warm the page cache instead of dropping it")
     add_output_args(parser)
@@ -434,7 +482,15 @@ def main():
             "read": lambda i: measure_read(cache, model_dir),
             "copy": lambda i: measure_recship(cache, recship, spec, model_dir, work, False, i),
             "shared": lambda i: measure_recship(cache, recship, spec, model_dir, work, True, i),
+            "python": lambda i: measure_python(cache, spec, model_dir, work, i),
         }
+        if args.no_python:
+            results["python_skipped"] = "--no-python"
+        elif not python_package_importable():
+            results["python_skipped"] = (f"recship is not importable by {sys.executable} "
+                                         f"(pip install . first)")
+        if "python_skipped" not in results:
+            runs["python"] = []
         for i in range(args.runs):
             names = list(runs)[i % len(runs):] + list(runs)[:i % len(runs)]
             for name in names:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is needed
 # (Debian packages, the Python venv with TensorFlow), builds, then runs the
-# C++ unit tests, the C++ example against the installed library, the C++
+# C++ unit tests, the C++ example against the installed library, the Python
+# package (built and installed into the venv), the C++
 # tests under AddressSanitizer + UBSan and ThreadSanitizer, the fuzzers
 # (bounded time), the TensorFlow interop tests and the container image build
 # (where a container engine can build it).
@@ -35,6 +36,11 @@ cmake -S "$root/examples/cpp" -B "$root/build/example" -G Ninja \
   -DCMAKE_PREFIX_PATH="$root/build/install" -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null
 cmake --build "$root/build/example"
 "$root/build/example/custom_model"
+
+echo "== Python package"
+# `pip install .` into the test venv: the tests import the installed package.
+# Its CMake build (build/python) is kept, so a second install is quick.
+"$root/build/venv/bin/pip" install -q --no-build-isolation "$root"
 
 echo "== TensorFlow interop tests"
 RECSHIP_BUILD_DIR="$root/build" "$root/build/venv/bin/python" -m pytest "$root/tests/python" -q
