@@ -43,6 +43,9 @@ void BindInputs(nb::module_& m) {
                                            name.value_or("Placeholder")));
       },
       "dtype"_a, "shape"_a = nb::none(), "name"_a = nb::none(),
+      nb::sig("def placeholder(dtype: str | numpy.dtype, shape: "
+              "collections.abc.Sequence[int | None] | None = None, name: str | None = None) "
+              "-> Output"),
       "A serving input: its value comes with each request (tf.compat.v1.placeholder).");
   m.def(
       "placeholder_with_default",
@@ -82,7 +85,9 @@ void BindShapes(nb::module_& m) {
         std::vector<Output> inputs = OutputList(values);
         return Checked(s, ops::ConcatV2(s, inputs, IndexConst(s, nb::int_(axis), "axis")));
       },
-      "values"_a, "axis"_a, "The inputs joined along `axis` (ConcatV2).");
+      "values"_a, "axis"_a,
+      nb::sig("def concat(values: collections.abc.Sequence[Output], axis: int) -> Output"),
+      "The inputs joined along `axis` (ConcatV2).");
   m.def(
       "stack",
       [](nb::handle values, int64_t axis) {
@@ -90,7 +95,9 @@ void BindShapes(nb::module_& m) {
         std::vector<Output> inputs = OutputList(values);
         return Checked(s, ops::Pack(s, inputs, axis));
       },
-      "values"_a, "axis"_a = 0, "The inputs stacked along a new `axis` (Pack).");
+      "values"_a, "axis"_a = 0,
+      nb::sig("def stack(values: collections.abc.Sequence[Output], axis: int = 0) -> Output"),
+      "The inputs stacked along a new `axis` (Pack).");
   m.def(
       "reshape",
       [](const Output& x, nb::handle shape) {

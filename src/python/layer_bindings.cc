@@ -69,6 +69,8 @@ void BindTableLayers(nb::module_& m) {
         return Checked(s, HashEmbeddingBag(s, table, FeatureOf(feature), c));
       },
       "table"_a, "feature"_a, "combiner"_a = "sum",
+      nb::sig("def hash_embedding_bag(table: HashTable, feature: Output | Feature, "
+              "combiner: str = 'sum') -> Output"),
       "One vector per row: a single id's (an Output), or a bag's (a Feature) pooled with "
       "`combiner` (sum, mean or sqrtn); an empty bag gives zeros. float [batch, dim].");
 }

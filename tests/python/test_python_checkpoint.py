@@ -2,6 +2,7 @@
 format, judged by TensorFlow's own reader and writer, without copies where
 the layout allows."""
 
+import array
 import os
 import subprocess
 import sys
@@ -28,6 +29,9 @@ def test_what_the_writer_writes_tensorflow_reads(tmp_path):
         "vocab": np.array([b"a", b"bc", b""], dtype=object),
         "strided": np.arange(20, dtype=np.float32).reshape(4, 5)[:, ::2],  # Not contiguous.
     }
+    # Anything with the buffer protocol, not only numpy arrays.
+    buffers = {"from_array_module": array.array("f", [1.5, -2.0, 3.25]),
+               "from_bytearray": bytearray(b"\x01\x02\x03")}
     keys = np.array([0, 2, 4, 6], np.int64)
     values = RNG.standard_normal((4, 8)).astype(np.float32)
     freqs = np.array([1, 5, 2, 9], np.int64)
@@ -36,6 +40,8 @@ def test_what_the_writer_writes_tensorflow_reads(tmp_path):
     with checkpoint.CheckpointWriter(tmp_path, 42, num_data_shards=2) as writer:
         for i, (name, value) in enumerate(dense.items()):
             writer.add_dense(name, value, data_shard=i % 2)
+        for name, value in buffers.items():
+            writer.add_dense(name, memoryview(value))
         writer.add_table_shard("t", 0, keys, values, freqs=freqs, timestamps=timestamps,
                                slots={"adagrad": slot}, data_shard=1)
     assert writer.prefix == str(tmp_path / "model.ckpt-42")
@@ -46,6 +52,9 @@ def test_what_the_writer_writes_tensorflow_reads(tmp_path):
         got = reader.get_tensor(name)
         np.testing.assert_array_equal(got, value)
         assert got.dtype == value.dtype, name
+    np.testing.assert_array_equal(reader.get_tensor("from_array_module"),
+                                  np.array([1.5, -2.0, 3.25], np.float32))
+    np.testing.assert_array_equal(reader.get_tensor("from_bytearray"), np.array([1, 2, 3], np.uint8))
     for part, value in [("keys", keys), ("values", values), ("freqs", freqs),
                         ("timestamps", timestamps), ("slot-adagrad", slot)]:
         np.testing.assert_array_equal(reader.get_tensor(f"t/shard_0-{part}"), value)
