@@ -6,7 +6,6 @@
 
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "src/python/bindings.h"
 
 namespace recship::python {
