@@ -13,6 +13,7 @@ with the GIL released.
 """
 
 import os
+import time
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -67,6 +68,17 @@ class ModelServer:
     def stop(self) -> None:
         """Stops serving; requests in flight finish first. Idempotent."""
         self._server.stop()
+
+    def serve_forever(self) -> None:
+        """Serves until Ctrl-C (SIGINT) or :meth:`stop` from another thread,
+        then stops, as ``recship serve`` does."""
+        try:
+            while self._server.running:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
 
     def __enter__(self) -> "ModelServer":
         return self

@@ -22,6 +22,8 @@ import pytest
 from recship_testlib import numpy_dtype_name
 
 REPO_DIR = Path(__file__).resolve().parents[2]
+# examples/python/custom_model.py is also the Python package's test model.
+sys.path.insert(0, str(REPO_DIR / "examples" / "python"))
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import python_model
-from python_model import model_fn, serving_input_receiver_fn
+import custom_model
+from custom_model import model_fn, serving_input_receiver_fn
 from recship import errors, layers, ops
 from recship.estimator import EstimatorSpec
 from recship.model_export import DistributedExporter, StandaloneExporter, export_context
@@ -21,13 +21,13 @@ from zoo_model import predict_tf1
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("python_export") / "model"
-    params = python_model.train(model_dir, steps=2)
+    params = custom_model.train(model_dir, steps=2)
     return model_dir, params
 
 
 @pytest.fixture(scope="module")
 def feed():
-    return python_model.make_batch(np.random.default_rng(7), 32)
+    return custom_model.make_batch(np.random.default_rng(7), 32)
 
 
 def test_the_numpy_trainer_writes_a_folder_tensorflow_reads(trained):
@@ -56,7 +56,7 @@ def standalone(trained, tmp_path_factory):
 def test_standalone_export_predicts_like_numpy_in_tensorflow(standalone, trained, feed):
     path, summary = standalone
     assert path.endswith("/11") and summary["checkpoint"].endswith("model.ckpt-2")
-    want = python_model.predict(trained[1], feed)
+    want = custom_model.predict(trained[1], feed)
     got = predict_tf1(path, feed, ["ctr"])
     np.testing.assert_allclose(got["ctr"], want["ctr"], rtol=1e-5, atol=1e-6)
     # The extra signature of export_outputs.
@@ -77,7 +77,7 @@ def test_standalone_export_serves_like_numpy_in_recship_serve(standalone, traine
         got = outputs_of(server.predict("ctr", feed))
     finally:
         assert server.stop() == 0
-    np.testing.assert_allclose(got["ctr"], python_model.predict(trained[1], feed)["ctr"],
+    np.testing.assert_allclose(got["ctr"], custom_model.predict(trained[1], feed)["ctr"],
                                rtol=1e-5, atol=1e-6)
 
 
@@ -101,7 +101,7 @@ def test_distributed_export_serves_like_numpy(trained, feed, recship, tmp_path):
         got = outputs_of(entry.predict("ctr", feed))
     finally:
         assert [s.stop() for s in [entry, *shards]] == [0, 0, 0]
-    np.testing.assert_allclose(got["ctr"], python_model.predict(params, feed)["ctr"],
+    np.testing.assert_allclose(got["ctr"], custom_model.predict(params, feed)["ctr"],
                                rtol=1e-5, atol=1e-6)
 
 

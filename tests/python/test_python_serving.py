@@ -4,6 +4,10 @@ numpy computes; the client also calls a `recship serve` process. Errors are
 recship.errors exceptions."""
 
 import json
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import urllib.request
 
@@ -114,3 +118,27 @@ def test_errors_are_recship_exceptions_naming_the_cause(exported, feed, tmp_path
         ModelServer(model_config_file=tmp_path / "no_such.config")
     with pytest.raises(errors.InvalidArgumentError, match="model_base_path"):
         ModelServer("ctr")
+
+
+def test_serve_forever_serves_until_ctrl_c(exported, feed, want):
+    script = textwrap.dedent("""
+        import sys
+        from recship.serving import ModelServer
+        server = ModelServer("ctr", sys.argv[1])
+        print(server.address, flush=True)
+        server.serve_forever()
+        print("stopped", flush=True)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script, str(exported / "standalone")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        address = process.stdout.readline().strip()
+        got = predict(address, "ctr", feed)
+        np.testing.assert_allclose(got["prediction"], want, rtol=1e-5, atol=1e-6)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out.strip() == "stopped"
+    with pytest.raises(errors.UnavailableError):
+        predict(address, "ctr", feed, timeout=2)
