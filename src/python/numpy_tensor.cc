@@ -96,6 +96,16 @@ absl::StatusOr<Tensor> ViewOrCopy(nb::handle array, DataType dtype, const Tensor
   return copy;
 }
 
+// numpy has no bfloat16; ml_dtypes (which TensorFlow uses) adds it.
+nb::object Bfloat16Dtype() {
+  try {
+    return nb::module_::import_("ml_dtypes").attr("bfloat16");
+  } catch (nb::python_error&) {
+    ThrowStatus(absl::UnimplementedError(
+        "bfloat16 tensors as numpy arrays need the ml_dtypes package (pip install ml_dtypes)"));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Tensor> TensorFromPython(nb::handle value, const std::string& what) {
@@ -112,12 +122,16 @@ absl::StatusOr<Tensor> TensorFromPython(nb::handle value, const std::string& wha
   if (kind == "U" || kind == "S" || kind == "O") return StringTensor(array, shape, what);
   using Array = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
   std::string numpy_dtype = nb::cast<std::string>(array.attr("dtype").attr("name"));
+  // An ml_dtypes bfloat16 array travels as its 16-bit patterns.
+  bool bfloat16 = numpy_dtype == "bfloat16";
+  if (bfloat16) array = array.attr("view")("uint16");
   Array nd;
   if (!nb::try_cast<Array>(array, nd)) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": numpy dtype ", numpy_dtype,
                                                    " has no TensorFlow dtype recship stores"));
   }
   RECSHIP_ASSIGN_OR_RETURN(DataType dtype, FromDlpack(nd.dtype(), what, numpy_dtype));
+  if (bfloat16) dtype = tensorflow::DT_BFLOAT16;
   return ViewOrCopy(array, dtype, shape, static_cast<const std::byte*>(nd.data()), nd.nbytes());
 }
 
@@ -130,6 +144,10 @@ nb::object TensorToNumpy(const Tensor& tensor, bool read_only) {
     nb::object array = numpy.attr("empty")(tensor.num_elements(), "dtype"_a = "object");
     for (size_t i = 0; i < tensor.strings().size(); ++i) array[nb::int_(i)] = items[i];
     return array.attr("reshape")(shape);
+  }
+  if (tensor.dtype() == tensorflow::DT_BFLOAT16) {
+    Tensor bits = ValueOrThrow(tensor.BitcastTo(tensorflow::DT_UINT16, tensor.shape()));
+    return TensorToNumpy(bits, read_only).attr("view")(Bfloat16Dtype());
   }
   nb::dlpack::dtype dtype = ToDlpack(tensor.dtype());
   if (dtype.bits == 0) {

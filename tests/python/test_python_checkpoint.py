@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import ml_dtypes
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -24,6 +25,7 @@ def test_what_the_writer_writes_tensorflow_reads(tmp_path):
         "i32": np.arange(6, dtype=np.int32).reshape(2, 3),
         "i64": np.array([-(2**40), 7], np.int64),
         "half": RNG.standard_normal(3).astype(np.float16),
+        "brain": RNG.standard_normal((2, 3)).astype(ml_dtypes.bfloat16),
         "flags": np.array([True, False, True]),
         "u8": np.arange(5, dtype=np.uint8),
         "vocab": np.array([b"a", b"bc", b""], dtype=object),
@@ -59,6 +61,12 @@ def test_what_the_writer_writes_tensorflow_reads(tmp_path):
                         ("timestamps", timestamps), ("slot-adagrad", slot)]:
         np.testing.assert_array_equal(reader.get_tensor(f"t/shard_0-{part}"), value)
     assert reader.get_tensor("global_step") == 42
+    # And recship's reader gives back what it was given.
+    ours = checkpoint.load_checkpoint(tmp_path)
+    for name, value in dense.items():
+        got = ours.get_tensor(name)
+        assert got.dtype == value.dtype, name
+        np.testing.assert_array_equal(got, value)
 
 
 def test_the_reader_reads_what_tensorflow_writes(tmp_path):
