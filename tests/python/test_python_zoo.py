@@ -40,17 +40,20 @@ def assert_same_files(a: Path, b: Path):
 
 
 # (recship export flags, the same options as Python keywords)
-STANDALONE_OPTIONS = [
-    ([], {}),
-    (["--shared-embedding"], {"shared_embedding": True}),
-    (["--embedding-dtype", "float16"], {"embedding_dtype": "float16"}),
-]
+STANDALONE_OPTIONS = {
+    "plain": ([], {}),
+    "shared": (["--shared-embedding"], {"shared_embedding": True}),
+    "float16": (["--embedding-dtype", "float16"], {"embedding_dtype": "float16"}),
+    "filtered": (["--min-frequency", 3, "--max-age", "3600s"],
+                 {"min_frequency": 3, "max_age_seconds": 3600}),
+}
 
 
 @pytest.mark.parametrize("name", SPECS)
-@pytest.mark.parametrize("flags,kwargs", STANDALONE_OPTIONS, ids=["plain", "shared", "float16"])
+@pytest.mark.parametrize("options", sorted(STANDALONE_OPTIONS))
 def test_standalone_spec_export_matches_the_cli_byte_for_byte(recship, model_dirs, tmp_path, name,
-                                                              flags, kwargs):
+                                                              options):
+    flags, kwargs = STANDALONE_OPTIONS[options]
     spec = REPO_DIR / "examples" / f"{name}.json"
     recship.ok("export", "--model", spec, "--model-dir", model_dirs[name], "--export-dir-base",
                tmp_path / "cli", "--global-step", 5, *flags)
@@ -61,21 +64,41 @@ def test_standalone_spec_export_matches_the_cli_byte_for_byte(recship, model_dir
     assert_same_files(tmp_path / "cli", tmp_path / "py")
 
 
-def test_distributed_spec_export_matches_the_cli_byte_for_byte(recship, model_dirs, tmp_path):
+# Every keyword of DistributedExporter against its flag. The export base is
+# named "rec", the model_name the Python exporter defaults to.
+DISTRIBUTED_OPTIONS = {
+    "parallel": (["--global-step-as-timestamp", "--num-ps", 3, "--include-graphs", "entry",
+                  "ps_1", "ps_2"],
+                 {"include_graphs": ["entry", "ps_1", "ps_2"], "global_step_as_timestamp": True,
+                  "num_ps": 3}),
+    "remote_gpu": (["--with-remote-gpu", "--clear-entry-devices", "--pin-versions",
+                    "--shared-embedding"],
+                   {"with_remote_gpu": True, "clear_entry_devices": True, "pin_versions": True,
+                    "shared_embedding": True}),
+    "dense_only": (["--dense-only", "--allow-gpu"], {"dense_only": True, "allow_gpu": True}),
+    "compressed": (["--embedding-dtype", "int8", "--min-frequency", 2],
+                   {"embedding_dtype": "int8", "min_frequency": 2}),
+}
+
+
+@pytest.mark.parametrize("options", sorted(DISTRIBUTED_OPTIONS))
+def test_distributed_spec_export_matches_the_cli_byte_for_byte(recship, model_dirs, tmp_path,
+                                                               options):
+    flags, kwargs = DISTRIBUTED_OPTIONS[options]
     spec = json.loads((REPO_DIR / "examples" / "deepfm.json").read_text())
     model_dir = model_dirs["deepfm"]
+    step = [] if kwargs.get("global_step_as_timestamp") else ["--global-step", 7]
     recship.ok("export", "--mode", "distributed", "--model", REPO_DIR / "examples" / "deepfm.json",
                "--model-dir", model_dir, "--export-dir-base", tmp_path / "cli",
-               "--model_name", "rec", "--global-step-as-timestamp", "--num-ps", 3,
-               "--include-graphs", "entry", "ps_1", "ps_2")
+               "--model_name", "rec", *step, *flags)
     # A dict spec; model_name is the export base's name when not given.
-    exporter = DistributedExporter(zoo.model_fn(spec), model_dir, tmp_path / "rec",
-                                   include_graphs=["entry", "ps_1", "ps_2"],
-                                   global_step_as_timestamp=True, num_ps=3)
-    paths = exporter.export_saved_model(zoo.serving_input_receiver_fn(spec))
-    assert [Path(p).relative_to(tmp_path / "rec").parts for p in paths] == [
-        ("ps_1", "2"), ("ps_2", "2"), ("entry", "2")]
-    assert exporter.last_summary["version"] == 2
+    exporter = DistributedExporter(zoo.model_fn(spec), model_dir, tmp_path / "rec", **kwargs)
+    paths = exporter.export_saved_model(zoo.serving_input_receiver_fn(spec),
+                                        global_step=7 if step else None)
+    if options == "parallel":
+        assert [Path(p).relative_to(tmp_path / "rec").parts for p in paths] == [
+            ("ps_1", "2"), ("ps_2", "2"), ("entry", "2")]
+        assert exporter.last_summary["version"] == 2
     assert_same_files(tmp_path / "cli", tmp_path / "rec")
 
 
