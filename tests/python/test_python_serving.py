@@ -142,3 +142,32 @@ def test_serve_forever_serves_until_ctrl_c(exported, feed, want):
     assert out.strip() == "stopped"
     with pytest.raises(errors.UnavailableError):
         predict(address, "ctr", feed, timeout=2)
+
+
+def test_a_waiting_call_lets_other_threads_run(exported, feed, recship, tmp_path):
+    # A stopped server never answers: the call waits out its deadline with
+    # the GIL released, and a counting thread keeps counting meanwhile.
+    server = Server(recship.path, ["--model_name", "ctr", "--model_base_path",
+                                   exported / "standalone"], tmp_path / "serve.log")
+    counted = []
+    stop = threading.Event()
+
+    def count():
+        n = 0
+        while not stop.is_set():
+            n += 1
+        counted.append(n)
+
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        counter = threading.Thread(target=count)
+        counter.start()
+        with pytest.raises(errors.DeadlineExceededError):
+            predict(server.address, "ctr", feed, timeout=1)
+        stop.set()
+        counter.join()
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        assert server.stop() == 0
+    # Held for the second, the GIL would allow one switch interval (5 ms) of counting.
+    assert counted[0] > 2_000_000, counted
