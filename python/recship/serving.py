@@ -14,7 +14,7 @@ with the GIL released.
 
 import os
 import time
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -30,14 +30,17 @@ class ModelServer:
     ``model_config_file`` (TensorFlow Serving's ModelServerConfig text), or a
     distributed export's ``layout_base_path`` with ``model_name``. An entry
     model's shards are called at ``remote_addresses`` (``recship serve
-    --remote_addresses`` syntax). Loading failures raise.
+    --remote_addresses`` syntax). Every configured version is loaded (or has
+    failed) when the constructor returns: :meth:`model_status` says which.
+    The server logs what ``recship serve`` logs to stderr, unless ``log`` is
+    False.
     """
 
     def __init__(self, model_name: Optional[str] = None, model_base_path=None, *,
                  model_config_file=None, layout_base_path=None, host: str = "127.0.0.1",
                  port: int = 0, rest_api_port: int = 0, poll_wait_seconds: float = 1.0,
                  remote_addresses: Optional[str] = None, enable_batching: bool = False,
-                 batching_parameters_file=None, max_batch_size: int = 0):
+                 batching_parameters_file=None, max_batch_size: int = 0, log: bool = True):
         options = {
             "model_name": model_name, "model_base_path": _path(model_base_path),
             "model_config_file": _path(model_config_file),
@@ -45,7 +48,7 @@ class ModelServer:
             "rest_api_port": rest_api_port, "poll_wait_seconds": poll_wait_seconds,
             "remote_addresses": remote_addresses, "enable_batching": enable_batching,
             "batching_parameters_file": _path(batching_parameters_file),
-            "max_batch_size": max_batch_size,
+            "max_batch_size": max_batch_size, "log": log,
         }
         self.host = host
         self._server = _recship._ModelServer(options)
@@ -64,6 +67,12 @@ class ModelServer:
     def address(self) -> str:
         """``host:port`` of the gRPC API."""
         return f"{self.host}:{self.port}"
+
+    def model_status(self, model: str) -> Dict[int, Tuple[str, str]]:
+        """{version: (state, error message)} of ``model``, as ModelService's
+        GetModelStatus reports them (state AVAILABLE, LOADING, END, ...)."""
+        return {version: (state, error)
+                for version, state, error in self._server.model_status(model)}
 
     def stop(self) -> None:
         """Stops serving; requests in flight finish first. Idempotent."""

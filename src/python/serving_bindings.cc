@@ -6,6 +6,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "recship/format/tensor_proto.h"
 #include "recship/serving/grpc_remote_caller.h"
@@ -67,8 +70,33 @@ tensorflow::serving::ModelServerConfig ChooseModels(const nb::dict& o, ServerOpt
   return SingleModelConfig(name, *base_path);
 }
 
+void LogToStderr(const std::string& line) {
+  std::string now = absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(), absl::LocalTimeZone());
+  std::fprintf(stderr, "%s recship.serving: %s\n", now.c_str(), line.c_str());
+}
+
+// [(version, state, error message)] of a model, as GetModelStatus reports.
+nb::list ModelStatus(PyModelServer& s, const std::string& model) {
+  tensorflow::serving::ModelSpec spec;
+  spec.set_name(model);
+  absl::StatusOr<tensorflow::serving::GetModelStatusResponse> response;
+  {
+    nb::gil_scoped_release release;
+    response = s.Get().manager().GetStatus(spec);
+  }
+  tensorflow::serving::GetModelStatusResponse status = ValueOrThrow(std::move(response));
+  nb::list out;
+  for (const auto& v : status.model_version_status()) {
+    out.append(nb::make_tuple(v.version(),
+                              tensorflow::serving::ModelVersionStatus::State_Name(v.state()),
+                              v.status().error_message()));
+  }
+  return out;
+}
+
 ServerOptions ServerOptionsOf(const nb::dict& o) {
   ServerOptions options;
+  if (Get<bool>(o, "log").value_or(true)) options.log = LogToStderr;
   options.config = ChooseModels(o, options);
   options.host = Get<std::string>(o, "host").value_or("127.0.0.1");
   options.port = Get<int>(o, "port").value_or(0);
@@ -161,7 +189,8 @@ void BindServing(nb::module_& m) {
       .def_prop_ro("port", [](PyModelServer& s) { return s.Get().port(); })
       .def_prop_ro("rest_port", [](PyModelServer& s) { return s.Get().rest_port(); })
       .def_prop_ro("running", [](const PyModelServer& s) { return s.server != nullptr; })
-      .def("stop", &PyModelServer::Stop);
+      .def("stop", &PyModelServer::Stop)
+      .def("model_status", &ModelStatus, "model"_a);
   m.def("_predict", &Predict, "address"_a, "model"_a, "inputs"_a, "signature_name"_a,
         "version"_a.none(), "output_filter"_a.none(), "timeout"_a);
 }

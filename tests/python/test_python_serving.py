@@ -102,6 +102,20 @@ def test_the_client_calls_a_recship_serve_process(exported, feed, want, recship,
     np.testing.assert_allclose(got["prediction"], want, rtol=1e-5, atol=1e-6)
 
 
+def test_model_status_and_the_log_tell_what_loaded(exported, tmp_path, capfd):
+    with ModelServer("ctr", exported / "standalone") as server:
+        assert server.model_status("ctr") == {4: ("AVAILABLE", "")}
+    with ModelServer("gone", tmp_path / "no_such_base") as server:
+        with pytest.raises(errors.NotFoundError, match="gone"):
+            server.model_status("gone")
+    log = capfd.readouterr().err
+    assert "recship.serving: model 'gone': cannot list model base path" in log, log
+    assert "no_such_base" in log
+    with ModelServer("ctr", exported / "standalone", log=False):
+        pass
+    assert capfd.readouterr().err == ""
+
+
 def test_errors_are_recship_exceptions_naming_the_cause(exported, feed, tmp_path):
     with ModelServer("ctr", exported / "standalone") as server:
         with pytest.raises(errors.NotFoundError, match="nope"):
