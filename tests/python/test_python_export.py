@@ -81,13 +81,34 @@ def test_standalone_export_serves_like_numpy_in_recship_serve(standalone, traine
                                rtol=1e-5, atol=1e-6)
 
 
-def test_distributed_export_serves_like_numpy(trained, feed, recship, tmp_path):
-    model_dir, params = trained
-    base = tmp_path / "ctr"
-    paths = DistributedExporter(model_fn, model_dir, base).export_saved_model(
+@pytest.fixture(scope="module")
+def distributed(trained, tmp_path_factory):
+    base = tmp_path_factory.mktemp("distributed_base") / "ctr"
+    paths = DistributedExporter(model_fn, trained[0], base).export_saved_model(
         serving_input_receiver_fn, global_step=12)
+    return base, paths
+
+
+def test_each_shard_looks_up_its_rows_in_tensorflow(distributed, trained):
+    base, paths = distributed
     assert paths == [str(base / "ps_0" / "12"), str(base / "ps_1" / "12"),
                      str(base / "entry" / "12")]
+    params = trained[1]
+    for shard in range(2):
+        with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+            meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], paths[shard])
+            lookup = meta.signature_def["lookup"]
+            ids = np.array([shard, shard + 2, 10**9 + shard], np.int64)  # The last unseen.
+            rows = sess.run(lookup.outputs["user"].name,
+                            {lookup.inputs["user"].name: ids,
+                             lookup.inputs["item"].name: np.zeros(0, np.int64)})
+        want = np.stack([params["user"][int(ids[0])], params["user"][int(ids[1])],
+                         np.zeros(custom_model.DIM, np.float32)])
+        np.testing.assert_array_equal(rows, want)
+
+
+def test_distributed_export_serves_like_numpy(distributed, trained, feed, recship, tmp_path):
+    base, _ = distributed
     ports = [free_port() for _ in range(2)]
     # The entry calls its shards as "<model_name>:ps_<i>"; model_name defaults
     # to the export base's name.
@@ -101,7 +122,7 @@ def test_distributed_export_serves_like_numpy(trained, feed, recship, tmp_path):
         got = outputs_of(entry.predict("ctr", feed))
     finally:
         assert [s.stop() for s in [entry, *shards]] == [0, 0, 0]
-    np.testing.assert_allclose(got["ctr"], custom_model.predict(params, feed)["ctr"],
+    np.testing.assert_allclose(got["ctr"], custom_model.predict(trained[1], feed)["ctr"],
                                rtol=1e-5, atol=1e-6)
 
 
