@@ -209,3 +209,25 @@ def test_layers_see_the_export_mode(trained, tmp_path):
     assert seen == [(True, False, True, True, str(trained[0])),
                     (False, True, True, True, str(trained[0]))]
     assert not ops.is_building()
+
+
+def test_two_threads_export_at_once(trained, tmp_path):
+    # Export mode and the graph being built belong to each thread.
+    import threading
+    results, failures = {}, []
+
+    def export(name):
+        try:
+            results[name] = StandaloneExporter(model_fn, trained[0], tmp_path / name) \
+                .export_saved_model(serving_input_receiver_fn, global_step=5)
+        except Exception as error:  # Reported below, with the thread's name.
+            failures.append((name, error))
+
+    threads = [threading.Thread(target=export, args=(f"t{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    graphs = {(tmp_path / name / "5" / "saved_model.pb").read_bytes() for name in results}
+    assert len(results) == 4 and len(graphs) == 1
