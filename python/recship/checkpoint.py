@@ -19,6 +19,7 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from recship import _recship
+from recship.errors import NotFoundError
 
 __all__ = ["CheckpointReader", "CheckpointWriter", "latest_checkpoint", "load_checkpoint",
            "table_shard_tensor_name"]
@@ -97,7 +98,6 @@ class CheckpointReader:
         if os.path.isdir(path):
             latest = latest_checkpoint(path)
             if latest is None:
-                from recship.errors import NotFoundError
                 raise NotFoundError(f"{path}: no checkpoint (no 'checkpoint' state file)")
             path = latest
         self._reader = _recship._CheckpointReader.open(path)

@@ -33,3 +33,12 @@ def test_mypy_finds_a_wrong_call_through_the_stubs(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout
     assert 'Argument 1 to "dense" has incompatible type "str"' in result.stdout, result.stdout
+
+
+def test_the_package_type_checks_with_its_own_stubs(tmp_path):
+    # The installed package's modules against the extension's stub.
+    result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental",
+                             "--cache-dir", str(tmp_path), "-p", "recship"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues found" in result.stdout
