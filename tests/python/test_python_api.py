@@ -13,14 +13,14 @@ import pytest
 
 import recship
 from recship import checkpoint, errors, estimator, layers, ops, serving, zoo
-from recship.model_export import export_context, saved_model_exporters
+from recship.model_export import delta_exporter, export_context, saved_model_exporters
 from recship.model_export.export_context import ExportContext, ExportMode
 
 from conftest import REPO_DIR
 
 PACKAGE_DIR = Path(recship.__file__).parent
 MODULES = [recship, checkpoint, errors, estimator, layers, ops, serving, zoo, export_context,
-           saved_model_exporters]
+           saved_model_exporters, delta_exporter]
 
 
 def test_the_installed_package_is_under_test():

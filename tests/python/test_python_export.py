@@ -231,3 +231,46 @@ def test_two_threads_export_at_once(trained, tmp_path):
     assert failures == []
     graphs = {(tmp_path / name / "5" / "saved_model.pb").read_bytes() for name in results}
     assert len(results) == 4 and len(graphs) == 1
+
+
+def test_fresh_rows_reach_a_running_server_as_a_delta(tmp_path):
+    # A numpy trainer's newer checkpoint changes, adds and removes rows; a
+    # delta written from Python carries them to the server, which serves
+    # them without a new version.
+    import copy
+    import time
+    from recship.model_export import export_delta
+    from recship.serving import ModelServer, predict
+
+    params = custom_model.train(tmp_path / "model", steps=1)
+    StandaloneExporter(model_fn, tmp_path / "model", tmp_path / "ctr").export_saved_model(
+        serving_input_receiver_fn, global_step=1)
+    fresh = copy.deepcopy(params)
+    for user in range(0, 40, 3):
+        fresh["user"][user] = fresh["user"][user] + 1.0
+    fresh["user"][7777] = np.full(custom_model.DIM, 0.5, np.float32)
+    del fresh["item"][5]
+    custom_model.write_checkpoint(tmp_path / "model", 2, fresh)
+
+    feed = custom_model.make_batch(np.random.default_rng(3), 16)
+    feed["user_id"][:3] = [3, 7777, 4]
+    feed["clicked_indices"] = np.array([[1, 0], [2, 0]], np.int64)
+    feed["clicked_values"] = np.array([5, 6], np.int64)
+    feed["clicked_dense_shape"] = np.array([16, 1], np.int64)
+    with ModelServer("ctr", tmp_path / "ctr", poll_wait_seconds=0.1, log=False) as server:
+        before = predict(server, "ctr", feed)["ctr"]
+        np.testing.assert_allclose(before, custom_model.predict(params, feed)["ctr"],
+                                   rtol=1e-5, atol=1e-6)
+        summary = export_delta(tmp_path / "model", tmp_path / "ctr")
+        assert summary["base_version"] == 1 and len(summary["deltas"]) == 1
+        assert summary["deltas"][0]["tables"] == {"user": (15, 0), "item": (0, 1)}
+        want = custom_model.predict(fresh, feed)["ctr"]
+        deadline = time.monotonic() + 30
+        while True:
+            got = predict(server, "ctr", feed)["ctr"]
+            if np.allclose(got, want, rtol=1e-5, atol=1e-6) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert server.model_status("ctr") == {1: ("AVAILABLE", "")}
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(before, want)
