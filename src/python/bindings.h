@@ -37,7 +37,8 @@ void BindServing(nb::module_& m);
 // Parts of BindGraph.
 void BindArrayOps(nb::module_& m);
 void BindLayers(nb::module_& m);
-// Part of BindExport.
+// Parts of BindExport.
+void BindDelta(nb::module_& m);
 void BindZoo(nb::module_& m);
 
 }  // namespace recship::python

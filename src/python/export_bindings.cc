@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "recship/export/delta_exporter.h"
 #include "recship/export/distributed_exporter.h"
 #include "recship/export/standalone_exporter.h"
 #include "recship/format/embedding_dtype.h"
@@ -155,41 +154,6 @@ nb::dict RunExport(nb::handle model_fn, const std::string& model_dir,
   return SummaryDict(summary);
 }
 
-// Writes the deltas of a checkpoint against a served version, GIL released.
-nb::dict ExportDeltaFromPython(const std::string& model_dir,
-                               std::optional<std::string> checkpoint_path,
-                               const std::string& export_dir_base,
-                               std::optional<int64_t> base_version,
-                               std::optional<int64_t> since_time) {
-  DeltaExportOptions options;
-  options.base_version = base_version.value_or(0);
-  options.since_time = since_time;
-  absl::StatusOr<DeltaSummary> summary;
-  {
-    nb::gil_scoped_release release;
-    summary = ExportDelta(model_dir, checkpoint_path.value_or(""), export_dir_base, options);
-  }
-  DeltaSummary written = ValueOrThrow(std::move(summary));
-  nb::list deltas;
-  for (const DeltaSummary::Written& delta : written.deltas) {
-    nb::dict rows;
-    for (const auto& [table, counts] : delta.manifest.tables) {
-      rows[table.c_str()] = nb::make_tuple(counts.rows, counts.deleted);
-    }
-    nb::dict d;
-    d["path"] = delta.path;
-    d["sequence"] = delta.manifest.sequence;
-    d["tables"] = rows;
-    deltas.append(d);
-  }
-  nb::dict d;
-  d["checkpoint"] = written.checkpoint;
-  d["base_version"] = written.base_version;
-  d["deltas"] = deltas;
-  d["seconds"] = written.seconds;
-  return d;
-}
-
 void BindExportMode(nb::module_& m) {
   nb::enum_<ExportMode>(m, "ExportMode", "How a model is being exported.")
       .value("STANDALONE", ExportMode::kStandalone, "One SavedModel for one machine.")
@@ -251,8 +215,7 @@ void BindExport(nb::module_& m) {
       },
       "model_fn"_a, "model_dir"_a, "export_dir_base"_a, "serving_input_receiver_fn"_a,
       "checkpoint_path"_a.none(), "global_step"_a.none(), "options"_a, "progress"_a.none());
-  m.def("_export_delta", &ExportDeltaFromPython, "model_dir"_a, "checkpoint_path"_a.none(),
-        "export_dir_base"_a, "base_version"_a.none(), "since_time"_a.none());
+  BindDelta(m);
   BindZoo(m);
 }
 
