@@ -17,6 +17,7 @@
 #include "recship/serving/metrics.h"
 #include "test_util.h"
 #include "tiny_model.h"
+#include "tiny_model_test.h"
 
 namespace recship {
 namespace {
@@ -24,20 +25,12 @@ namespace {
 using ::recship::testing::BagRequest;
 using ::recship::testing::Floats;
 using ::recship::testing::TempDir;
+using ::recship::testing::TinyModelTest;
 using ::recship::testing::WriteTinyVersion;
 using ::recship::testing::XRequest;
 using tensorflow::serving::PredictResponse;
 
-class BatcherTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(std::string path, WriteTinyVersion(dir_.Join("m"), 1));
-    ASSERT_OK_AND_ASSIGN(model_, SavedModelBundle::Load(path));
-  }
-
-  TempDir dir_;
-  std::unique_ptr<SavedModelBundle> model_;
-};
+class BatcherTest : public TinyModelTest {};
 
 double BatchCount() {
   const std::string text = Metrics::Global().RenderPrometheus();

@@ -23,6 +23,7 @@
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
 #include "test_util.h"
 #include "tiny_model.h"
+#include "tiny_model_test.h"
 
 namespace recship {
 namespace {
@@ -31,6 +32,7 @@ using ::recship::testing::BagRequest;
 using ::recship::testing::Floats;
 using ::recship::testing::IsError;
 using ::recship::testing::TempDir;
+using ::recship::testing::TinyModelTest;
 using ::recship::testing::WriteTinyVersion;
 using ::recship::testing::XRequest;
 using tensorflow::serving::PredictRequest;
@@ -40,16 +42,7 @@ using Code = absl::StatusCode;
 // ---------------------------------------------------------------------------
 // RunPredict.
 
-class PredictTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(std::string path, WriteTinyVersion(dir_.Join("m"), 1));
-    ASSERT_OK_AND_ASSIGN(model_, SavedModelBundle::Load(path));
-  }
-
-  TempDir dir_;
-  std::unique_ptr<SavedModelBundle> model_;
-};
+class PredictTest : public TinyModelTest {};
 
 TEST_F(PredictTest, RunsTheDefaultOrNamedSignature) {
   PredictResponse response;

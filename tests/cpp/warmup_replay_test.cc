@@ -25,6 +25,7 @@
 #include "recship/tensorflow_serving/config/model_server_config.pb.h"
 #include "test_util.h"
 #include "tiny_model.h"
+#include "tiny_model_test.h"
 
 namespace recship {
 namespace {
@@ -34,6 +35,7 @@ using ::recship::testing::IsAnyError;
 using ::recship::testing::IsError;
 using ::recship::testing::PredictRecord;
 using ::recship::testing::TempDir;
+using ::recship::testing::TinyModelTest;
 using ::recship::testing::WarmupPath;
 using ::recship::testing::WriteBytes;
 using ::recship::testing::WriteTinyVersion;
@@ -46,16 +48,9 @@ using Code = absl::StatusCode;
 // ---------------------------------------------------------------------------
 // ReplayWarmup.
 
-class WarmupReplayTest : public ::testing::Test {
+class WarmupReplayTest : public TinyModelTest {
  protected:
-  void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(std::string path, WriteTinyVersion(dir_.Join("m"), 1));
-    ASSERT_OK_AND_ASSIGN(model_, SavedModelBundle::Load(path));
-  }
   std::string version_dir() const { return model_->export_dir(); }
-
-  TempDir dir_;
-  std::unique_ptr<SavedModelBundle> model_;
 };
 
 TEST_F(WarmupReplayTest, NoFileReplaysNothing) {
