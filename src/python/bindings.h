@@ -6,6 +6,7 @@
 
 #include <nanobind/nanobind.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -27,6 +28,14 @@ template <typename T>
 T ValueOrThrow(absl::StatusOr<T> value) {
   if (!value.ok()) ThrowStatus(value.status());
   return *std::move(value);
+}
+
+// options[key] as T, or nullopt when it is absent or None: the Python side
+// passes an export's or a server's options as one dict.
+template <typename T>
+std::optional<T> Option(const nb::dict& options, const char* key) {
+  if (!options.contains(key) || options[key].is_none()) return std::nullopt;
+  return nb::cast<T>(options[key]);
 }
 
 void BindGraph(nb::module_& m);

@@ -13,6 +13,7 @@
 #include "recship/model/estimator.h"
 #include "src/python/bindings.h"
 #include "src/python/current_scope.h"
+#include "src/python/graph_values.h"
 
 namespace recship::python {
 namespace {
@@ -118,13 +119,10 @@ void BindReceiver(nb::module_& m) {
           [](ServingInputReceiver* r, nb::handle features, nb::handle receiver_tensors) {
             new (r) ServingInputReceiver{Features(CurrentScope()), {}};
             if (nb::isinstance<Output>(features)) {
-              r->features.Set("feature", Feature{.dense = nb::cast<Output>(features)});
+              r->features.Set("feature", FeatureOf(features));
             } else {
               for (auto [name, value] : nb::cast<nb::dict>(features)) {
-                Feature f = nb::isinstance<Output>(value)
-                                ? Feature{.dense = nb::cast<Output>(value)}
-                                : nb::cast<Feature>(value);
-                r->features.Set(nb::cast<std::string>(name), f);
+                r->features.Set(nb::cast<std::string>(name), FeatureOf(value));
               }
             }
             r->receiver_tensors = OutputMap(receiver_tensors, "input");

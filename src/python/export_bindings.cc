@@ -67,18 +67,12 @@ ExportProgressCallback ProgressHook(nb::handle progress, std::shared_ptr<PythonE
   };
 }
 
-template <typename T>
-std::optional<T> Get(const nb::dict& options, const char* key) {
-  if (!options.contains(key) || options[key].is_none()) return std::nullopt;
-  return nb::cast<T>(options[key]);
-}
-
 void SetCommonOptions(const nb::dict& o, ExportOptions& out) {
-  out.shared_embedding = Get<bool>(o, "shared_embedding").value_or(false);
-  out.warmup_file = Get<std::string>(o, "warmup_file").value_or("");
-  out.min_frequency = Get<int64_t>(o, "min_frequency");
-  if (auto age = Get<double>(o, "max_age_seconds")) out.max_age = absl::Seconds(*age);
-  if (auto dtype = Get<std::string>(o, "embedding_dtype")) {
+  out.shared_embedding = Option<bool>(o, "shared_embedding").value_or(false);
+  out.warmup_file = Option<std::string>(o, "warmup_file").value_or("");
+  out.min_frequency = Option<int64_t>(o, "min_frequency");
+  if (auto age = Option<double>(o, "max_age_seconds")) out.max_age = absl::Seconds(*age);
+  if (auto dtype = Option<std::string>(o, "embedding_dtype")) {
     out.embedding_dtype = ValueOrThrow(ParseEmbeddingDtype(*dtype));
   }
 }
@@ -86,16 +80,16 @@ void SetCommonOptions(const nb::dict& o, ExportOptions& out) {
 DistributedExportOptions DistributedOptions(const nb::dict& o) {
   DistributedExportOptions out;
   SetCommonOptions(o, out);
-  out.model_name = Get<std::string>(o, "model_name").value_or("");
-  out.dense_only = Get<bool>(o, "dense_only").value_or(false);
-  out.allow_gpu = Get<bool>(o, "allow_gpu").value_or(false);
-  out.with_remote_gpu = Get<bool>(o, "with_remote_gpu").value_or(false);
-  out.clear_entry_devices = Get<bool>(o, "clear_entry_devices").value_or(false);
-  out.global_step_as_timestamp = Get<bool>(o, "global_step_as_timestamp").value_or(false);
-  out.pin_versions = Get<bool>(o, "pin_versions").value_or(false);
-  out.num_ps = Get<int>(o, "num_ps").value_or(0);
+  out.model_name = Option<std::string>(o, "model_name").value_or("");
+  out.dense_only = Option<bool>(o, "dense_only").value_or(false);
+  out.allow_gpu = Option<bool>(o, "allow_gpu").value_or(false);
+  out.with_remote_gpu = Option<bool>(o, "with_remote_gpu").value_or(false);
+  out.clear_entry_devices = Option<bool>(o, "clear_entry_devices").value_or(false);
+  out.global_step_as_timestamp = Option<bool>(o, "global_step_as_timestamp").value_or(false);
+  out.pin_versions = Option<bool>(o, "pin_versions").value_or(false);
+  out.num_ps = Option<int>(o, "num_ps").value_or(0);
   for (const std::string& name :
-       Get<std::vector<std::string>>(o, "include_graphs").value_or(std::vector<std::string>{})) {
+       Option<std::vector<std::string>>(o, "include_graphs").value_or(std::vector<std::string>{})) {
     std::optional<SubModel> sub = SubModel::Parse(name);
     if (!sub || sub->is_standalone()) {
       ThrowStatus(absl::InvalidArgumentError(absl::StrCat(

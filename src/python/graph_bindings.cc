@@ -58,20 +58,14 @@ std::string OutputRepr(const Output& o) {
                       " dtype=", DataTypeName(o.dtype), ">");
 }
 
-Output Binary(const char* op, nb::handle x, nb::handle y) {
+using BinaryOp = Output (*)(const Scope&, const Output&, const Output&);
+
+Output MatMulOf(const Scope& s, const Output& a, const Output& b) { return ops::MatMul(s, a, b); }
+
+// op(x, y), a Python number on either side taking the other's dtype.
+Output Binary(BinaryOp op, nb::handle x, nb::handle y) {
   const Scope& s = CurrentScope();
-  Output a = AsOutput(x, y);
-  Output b = AsOutput(y, x);
-  Output out;
-  std::string name(op);
-  if (name == "AddV2") out = ops::AddV2(s, a, b);
-  if (name == "Sub") out = ops::Sub(s, a, b);
-  if (name == "Mul") out = ops::Mul(s, a, b);
-  if (name == "RealDiv") out = ops::RealDiv(s, a, b);
-  if (name == "Maximum") out = ops::Maximum(s, a, b);
-  if (name == "FloorMod") out = ops::FloorMod(s, a, b);
-  if (name == "MatMul") out = ops::MatMul(s, a, b);
-  return Checked(s, out);
+  return Checked(s, op(s, AsOutput(x, y), AsOutput(y, x)));
 }
 
 void BindOutput(nb::module_& m) {
@@ -90,15 +84,15 @@ void BindOutput(nb::module_& m) {
           nb::sig("def shape(self) -> tuple[int | None, ...] | None"),
           "The static shape: a tuple with None for unknown dimensions, or None.")
       .def("__repr__", &OutputRepr)
-      .def("__add__", [](nb::handle x, nb::handle y) { return Binary("AddV2", x, y); })
-      .def("__radd__", [](nb::handle x, nb::handle y) { return Binary("AddV2", y, x); })
-      .def("__sub__", [](nb::handle x, nb::handle y) { return Binary("Sub", x, y); })
-      .def("__rsub__", [](nb::handle x, nb::handle y) { return Binary("Sub", y, x); })
-      .def("__mul__", [](nb::handle x, nb::handle y) { return Binary("Mul", x, y); })
-      .def("__rmul__", [](nb::handle x, nb::handle y) { return Binary("Mul", y, x); })
-      .def("__truediv__", [](nb::handle x, nb::handle y) { return Binary("RealDiv", x, y); })
-      .def("__rtruediv__", [](nb::handle x, nb::handle y) { return Binary("RealDiv", y, x); })
-      .def("__matmul__", [](nb::handle x, nb::handle y) { return Binary("MatMul", x, y); });
+      .def("__add__", [](nb::handle x, nb::handle y) { return Binary(ops::AddV2, x, y); })
+      .def("__radd__", [](nb::handle x, nb::handle y) { return Binary(ops::AddV2, y, x); })
+      .def("__sub__", [](nb::handle x, nb::handle y) { return Binary(ops::Sub, x, y); })
+      .def("__rsub__", [](nb::handle x, nb::handle y) { return Binary(ops::Sub, y, x); })
+      .def("__mul__", [](nb::handle x, nb::handle y) { return Binary(ops::Mul, x, y); })
+      .def("__rmul__", [](nb::handle x, nb::handle y) { return Binary(ops::Mul, y, x); })
+      .def("__truediv__", [](nb::handle x, nb::handle y) { return Binary(ops::RealDiv, x, y); })
+      .def("__rtruediv__", [](nb::handle x, nb::handle y) { return Binary(ops::RealDiv, y, x); })
+      .def("__matmul__", [](nb::handle x, nb::handle y) { return Binary(MatMulOf, x, y); });
 }
 
 void BindScopes(nb::module_& m) {
@@ -124,23 +118,23 @@ Output Unary(const char* op, const Output& x) {
 
 void BindMath(nb::module_& m) {
   m.def(
-      "add", [](nb::handle x, nb::handle y) { return Binary("AddV2", x, y); }, "x"_a, "y"_a,
+      "add", [](nb::handle x, nb::handle y) { return Binary(ops::AddV2, x, y); }, "x"_a, "y"_a,
       "x + y, element-wise with broadcasting (AddV2).");
   m.def(
-      "subtract", [](nb::handle x, nb::handle y) { return Binary("Sub", x, y); }, "x"_a, "y"_a,
+      "subtract", [](nb::handle x, nb::handle y) { return Binary(ops::Sub, x, y); }, "x"_a, "y"_a,
       "x - y (Sub).");
   m.def(
-      "multiply", [](nb::handle x, nb::handle y) { return Binary("Mul", x, y); }, "x"_a, "y"_a,
+      "multiply", [](nb::handle x, nb::handle y) { return Binary(ops::Mul, x, y); }, "x"_a, "y"_a,
       "x * y (Mul).");
   m.def(
-      "divide", [](nb::handle x, nb::handle y) { return Binary("RealDiv", x, y); }, "x"_a, "y"_a,
+      "divide", [](nb::handle x, nb::handle y) { return Binary(ops::RealDiv, x, y); }, "x"_a, "y"_a,
       "x / y (RealDiv).");
   m.def(
-      "maximum", [](nb::handle x, nb::handle y) { return Binary("Maximum", x, y); }, "x"_a, "y"_a,
-      "max(x, y) (Maximum).");
+      "maximum", [](nb::handle x, nb::handle y) { return Binary(ops::Maximum, x, y); }, "x"_a,
+      "y"_a, "max(x, y) (Maximum).");
   m.def(
-      "floormod", [](nb::handle x, nb::handle y) { return Binary("FloorMod", x, y); }, "x"_a, "y"_a,
-      "x mod y rounding down (FloorMod).");
+      "floormod", [](nb::handle x, nb::handle y) { return Binary(ops::FloorMod, x, y); }, "x"_a,
+      "y"_a, "x mod y rounding down (FloorMod).");
   m.def(
       "matmul",
       [](const Output& a, const Output& b, bool transpose_a, bool transpose_b) {

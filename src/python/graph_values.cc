@@ -53,6 +53,11 @@ Output AsOutput(nb::handle value, nb::handle like) {
   return Checked(s, ops::Const(s, ValueOrThrow(TensorFromPython(value, "constant"))));
 }
 
+Feature FeatureOf(nb::handle value) {
+  if (nb::isinstance<Output>(value)) return Feature{.dense = nb::cast<Output>(value)};
+  return nb::cast<Feature>(value);
+}
+
 DataType ParseDtype(nb::handle dtype) {
   std::string name;
   if (nb::isinstance<nb::str>(dtype)) {

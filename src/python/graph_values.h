@@ -1,11 +1,12 @@
-// Python values inside graphs: outputs checked as they are made, constants
-// from Python numbers and arrays, dtypes from names or numpy dtypes.
+// Python values inside graphs: outputs checked as they are made, features,
+// constants from Python numbers and arrays, dtypes from names or numpy dtypes.
 #ifndef RECSHIP_PYTHON_GRAPH_VALUES_H_
 #define RECSHIP_PYTHON_GRAPH_VALUES_H_
 
 #include <nanobind/nanobind.h>
 
 #include "recship/graph/graph.h"
+#include "recship/model/estimator.h"
 
 namespace recship::python {
 
@@ -20,6 +21,9 @@ Output AsOutput(nb::handle value, nb::handle like = nb::handle());
 
 // A dtype from its name ('float32', 'DT_INT64') or anything numpy.dtype takes.
 DataType ParseDtype(nb::handle dtype);
+
+// A feature: an Output is a single-valued (or dense) one, else a Feature bag.
+Feature FeatureOf(nb::handle value);
 
 // An int32 constant of an int or a list of ints (axes, shapes), or an
 // Output as is.

@@ -25,12 +25,6 @@ Activation ActivationOf(std::optional<std::string> name) {
   return ValueOrThrow(ParseActivation(name.value_or("none")));
 }
 
-// A single-valued feature is an Output (int64 [batch]); a bag is a Feature.
-Feature FeatureOf(nb::handle value) {
-  if (nb::isinstance<Output>(value)) return Feature{.dense = nb::cast<Output>(value)};
-  return nb::cast<Feature>(value);
-}
-
 void BindHashTable(nb::module_& m) {
   nb::class_<HashTableSpec>(m, "HashTable",
                             "An embedding table keyed by int64 id, trained on `num_shards` "

@@ -46,23 +46,17 @@ struct PyModelServer {
   }
 };
 
-template <typename T>
-std::optional<T> Get(const nb::dict& options, const char* key) {
-  if (!options.contains(key) || options[key].is_none()) return std::nullopt;
-  return nb::cast<T>(options[key]);
-}
-
 // The models: a layout (base path and name), a config file, or one model.
 tensorflow::serving::ModelServerConfig ChooseModels(const nb::dict& o, ServerOptions& options) {
-  std::string name = Get<std::string>(o, "model_name").value_or("default");
-  if (auto layout = Get<std::string>(o, "layout_base_path")) {
+  std::string name = Option<std::string>(o, "model_name").value_or("default");
+  if (auto layout = Option<std::string>(o, "layout_base_path")) {
     return ValueOrThrow(LayoutModelServerConfig(*layout, name, {}));
   }
-  if (auto file = Get<std::string>(o, "model_config_file")) {
+  if (auto file = Option<std::string>(o, "model_config_file")) {
     options.config_file = *file;
     return ValueOrThrow(ReadModelServerConfig(*file));
   }
-  auto base_path = Get<std::string>(o, "model_base_path");
+  auto base_path = Option<std::string>(o, "model_base_path");
   if (!base_path) {
     ThrowStatus(absl::InvalidArgumentError(
         "ModelServer: give model_base_path, model_config_file or layout_base_path"));
@@ -96,20 +90,20 @@ nb::list ModelStatus(PyModelServer& s, const std::string& model) {
 
 ServerOptions ServerOptionsOf(const nb::dict& o) {
   ServerOptions options;
-  if (Get<bool>(o, "log").value_or(true)) options.log = LogToStderr;
+  if (Option<bool>(o, "log").value_or(true)) options.log = LogToStderr;
   options.config = ChooseModels(o, options);
-  options.host = Get<std::string>(o, "host").value_or("127.0.0.1");
-  options.port = Get<int>(o, "port").value_or(0);
-  options.rest_api_port = Get<int>(o, "rest_api_port").value_or(0);
-  options.poll_wait_seconds = Get<double>(o, "poll_wait_seconds").value_or(1);
-  options.limits.max_batch_size = Get<int64_t>(o, "max_batch_size").value_or(0);
-  if (Get<bool>(o, "enable_batching").value_or(false)) {
+  options.host = Option<std::string>(o, "host").value_or("127.0.0.1");
+  options.port = Option<int>(o, "port").value_or(0);
+  options.rest_api_port = Option<int>(o, "rest_api_port").value_or(0);
+  options.poll_wait_seconds = Option<double>(o, "poll_wait_seconds").value_or(1);
+  options.limits.max_batch_size = Option<int64_t>(o, "max_batch_size").value_or(0);
+  if (Option<bool>(o, "enable_batching").value_or(false)) {
     options.batching = BatchingOptions();
-    if (auto file = Get<std::string>(o, "batching_parameters_file")) {
+    if (auto file = Option<std::string>(o, "batching_parameters_file")) {
       options.batching = ValueOrThrow(ReadBatchingParameters(*file));
     }
   }
-  if (auto addresses = Get<std::string>(o, "remote_addresses")) {
+  if (auto addresses = Option<std::string>(o, "remote_addresses")) {
     RemoteAddressResolver resolver = ValueOrThrow(RemoteAddressResolver::Create(*addresses, ""));
     options.remote_caller = std::make_shared<GrpcRemoteCaller>(std::move(resolver));
   }

@@ -15,6 +15,7 @@ from recship.estimator import EstimatorSpec
 from recship.model_export import DistributedExporter, StandaloneExporter, export_context
 from recship_server import Server, outputs_of
 from test_distributed import free_port
+from test_export_interrupt import versions_and_temps
 from zoo_model import predict_tf1
 
 
@@ -127,7 +128,7 @@ def test_distributed_export_serves_like_numpy(distributed, trained, feed, recshi
 
 
 def versions(base):
-    return sorted(p.name for p in base.rglob("*") if p.name.isdigit() or "temp-" in p.name)
+    return sorted(p.name for p in versions_and_temps(base))
 
 
 class Boom(Exception):

@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO_DIR
 from recship import zoo
 from recship.model_export import StandaloneExporter
+from test_export_interrupt import versions_and_temps
 
 SPEC = REPO_DIR / "examples" / "ctr.json"
 # About 76 MiB of variables: a few dozen progress steps of 2 MiB.
@@ -25,10 +26,6 @@ def model_dir(recship, tmp_path_factory):
     out = tmp_path_factory.mktemp("py_interrupt") / "model"
     recship.ok("synth", "--model", SPEC, "--out", out, "--ids", IDS, "--steps", 1)
     return out
-
-
-def leftovers(base):
-    return [p.name for p in base.rglob("*") if p.name.isdigit() or p.name.startswith("temp-")]
 
 
 # Prints "copying" at the first progress step; each step then takes 20 ms,
@@ -60,7 +57,7 @@ def test_ctrl_c_raises_keyboard_interrupt_and_publishes_nothing(model_dir, tmp_p
     assert process.returncode == -signal.SIGINT, err
     assert "KeyboardInterrupt" in err.splitlines()[-1], err
     assert "finished" not in out
-    assert leftovers(base) == []
+    assert versions_and_temps(base) == []
 
 
 def test_ctrl_c_stops_an_export_without_a_progress_callback(model_dir, tmp_path):
@@ -86,7 +83,7 @@ def test_ctrl_c_stops_an_export_without_a_progress_callback(model_dir, tmp_path)
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == -signal.SIGINT, result.stderr
     assert "KeyboardInterrupt" in result.stderr.splitlines()[-1], result.stderr
-    assert leftovers(base) == []
+    assert versions_and_temps(base) == []
 
 
 def test_other_threads_run_while_an_export_runs(model_dir, tmp_path):
